@@ -1,0 +1,35 @@
+"""Domain errors of the knowledge base. All subclass ``ValueError``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["KBError", "InputFormatError", "InvalidPeptideError", "KBNotFoundError"]
+
+
+class KBError(ValueError):
+    """Base class of knowledge-base errors; carries the file and line when known."""
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.message = message
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}"
+            if line is not None:
+                where += f", line {line}"
+            where += ": "
+        super().__init__(where + message)
+
+
+class InputFormatError(KBError):
+    """An input file that is empty, truncated, of an unknown format, or malformed."""
+
+
+class InvalidPeptideError(KBError):
+    """A peptide that is empty or has letters outside the amino-acid alphabet."""
+
+
+class KBNotFoundError(KBError):
+    """A knowledge-base directory that does not exist or is not a finished build."""

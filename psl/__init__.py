@@ -1,0 +1,3 @@
+"""psl: protein subcellular localization models, explanations and hit rates."""
+
+__all__: list[str] = []
