@@ -1,0 +1,424 @@
+"""k-mer index over a :class:`~kb.seqstore.SequenceStore`: exact peptide search in O(hits).
+
+Layout (a CSR "inverted index", built by a two-pass counting sort in numba):
+
+* Every window of ``k`` residues made only of the 20 standard amino acids gets a key in
+  base 19: the 20 letters map to 19 codes because **I and L share one code** (so the same
+  index serves exact and I/L-equivalent search; exact mode simply verifies the exact bytes).
+  Windows containing a separator ``*`` or a non-standard letter (``BZJUOX``) are not indexed;
+  a peptide that has no all-standard window of length ``k`` (or is shorter than ``k``) is
+  searched by the Aho-Corasick scanner instead (:mod:`kb.scan`).
+* ``kmer_offsets`` (``int64``, ``19**k + 1``): bucket ``b`` holds
+  ``kmer_positions[kmer_offsets[b]:kmer_offsets[b + 1]]``.
+* ``kmer_positions`` (``int32`` when the store has < 2**31 bytes, else ``int64``): absolute
+  start positions of the windows into ``SequenceStore.residues``, ascending within a bucket.
+
+Search (:meth:`KmerIndex.find`): for every peptide of length >= k, the window whose bucket is
+the smallest (the rarest k-mer of the peptide) is the anchor; every position of that bucket is
+a candidate start, verified byte by byte against the full peptide. The ``*`` separator after
+every sequence guarantees that no verified match spans two entries. Two numba passes (count,
+then fill preallocated arrays) keep Python out of the per-hit work.
+
+Files in the knowledge-base directory: ``kmer_offsets.npy``, ``kmer_positions.npy`` (loaded
+with ``mmap_mode="r"``) and ``kmer_index.json`` (written last: its presence marks a finished
+index).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+
+from kb.alphabet import AMINO_ACIDS
+from kb.errors import KBNotFoundError
+from kb.seqstore import SequenceStore
+
+__all__ = [
+    "DEFAULT_K",
+    "INDEX_FILES",
+    "KmerIndex",
+    "build_index",
+    "write_index",
+    "kmer_code_table",
+    "il_table",
+]
+
+#: Default k-mer length (19**5 = 2.5 M buckets; chosen by measurement, see docs/search.md).
+DEFAULT_K = 5
+#: Number of distinct codes: 20 amino acids with I and L merged.
+BASE = 19
+_INVALID = 255
+_FORMAT_VERSION = 1
+_OFFSETS_FILE = "kmer_offsets.npy"
+_POSITIONS_FILE = "kmer_positions.npy"
+_META_FILE = "kmer_index.json"
+#: The files :func:`write_index` writes (the JSON one last).
+INDEX_FILES = (_OFFSETS_FILE, _POSITIONS_FILE, _META_FILE)
+_MAX_K = 7  # 19**7 = 894 M buckets (7 GB of offsets): beyond that the table is absurd
+
+
+def kmer_code_table() -> np.ndarray:
+    """Byte -> k-mer code (0..18) lookup; I and L share a code; 255 for anything else."""
+    table = np.full(256, _INVALID, dtype=np.uint8)
+    code = 0
+    for aa in AMINO_ACIDS:
+        if aa == "I":
+            continue
+        table[ord(aa)] = code
+        code += 1
+    table[ord("I")] = table[ord("L")]
+    return table
+
+
+def il_table(il_equivalent: bool) -> np.ndarray:
+    """Byte -> byte map applied to both sides before comparing: identity, or I -> L."""
+    table = np.arange(256, dtype=np.uint8)
+    if il_equivalent:
+        table[ord("I")] = ord("L")
+    return table
+
+
+_CODES = kmer_code_table()
+
+
+# --------------------------------------------------------------------------- build kernels
+@numba.njit(parallel=True, cache=True)
+def _count_chunks(residues, codes, k, n_buckets, counts):  # pragma: no cover - numba
+    """counts[c, b] = number of valid windows with key b starting in chunk c."""
+    n = residues.shape[0]
+    n_chunks = counts.shape[0]
+    chunk = (n + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        lo = c * chunk
+        hi = min(n, lo + chunk)
+        key = 0
+        valid = 0
+        stop = min(hi + k - 1, n)
+        for p in range(lo, stop):
+            cd = codes[residues[p]]
+            if cd == 255:
+                valid = 0
+                key = 0
+            else:
+                key = (key * 19 + cd) % n_buckets
+                valid += 1
+                if valid >= k:
+                    counts[c, key] += 1
+
+
+@numba.njit(cache=True)
+def _cursors(counts, kmer_offsets):  # pragma: no cover - numba
+    """Prefix sums: kmer_offsets (CSR) and, in ``counts``, each chunk's write cursor."""
+    n_chunks, n_buckets = counts.shape
+    total = 0
+    for b in range(n_buckets):
+        kmer_offsets[b] = total
+        for c in range(n_chunks):
+            cnt = counts[c, b]
+            counts[c, b] = total
+            total += cnt
+    kmer_offsets[n_buckets] = total
+
+
+@numba.njit(parallel=True, cache=True)
+def _fill_chunks(residues, codes, k, n_buckets, cursors, positions):  # pragma: no cover
+    n = residues.shape[0]
+    n_chunks = cursors.shape[0]
+    chunk = (n + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        lo = c * chunk
+        hi = min(n, lo + chunk)
+        key = 0
+        valid = 0
+        stop = min(hi + k - 1, n)
+        for p in range(lo, stop):
+            cd = codes[residues[p]]
+            if cd == 255:
+                valid = 0
+                key = 0
+            else:
+                key = (key * 19 + cd) % n_buckets
+                valid += 1
+                if valid >= k:
+                    i = cursors[c, key]
+                    positions[i] = p - k + 1
+                    cursors[c, key] = i + 1
+
+
+# -------------------------------------------------------------------------- search kernels
+@numba.njit(parallel=True, cache=True)
+def _anchors(pep_buf, pep_off, codes, k, kmer_offsets, anchor_off, anchor_key):  # pragma: no cover
+    """Rarest all-standard window of every peptide (offset in peptide, bucket); -1 if none."""
+    n_buckets = kmer_offsets.shape[0] - 1
+    for u in numba.prange(pep_off.shape[0] - 1):
+        a = pep_off[u]
+        length = pep_off[u + 1] - a
+        best = -1
+        best_key = -1
+        best_size = np.int64(1) << 62
+        key = 0
+        valid = 0
+        for j in range(length):
+            cd = codes[pep_buf[a + j]]
+            if cd == 255:
+                valid = 0
+                key = 0
+            else:
+                key = (key * 19 + cd) % n_buckets
+                valid += 1
+                if valid >= k:
+                    size = kmer_offsets[key + 1] - kmer_offsets[key]
+                    if size < best_size:
+                        best_size = size
+                        best = j - k + 1
+                        best_key = key
+        anchor_off[u] = best
+        anchor_key[u] = best_key
+
+
+@numba.njit(inline="always")
+def _matches(residues, s, pep_buf, a, length, norm):  # pragma: no cover - numba
+    for i in range(length):
+        if norm[residues[s + i]] != norm[pep_buf[a + i]]:
+            return False
+    return True
+
+
+@numba.njit(parallel=True, cache=True)
+def _count_hits(residues, kmer_offsets, positions, pep_buf, pep_off, anchor_off, anchor_key,
+                norm, counts):  # pragma: no cover - numba
+    n = residues.shape[0]
+    for u in numba.prange(pep_off.shape[0] - 1):
+        key = anchor_key[u]
+        c = 0
+        if key >= 0:
+            a = pep_off[u]
+            length = pep_off[u + 1] - a
+            j = anchor_off[u]
+            for t in range(kmer_offsets[key], kmer_offsets[key + 1]):
+                s = positions[t] - j
+                if s >= 0 and s + length <= n and _matches(residues, s, pep_buf, a, length, norm):
+                    c += 1
+        counts[u] = c
+
+
+@numba.njit(parallel=True, cache=True)
+def _fill_hits(residues, kmer_offsets, positions, pep_buf, pep_off, anchor_off, anchor_key,
+               norm, hit_off, hits):  # pragma: no cover - numba
+    n = residues.shape[0]
+    for u in numba.prange(pep_off.shape[0] - 1):
+        key = anchor_key[u]
+        if key < 0:
+            continue
+        a = pep_off[u]
+        length = pep_off[u + 1] - a
+        j = anchor_off[u]
+        w = hit_off[u]
+        for t in range(kmer_offsets[key], kmer_offsets[key + 1]):
+            s = positions[t] - j
+            if s >= 0 and s + length <= n and _matches(residues, s, pep_buf, a, length, norm):
+                hits[w] = s
+                w += 1
+
+
+# ------------------------------------------------------------------------------ the index
+@dataclass(frozen=True)
+class KmerIndex:
+    """A k-mer CSR index (see the module docstring for the layout)."""
+
+    k: int
+    kmer_offsets: np.ndarray  # int64, 19**k + 1
+    positions: np.ndarray  # int32 or int64
+
+    @property
+    def n_buckets(self) -> int:
+        """Number of k-mer buckets (``19**k``)."""
+        return int(self.kmer_offsets.shape[0] - 1)
+
+    def anchors(self, pep_buf: np.ndarray, pep_off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rarest indexed window of every peptide.
+
+        Arguments:
+            pep_buf: concatenated upper-case peptides (``uint8`` ASCII).
+            pep_off: ``int64`` offsets, length ``n + 1``.
+
+        Returns:
+            ``(offset_in_peptide, bucket)`` arrays (``int64``); both -1 for a peptide with no
+            all-standard window of length ``k`` (it must be searched by :mod:`kb.scan`).
+        """
+        n = pep_off.shape[0] - 1
+        anchor_off = np.empty(n, dtype=np.int64)
+        anchor_key = np.empty(n, dtype=np.int64)
+        if n:
+            _anchors(pep_buf, pep_off, _CODES, self.k, self.kmer_offsets, anchor_off, anchor_key)
+        return anchor_off, anchor_key
+
+    def find(
+        self,
+        store: SequenceStore,
+        pep_buf: np.ndarray,
+        pep_off: np.ndarray,
+        *,
+        il_equivalent: bool = False,
+        anchors: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """All occurrences of a batch of peptides in ``store`` (the store this index was built on).
+
+        Arguments:
+            store: the sequence store the index was built from.
+            pep_buf: concatenated upper-case peptides (``uint8`` ASCII).
+            pep_off: ``int64`` offsets into ``pep_buf``, length ``n + 1``.
+            il_equivalent: if true, I and L match each other.
+            anchors: the result of :meth:`anchors` (computed when omitted).
+
+        Returns:
+            ``(hit_offsets, hits)``: ``hit_offsets`` (``int64``, ``n + 1``) is a CSR over
+            peptides; ``hits`` holds absolute start positions into ``store.residues``,
+            ascending within each peptide. Peptides without an anchor (see :meth:`anchors`)
+            get no hits here.
+        """
+        anchor_off, anchor_key = anchors if anchors is not None else self.anchors(pep_buf, pep_off)
+        n = pep_off.shape[0] - 1
+        norm = il_table(il_equivalent)
+        counts = np.zeros(n, dtype=np.int64)
+        residues = store.residues
+        if n:
+            _count_hits(residues, self.kmer_offsets, self.positions, pep_buf, pep_off,
+                        anchor_off, anchor_key, norm, counts)
+        hit_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=hit_off[1:])
+        hits = np.empty(int(hit_off[-1]), dtype=np.int64)
+        if hits.shape[0]:
+            _fill_hits(residues, self.kmer_offsets, self.positions, pep_buf, pep_off,
+                       anchor_off, anchor_key, norm, hit_off, hits)
+        return hit_off, hits
+
+    @classmethod
+    def load(cls, directory: str | Path, mmap: bool = True) -> KmerIndex:
+        """Load an index written by :func:`write_index` (memory-mapped by default).
+
+        Raises:
+            KBNotFoundError: if the index files are missing or of another format version.
+        """
+        directory = Path(directory)
+        meta_path = directory / _META_FILE
+        if not meta_path.is_file():
+            raise KBNotFoundError(
+                f"no k-mer index ({_META_FILE} missing); rebuild the knowledge base", directory
+            )
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format_version") != _FORMAT_VERSION or meta.get("alphabet") != _alphabet_id():
+            raise KBNotFoundError(
+                f"k-mer index of another format ({meta_path.name}: {meta}); rebuild the "
+                "knowledge base",
+                directory,
+            )
+        mode = "r" if mmap else None
+        offsets = np.load(directory / _OFFSETS_FILE, mmap_mode=mode)
+        positions = np.load(directory / _POSITIONS_FILE, mmap_mode=mode)
+        return cls(int(meta["k"]), offsets, positions)
+
+
+def _alphabet_id() -> str:
+    return "20aa-IL-merged-base19"
+
+
+def _check_k(k: int) -> None:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= _MAX_K:
+        raise ValueError(f"k-mer length k must be an integer in 1..{_MAX_K}, got {k!r}")
+
+
+def build_index(store: SequenceStore, k: int = DEFAULT_K, n_chunks: int | None = None) -> KmerIndex:
+    """Build the k-mer index of ``store`` in memory (two-pass parallel counting sort).
+
+    Arguments:
+        store: the sequences to index.
+        k: k-mer length (1..7).
+        n_chunks: number of independent chunks counted in parallel (default: numba's thread
+            count, at most 8); the result does not depend on it.
+
+    Returns:
+        The :class:`KmerIndex`.
+
+    Raises:
+        ValueError: if ``k`` is out of range.
+    """
+    _check_k(k)
+    n_buckets = BASE**k
+    if n_chunks is None:
+        n_chunks = min(8, numba.get_num_threads())
+    n_chunks = max(1, int(n_chunks))
+    residues = np.ascontiguousarray(store.residues)
+    counts = np.zeros((n_chunks, n_buckets), dtype=np.int64)
+    if residues.shape[0]:
+        _count_chunks(residues, _CODES, k, n_buckets, counts)
+    kmer_offsets = np.empty(n_buckets + 1, dtype=np.int64)
+    _cursors(counts, kmer_offsets)
+    pos_dtype = np.int32 if residues.shape[0] < 2**31 - 1 else np.int64
+    positions = np.empty(int(kmer_offsets[-1]), dtype=pos_dtype)
+    if positions.shape[0]:
+        _fill_chunks(residues, _CODES, k, n_buckets, counts, positions)
+    return KmerIndex(k, kmer_offsets, positions)
+
+
+def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, array)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_index(store: SequenceStore, directory: str | Path, k: int = DEFAULT_K) -> dict[str, Any]:
+    """Build the k-mer index of ``store`` and write it into ``directory`` (atomically per file).
+
+    ``kmer_index.json`` is written last; an interrupted build leaves no JSON and
+    :meth:`KmerIndex.load` refuses the directory.
+
+    Arguments:
+        store: the sequence store (entry order = ``entry_id``).
+        directory: the knowledge-base directory (must exist).
+        k: k-mer length (default :data:`DEFAULT_K`).
+
+    Returns:
+        A dict of facts for the build's ``meta`` table: ``k``, ``n_buckets``,
+        ``n_positions``, ``positions_dtype``, ``index_bytes``, ``index_seconds``.
+
+    Raises:
+        ValueError: if ``k`` is out of range.
+        FileNotFoundError: if ``directory`` does not exist.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(2, "knowledge-base directory does not exist", str(directory))
+    t0 = time.perf_counter()
+    meta_path = directory / _META_FILE
+    meta_path.unlink(missing_ok=True)
+    index = build_index(store, k)
+    _save_npy_atomic(directory / _OFFSETS_FILE, index.kmer_offsets)
+    _save_npy_atomic(directory / _POSITIONS_FILE, index.positions)
+    info: dict[str, Any] = {
+        "k": int(k),
+        "n_buckets": index.n_buckets,
+        "n_positions": int(index.positions.shape[0]),
+        "positions_dtype": str(index.positions.dtype),
+        "index_bytes": int(index.kmer_offsets.nbytes + index.positions.nbytes),
+        "index_seconds": round(time.perf_counter() - t0, 3),
+    }
+    meta = {"format_version": _FORMAT_VERSION, "alphabet": _alphabet_id(), **info}
+    fd, tmp = tempfile.mkstemp(prefix=_META_FILE + ".", suffix=".tmp", dir=directory)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(meta, fh, indent=1)
+    os.replace(tmp, meta_path)
+    return info
