@@ -9,9 +9,10 @@ proteins at once with array operations instead of a loop per protein.
 
 The output is ready for ``psl score``: ``protein, location, subsequence, start, end, score,
 label_kind`` (``start``/``end`` 1-based inclusive, ``score`` = sum of the residue scores in the
-subsequence, ``label_kind`` = whether ``location`` is the ``true`` or the ``predicted`` label),
-followed by the pass-through columns ``true_label, predicted_label, correct`` and, when the
-attribution table has them, ``method`` and ``attention``.
+subsequence, NaN scores of unseen residues counting 0; ``label_kind`` = whether ``location`` is
+the ``true`` or the ``predicted`` label), followed by the pass-through columns ``true_label,
+predicted_label, correct`` and, when the attribution table has them, ``method``, ``attention``
+and ``target``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def salient_segments(
     Arguments:
         protein_id: int array (N,), the protein of each residue; residues of one protein are
             contiguous and in sequence order (position 1 first).
-        scores: float array (N,), the residue scores.
+        scores: float array (N,), the residue scores; NaN marks a residue the model did not
+            see (cropped out of a long sequence): it is left out of the mean and standard
+            deviation and is never salient, but windows may extend over it.
         k: threshold in standard deviations above the protein's mean.
         window: window length (odd lengths are centred exactly; an even length has one more
             residue on the right).
@@ -61,7 +64,7 @@ def salient_segments(
         segments, sorted; a segment never crosses a protein boundary.
 
     Raises:
-        ValueError: if ``window < 1``, the arrays differ in length, or scores are not finite.
+        ValueError: if ``window < 1``, the arrays differ in length, or a score is infinite.
     """
     protein_id = np.asarray(protein_id)
     scores = np.asarray(scores, dtype=np.float64)
@@ -72,9 +75,11 @@ def salient_segments(
     n = scores.size
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if not np.all(np.isfinite(scores)):
-        bad = int(np.flatnonzero(~np.isfinite(scores))[0])
+    if np.isinf(scores).any():
+        bad = int(np.flatnonzero(np.isinf(scores))[0])
         raise ValueError(f"score at row {bad} is not finite ({scores[bad]})")
+    seen = ~np.isnan(scores)  # NaN = a residue the model did not see (cropped): never salient
+    vals = np.where(seen, scores, 0.0)
     # Protein blocks: [block_start, block_end) in row indices.
     new_block = np.empty(n, dtype=bool)
     new_block[0] = True
@@ -82,12 +87,12 @@ def salient_segments(
     block_start = np.flatnonzero(new_block)
     block_len = np.diff(np.append(block_start, n))
     block_of_row = np.cumsum(new_block) - 1
-    sums = np.add.reduceat(scores, block_start)
-    means = sums / block_len
-    centred = scores - means[block_of_row]
-    var = np.add.reduceat(centred * centred, block_start) / block_len
+    n_seen = np.maximum(np.add.reduceat(seen.astype(np.int64), block_start), 1)
+    means = np.add.reduceat(vals, block_start) / n_seen
+    centred = np.where(seen, vals - means[block_of_row], 0.0)
+    var = np.add.reduceat(centred * centred, block_start) / n_seen
     thr = means + k * np.sqrt(var)
-    salient = scores > thr[block_of_row]
+    salient = seen & (vals > thr[block_of_row])
 
     # Coverage of the windows by a difference array, clipped to each protein's block.
     left, right = (window - 1) // 2, window // 2
@@ -178,7 +183,7 @@ def extract_subsequences(
     residues = "".join(df["residue"].astype(str).tolist())
     if len(residues) != len(df):
         raise AttributionTableError("column 'residue' must hold exactly one letter per row")
-    csum = np.concatenate([[0.0], np.cumsum(df["score"].to_numpy(np.float64))])
+    csum = np.concatenate([[0.0], np.cumsum(np.nan_to_num(df["score"].to_numpy(np.float64)))])
     seg = df.iloc[starts]
     out = pd.DataFrame(
         {

@@ -143,7 +143,16 @@ def test_errors():
         extract_subsequences(t, window=0)
     with pytest.raises(ValueError, match="label"):
         extract_subsequences(t, label="wrong")
-    nan = t.copy()
-    nan.loc[0, "score"] = np.nan
+    inf = t.copy()
+    inf.loc[0, "score"] = np.inf
     with pytest.raises(ValueError, match="not finite"):
-        extract_subsequences(nan)
+        extract_subsequences(inf)
+
+
+def test_unseen_residues_are_ignored_but_can_be_in_windows():
+    # Residues 4..6 were cropped (NaN): the statistics use the 7 seen ones only.
+    seq = "ACDEFGHIKL"
+    scores = [0.0, 0.0, 0.0, np.nan, np.nan, np.nan, 9.0, 0.0, 0.0, 0.0]
+    out = extract_subsequences(_table({"P": (seq, scores)}), k=2.0)
+    # seen: six 0 and one 9 -> mean 9/7, std 9*sqrt(6)/7 = 3.15, threshold 7.58 < 9.
+    assert out[["start", "end", "subsequence", "score"]].values.tolist() == [[5, 9, "FGHIK", 9.0]]
