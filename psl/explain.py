@@ -1,0 +1,278 @@
+"""Per-residue attributions of a localization model: attention weights and Integrated Gradients.
+
+Two methods, both batched over many proteins per forward pass (length-sorted batches, padded,
+masked):
+
+``attention``
+    The model's residue-level attention weights (``ModelOutput.attention_residue``: the weight of
+    a pooled position spread over the residues of its window) under an attention mode:
+    ``learned``, or the ablations ``uniform``, ``permute`` (each protein's own weights shuffled)
+    and ``random`` (seeded). The prediction reported is the model's output under that mode.
+
+``ig``
+    Integrated Gradients (Sundararajan, Taly & Yan, "Axiomatic Attribution for Deep Networks",
+    ICML 2017) computed with Captum on the model's input features (``model.embed``), for the
+    target class (``predicted`` or ``true``). The explained output is the target's logit.
+    Baseline: the all-zero input feature vector at every real residue, with the mask unchanged
+    (for one-hot / BLOSUM62 encodings this is the padding vector: "no residue here").
+    Attributions are summed over the feature dimension to give one score per residue; by
+    completeness they add up to ``logit(x) - logit(baseline)``, and Captum's convergence delta
+    (the difference) is reported per protein. For the ``permute`` / ``random`` ablations the
+    ablated weights are drawn once per protein and held fixed along the integration path.
+    ``n_steps`` (default 50) Riemann-trapezoid steps; ``internal_batch_size`` bounds how many
+    (protein, step) rows go through the model at once. cuDNN's RNN backward refuses eval mode,
+    so IG runs with cuDNN disabled on GPU (a known Captum issue).
+
+Residues cut out by the model's cropping (sequences longer than ``max_len`` keep their first and
+last ``max_len / 2`` residues) appear in the output with a NaN score.
+
+Output: one row per residue: ``protein, position`` (1-based, original sequence), ``residue,
+score, method, attention, target, true_label, predicted_label, confidence, target_label, delta``
+then one probability column ``p_<class>`` per class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+
+from kb.classes import LOCATION_CLASSES, normalize_class
+from psl.data import encode_batch
+
+__all__ = [
+    "METHODS",
+    "ATTENTION_CHOICES",
+    "TARGETS",
+    "IGSettings",
+    "explain",
+    "probability_columns",
+]
+
+METHODS = ("attention", "ig")
+ATTENTION_CHOICES = ("learned", "uniform", "permute", "random")
+TARGETS = ("predicted", "true")
+
+
+@dataclass(frozen=True)
+class IGSettings:
+    """Integrated-Gradients settings (the ``[explain]`` table of a config).
+
+    Attributes:
+        n_steps: integration steps.
+        internal_batch_size: (protein, step) rows per forward/backward chunk; ``None`` = all
+            ``batch_size * n_steps`` rows at once.
+        method: Captum's integration rule (``gausslegendre`` or ``riemann_trapezoid``...).
+    """
+
+    n_steps: int = 50
+    internal_batch_size: int | None = 512
+    method: str = "gausslegendre"
+
+    def __post_init__(self) -> None:
+        if self.n_steps < 1:
+            raise ValueError(f"n_steps must be >= 1, got {self.n_steps}")
+        if self.internal_batch_size is not None and self.internal_batch_size < 1:
+            raise ValueError(
+                f"internal_batch_size must be >= 1 or None, got {self.internal_batch_size}"
+            )
+
+
+def probability_columns(classes: Sequence[str] = LOCATION_CLASSES) -> list[str]:
+    """Names of the probability columns of an attribution table (``p_<class>``)."""
+    return [f"p_{c}" for c in classes]
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+def _no_cudnn(device: torch.device):
+    if device.type == "cuda":
+        return torch.backends.cudnn.flags(enabled=False)
+    return contextlib.nullcontext()
+
+
+def _ig_batch(
+    model: torch.nn.Module,
+    tokens: torch.Tensor,
+    mask: torch.Tensor,
+    targets: torch.Tensor,
+    attention: str,
+    preset: torch.Tensor | None,
+    settings: IGSettings,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """IG attributions ``B x L`` (summed over features) and convergence deltas ``B``."""
+    from captum.attr import IntegratedGradients
+
+    x = model.embed(tokens).detach()
+    mode = "preset" if preset is not None else attention
+
+    def forward(inp: torch.Tensor, m: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        pre = rest[0] if rest else None
+        return model.forward_from_embedded(inp, m, attention=mode, preset=pre)
+
+    extra = (mask,) if preset is None else (mask, preset)
+    ig = IntegratedGradients(forward)
+    with _no_cudnn(x.device), torch.enable_grad():
+        attr, delta = ig.attribute(
+            x,
+            baselines=torch.zeros_like(x),
+            target=targets,
+            additional_forward_args=extra,
+            n_steps=settings.n_steps,
+            method=settings.method,
+            internal_batch_size=settings.internal_batch_size,
+            return_convergence_delta=True,
+        )
+    return attr.sum(-1).detach() * mask, delta.detach()
+
+
+def explain(
+    model: torch.nn.Module,
+    sequences: Sequence[str],
+    names: Sequence[str],
+    true_labels: Sequence[str | None] | None = None,
+    method: Literal["attention", "ig"] = "attention",
+    attention: str = "learned",
+    target: Literal["predicted", "true"] = "predicted",
+    max_len: int | None = None,
+    classes: Sequence[str] = LOCATION_CLASSES,
+    batch_size: int = 32,
+    ig: IGSettings | None = None,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Per-residue attributions for many proteins.
+
+    Arguments:
+        model: an eval-mode model with ``embed``, ``forward_from_embedded`` and a ``forward``
+            returning ``logits`` and ``attention_residue`` (see :mod:`psl.models`).
+        sequences: amino-acid sequences.
+        names: protein identifiers (same length as ``sequences``).
+        true_labels: class names (or ``None`` per protein when unknown); needed for
+            ``target="true"``.
+        method: ``attention`` or ``ig``.
+        attention: ``learned``, ``uniform``, ``permute`` or ``random``.
+        target: IG target class: the ``predicted`` one or the ``true`` one.
+        max_len: crop length; default: ``model.config.max_len`` (1000 if the model has none).
+        classes: class names in the model's output order.
+        batch_size: proteins per batch (sorted by length to limit padding).
+        ig: IG settings (defaults: 50 steps).
+        seed: seed of the ``permute``/``random`` ablations.
+        progress: called with the number of proteins finished after each batch.
+
+    Returns:
+        The attribution table described in the module docstring (rows in input protein order,
+        then position).
+
+    Raises:
+        ValueError: bad choices, mismatched lengths, ``target="true"`` without a true label,
+            or an invalid sequence.
+    """
+    _check_choice("method", method, METHODS)
+    _check_choice("attention", attention, ATTENTION_CHOICES)
+    _check_choice("target", target, TARGETS)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    n = len(sequences)
+    if len(names) != n or (true_labels is not None and len(true_labels) != n):
+        raise ValueError("sequences, names and true_labels must have the same length")
+    if n == 0:
+        raise ValueError("no protein to explain")
+    labels: list[str | None] = [None] * n
+    if true_labels is not None:
+        labels = [
+            None if (t is None or (isinstance(t, float) and np.isnan(t)) or t == "")
+            else normalize_class(str(t), where=f"protein {names[i]!r}")
+            for i, t in enumerate(true_labels)
+        ]
+    if target == "true" and method == "ig":
+        missing = [names[i] for i, t in enumerate(labels) if t is None]
+        if missing:
+            raise ValueError(
+                f"--target true needs a true label for every protein; {len(missing)} have none "
+                f"(first: {missing[0]!r})"
+            )
+    ig = ig or IGSettings()
+    if max_len is None:
+        max_len = int(getattr(getattr(model, "config", None), "max_len", 1000))
+    classes = list(classes)
+    seqs = [s[:-1] if s.endswith("*") else s for s in (str(s).upper() for s in sequences)]
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    total = int(offsets[-1])
+    scores = np.full(total, np.nan, dtype=np.float64)
+    probs = np.zeros((n, len(classes)), dtype=np.float32)
+    delta = np.full(n, np.nan, dtype=np.float64)
+    target_idx = np.zeros(n, dtype=np.int64)
+
+    device = _model_device(model)
+    gen = torch.Generator().manual_seed(seed)
+    order = np.argsort(np.minimum(lengths, max_len), kind="stable")
+    done = 0
+    for b0 in range(0, n, batch_size):
+        idx = order[b0 : b0 + batch_size]
+        batch = encode_batch([seqs[i] for i in idx], max_len).to(device)
+        with torch.no_grad():
+            out = model(batch.tokens, batch.mask, attention=attention, generator=gen)
+        p = torch.softmax(out.logits.float(), dim=-1)
+        probs[idx] = p.cpu().numpy()
+        if target == "true":
+            tgt = torch.tensor([classes.index(labels[i]) for i in idx], device=device)
+        else:
+            tgt = p.argmax(-1)
+        target_idx[idx] = tgt.cpu().numpy()
+        if method == "attention":
+            res = out.attention_residue
+        else:
+            preset = out.attention_residue if attention in ("permute", "random") else None
+            res, d = _ig_batch(model, batch.tokens, batch.mask, tgt, attention, preset, ig)
+            delta[idx] = d.float().cpu().numpy()
+        m = batch.mask.cpu().numpy()
+        pos = batch.positions.cpu().numpy()
+        rows = np.broadcast_to(offsets[idx][:, None], m.shape)[m] + pos[m] - 1
+        scores[rows] = res.detach().float().cpu().numpy()[m]
+        done += len(idx)
+        if progress is not None:
+            progress(done)
+
+    protein_of_row = np.repeat(np.arange(n), lengths)
+    position = np.arange(total) - offsets[protein_of_row] + 1
+    residues = np.frombuffer("".join(seqs).encode("ascii"), dtype="S1").astype(str)
+    pred = probs.argmax(1)
+    name_arr = np.asarray([str(x) for x in names], dtype=object)
+    label_arr = np.asarray(labels, dtype=object)
+    class_arr = np.asarray(classes, dtype=object)
+    table = pd.DataFrame(
+        {
+            "protein": name_arr[protein_of_row],
+            "position": position,
+            "residue": residues,
+            "score": scores,
+            "method": method,
+            "attention": attention,
+            "target": target if method == "ig" else "",
+            "true_label": label_arr[protein_of_row],
+            "predicted_label": class_arr[pred][protein_of_row],
+            "confidence": probs.max(1)[protein_of_row],
+            "target_label": class_arr[target_idx][protein_of_row],
+            "delta": delta[protein_of_row],
+        }
+    )
+    for j, col in enumerate(probability_columns(classes)):
+        table[col] = probs[protein_of_row, j]
+    return table

@@ -1,0 +1,143 @@
+"""Attributions: attention mapping and Integrated Gradients on models with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from kb.classes import LOCATION_CLASSES
+from psl.data import encode_batch
+from psl.explain import IGSettings, explain, probability_columns
+from psl.models import LocalizationModel, ModelConfig, ModelOutput
+
+SEQS = ["MKVLAAGIVGSTRPQWEDCA", "MSKL", "MAAWTRKDEL" * 3, "PKKKRKVGGGSS"]
+NAMES = ["A", "B", "C", "D"]
+TRUE = ["Nucleus", "Peroxisome", "Endoplasmic.reticulum", None]
+
+
+class LinearToy(nn.Module):
+    """logits = sum_i W x_i over real residues (one-hot inputs): IG is exactly x_i . W[t]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(3)
+        self.table = torch.cat([torch.zeros(1, 27), torch.eye(27)[1:]])
+        self.w = nn.Parameter(torch.randn(10, 27, generator=g))
+
+    def embed(self, tokens):
+        return self.table[tokens]
+
+    def forward_from_embedded(self, x, mask, attention="learned", generator=None, preset=None):
+        return (x * mask.unsqueeze(-1)).sum(1) @ self.w.T
+
+    def forward(self, tokens, mask=None, attention="learned", generator=None, preset=None):
+        mask = tokens != 0 if mask is None else mask
+        logits = self.forward_from_embedded(self.embed(tokens), mask)
+        att = mask.float() / mask.sum(1, keepdim=True)
+        return ModelOutput(logits, att, att, mask)
+
+
+def _tiny_model(**kw) -> LocalizationModel:
+    torch.manual_seed(0)
+    cfg = ModelConfig(encoder="cnn_bilstm", conv_kernels=[3, 5], conv_channels=8, pool=2,
+                      hidden=8, attention_dim=8, dropout=0.0, max_len=kw.pop("max_len", 1000),
+                      **kw)
+    return LocalizationModel(cfg).eval()
+
+
+def test_ig_on_linear_model_is_exact():
+    model = LinearToy()
+    t = explain(model, SEQS, NAMES, TRUE, method="ig", ig=IGSettings(n_steps=8))
+    tokens = encode_batch(SEQS, 1000).tokens
+    for i, name in enumerate(NAMES):
+        rows = t[t.protein == name]
+        tgt = LOCATION_CLASSES.index(rows.target_label.iat[0])
+        want = model.w.detach()[tgt, tokens[i, : len(SEQS[i])]].numpy()
+        np.testing.assert_allclose(rows.score.to_numpy(), want, rtol=1e-5, atol=1e-6)
+        assert abs(rows.delta.iat[0]) < 1e-4
+        # Predicted label = argmax of the logits.
+        logits = model.w.detach()[:, tokens[i, : len(SEQS[i])]].sum(1)
+        assert rows.predicted_label.iat[0] == LOCATION_CLASSES[int(logits.argmax())]
+        assert rows.target_label.iat[0] == rows.predicted_label.iat[0]
+
+
+def test_ig_completeness_on_real_model_and_true_target():
+    model = _tiny_model()
+    t = explain(model, SEQS[:3], NAMES[:3], TRUE[:3], method="ig", target="true",
+                ig=IGSettings(n_steps=64, internal_batch_size=50), batch_size=2)
+    assert (t.target_label.to_numpy() == t.true_label.to_numpy()).all()
+    batch = encode_batch(SEQS[:3], 1000)
+    with torch.no_grad():
+        x = model.embed(batch.tokens)
+        f_x = model.forward_from_embedded(x, batch.mask)
+        f_0 = model.forward_from_embedded(torch.zeros_like(x), batch.mask)
+    for i, name in enumerate(NAMES[:3]):
+        rows = t[t.protein == name]
+        c = LOCATION_CLASSES.index(TRUE[i])
+        want = float(f_x[i, c] - f_0[i, c])
+        assert rows.score.sum() == pytest.approx(want, abs=0.02 * max(1.0, abs(want)))
+        assert rows.delta.iat[0] == pytest.approx(rows.score.sum() - want, abs=1e-4)
+    with pytest.raises(ValueError, match="true label"):
+        explain(model, SEQS, NAMES, TRUE, method="ig", target="true")
+
+
+def test_attention_maps_back_through_cropping():
+    model = _tiny_model(max_len=10)
+    long = "M" + "ACDEFGHIKLMNPQRSTVWY" + "KDEL"  # 25 residues, keeps 1..5 and 21..25
+    t = explain(model, [long, "MSKL"], ["L", "S"], method="attention")
+    rows = t[t.protein == "L"]
+    assert rows.position.tolist() == list(range(1, 26))
+    assert "".join(rows.residue) == long
+    seen = rows.score.notna().to_numpy()
+    assert np.flatnonzero(seen).tolist() == [0, 1, 2, 3, 4, 20, 21, 22, 23, 24]
+    assert rows.score.sum() == pytest.approx(1.0, abs=1e-5)
+    # Same numbers as the model's own residue attention on the cropped batch.
+    batch = encode_batch([long], 10)
+    with torch.no_grad():
+        att = model(batch.tokens, batch.mask).attention_residue[0].numpy()
+    np.testing.assert_allclose(rows.score.to_numpy()[seen], att, rtol=1e-5)
+    s = t[t.protein == "S"]
+    assert s.true_label.isna().all() and s.score.sum() == pytest.approx(1.0, abs=1e-5)
+    assert s[probability_columns()].iloc[0].sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_batching_does_not_change_results_and_ablations_are_seeded():
+    model = _tiny_model()
+    a = explain(model, SEQS, NAMES, TRUE, method="ig", batch_size=1, ig=IGSettings(n_steps=10))
+    b = explain(model, SEQS, NAMES, TRUE, method="ig", batch_size=4, ig=IGSettings(n_steps=10))
+    np.testing.assert_allclose(a.score, b.score, rtol=1e-4, atol=1e-5)
+    for mode in ("uniform", "permute", "random"):
+        x = explain(model, SEQS, NAMES, TRUE, attention=mode, seed=1)
+        y = explain(model, SEQS, NAMES, TRUE, attention=mode, seed=1)
+        np.testing.assert_array_equal(x.score, y.score)
+        assert x.groupby("protein").score.sum().to_numpy() == pytest.approx(1.0, abs=1e-5)
+    u = explain(model, ["MAAAAAAAAK"], ["U"], attention="uniform")
+    np.testing.assert_allclose(u.score, 0.1, rtol=1e-5)
+    learned = explain(model, SEQS, NAMES, TRUE)
+    perm = explain(model, SEQS, NAMES, TRUE, attention="permute", seed=1)
+    for name in NAMES:  # permute shuffles each protein's own pooled weights
+        lw = np.sort(learned[learned.protein == name].score.to_numpy())
+        pw = np.sort(perm[perm.protein == name].score.to_numpy())
+        assert lw.sum() == pytest.approx(pw.sum(), abs=1e-5)
+    # IG under an ablation holds the drawn weights fixed along the path: completeness holds.
+    ig = explain(model, SEQS, NAMES, TRUE, method="ig", attention="random",
+                 ig=IGSettings(n_steps=64))
+    assert ig.groupby("protein").delta.first().abs().max() < 0.05
+
+
+def test_bad_arguments():
+    model = _tiny_model()
+    with pytest.raises(ValueError, match="method"):
+        explain(model, SEQS, NAMES, method="lime")
+    with pytest.raises(ValueError, match="attention"):
+        explain(model, SEQS, NAMES, attention="preset")
+    with pytest.raises(ValueError, match="same length"):
+        explain(model, SEQS, NAMES[:2])
+    with pytest.raises(ValueError, match="unknown location"):
+        explain(model, SEQS, NAMES, ["Nowhere"] * 4)
+    with pytest.raises(ValueError, match="n_steps"):
+        IGSettings(n_steps=0)
+    with pytest.raises(ValueError, match="illegal letter"):
+        explain(model, ["MK1"], ["bad"])
