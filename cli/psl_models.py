@@ -1,0 +1,152 @@
+"""``psl train``, ``psl evaluate``, ``psl predict`` and ``psl experiment table1``.
+
+Thin wrappers: the logic lives in :mod:`psl.train`, :mod:`psl.evaluate`, :mod:`psl.predict`
+and :mod:`psl.experiments`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+
+from cli.apps import experiment_app, psl_app, user_errors
+
+__all__ = ["train_cmd", "evaluate_cmd", "predict_cmd", "table1_cmd"]
+
+
+@psl_app.command("train")
+@user_errors
+def train_cmd(
+    config: Path = typer.Option(..., "--config", "-c", help="Run config TOML ([model], [data], "
+                                "[train] tables; see configs/)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory: checkpoint "
+                             "(weights.pt, config.json, meta.json, metrics.json) and "
+                             "epochs.jsonl."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA if available), cpu or cuda."),
+    seed: int | None = typer.Option(None, "--seed", help="Override [train] seed (init, batch "
+                                    "order, dropout)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override [train] epochs."),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+                                  help="Show a progress bar on stderr."),
+) -> None:
+    """Train a model with early stopping on the validation set; print one JSON line per epoch."""
+    from dataclasses import replace
+
+    from psl.train import load_run_config, train
+
+    run = load_run_config(config)
+    if seed is not None:
+        run.train = replace(run.train, seed=seed)
+    if epochs is not None:
+        run.train = replace(run.train, epochs=epochs)
+    metrics = train(run, out, device=device, progress=progress,
+                    on_epoch=lambda rec: typer.echo(json.dumps(rec)))
+    t = metrics["test"]
+    typer.echo(json.dumps({"best_epoch": metrics["best_epoch"], "test_accuracy": t["accuracy"],
+                           "test_macro_f1": t["macro_f1"], "test_mcc": t["mcc"],
+                           "out": str(out)}))
+
+
+@psl_app.command("evaluate")
+@user_errors
+def evaluate_cmd(
+    model: Path | None = typer.Option(None, "--model", "-m", help="Checkpoint directory "
+                                      "(default: the shipped models/default)."),
+    split: str = typer.Option("test", "--split", help="test or val: the split of the model's "
+                              "own data config."),
+    attention: str = typer.Option("learned", "--attention", help="Attention at inference: "
+                                  "learned, uniform, permute or random."),
+    fasta: Path | None = typer.Option(None, "--fasta", help="Evaluate on this labelled FASTA "
+                                      "('>ACC Location-Solubility' headers) instead of --split."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Directory for metrics.json, "
+                                    "confusion.csv and confusion.png."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the permute/random ablations and of "
+                             "the bootstrap."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% "
+                               "intervals."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+) -> None:
+    """Accuracy, macro-F1, MCC (with 95% bootstrap intervals), per-class scores, confusion."""
+    from psl.evaluate import evaluate, write_evaluation
+
+    report = evaluate(model, split=split, attention=attention, fasta=fasta, seed=seed,
+                      n_boot=n_boot, device=device)
+    if out is not None:
+        write_evaluation(report, out)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    ci = report["ci95"]
+    typer.echo(f"{report['source']}: n={report['n']}, attention={attention}")
+    for k in ("accuracy", "macro_f1", "mcc"):
+        typer.echo(f"  {k:9s} {report[k]:.4f}  95% CI [{ci[k][0]:.4f}, {ci[k][1]:.4f}]")
+    typer.echo(f"  {'class':22s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'n':>5s}")
+    for c, r in report["per_class"].items():
+        typer.echo(f"  {c:22s} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
+                   f"{r['support']:5d}")
+
+
+@psl_app.command("predict")
+@user_errors
+def predict_cmd(
+    fasta: Path = typer.Argument(..., help="Protein FASTA file (plain or .gz)."),
+    model: Path | None = typer.Option(None, "--model", "-m", help="Checkpoint directory "
+                                      "(default: the shipped models/default)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write a TSV here (default: "
+                                    "print to stdout)."),
+    top_k: int = typer.Option(5, "--top-k", help="Number of top-attention residues reported."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Proteins per batch."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+) -> None:
+    """Predicted location, the 10 class probabilities and the top attention positions."""
+    from psl.checkpoint import load_model
+    from psl.fasta import read_fasta
+    from psl.predict import predict
+    from psl.train import resolve_device
+
+    if top_k < 1 or batch_size < 1:
+        raise ValueError("--top-k and --batch-size must be >= 1")
+    dev = resolve_device(device)
+    records = read_fasta(fasta)
+    loaded = load_model(model, device=dev)
+    table = predict(loaded, [r.sequence for r in records], ids=[r.id for r in records],
+                    batch_size=batch_size, top_k=top_k, device=dev)
+    if out is None:
+        typer.echo(table.to_csv(sep="\t", index=False, float_format="%.4f"), nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    typer.echo(f"{len(table)} predictions written to {out}", err=True)
+
+
+@experiment_app.command("table1")
+@user_errors
+def table1_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory (runs/, table1.md, "
+                             "table1.json)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Experiment TOML listing "
+                                       "the variants (default: configs/table1/table1.toml)."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny subset, tiny models, few epochs "
+                               "(minutes on CPU; for tests and smoke runs)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every run."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress output."),
+) -> None:
+    """Train and evaluate every Table 1 configuration plus the inference attention ablations."""
+    from psl.experiments import run_table1
+
+    md = run_table1(out, config=config, quick=quick, device=device, seed=seed,
+                    progress=progress, log=lambda s: typer.echo(s, err=True))
+    typer.echo(md)

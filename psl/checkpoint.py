@@ -1,0 +1,180 @@
+"""Model checkpoints: a directory with weights, config, alphabet, class list and metrics.
+
+Layout of a checkpoint directory::
+
+    weights.pt     the state_dict (plain tensors; loaded with ``torch.load(weights_only=True)``)
+    config.json    {"model": ModelConfig, "data": ..., "train": ...} (the run's full config)
+    meta.json      format version, classes, token letters, encoding, input feature size
+    metrics.json   whatever the trainer/evaluator recorded (optional)
+
+No pickled code is ever executed when loading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kb.classes import LOCATION_CLASSES
+from kb.errors import KBError
+from psl.data import TOKEN_LETTERS
+from psl.models import LocalizationModel, ModelConfig
+
+__all__ = [
+    "DEFAULT_MODEL_DIR",
+    "FORMAT_VERSION",
+    "CheckpointError",
+    "LoadedModel",
+    "save_model",
+    "load_model",
+    "write_json_atomic",
+]
+
+#: The model shipped with the repository (used when no ``--model`` is given).
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(KBError):
+    """A checkpoint directory that is missing files, or whose files disagree."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference.
+
+    Attributes:
+        model: the :class:`LocalizationModel`, in eval mode.
+        config: its :class:`ModelConfig` (``max_len`` etc.; pass to ``psl.data.encode_batch``).
+        classes: the 10 class names, in output order (:data:`kb.classes.LOCATION_CLASSES`).
+        alphabet: letters of tokens 1..N (token 0 is padding).
+        encoding: the input encoding name (``onehot``, ``blosum62``, ...).
+        run_config: the full training config (model, data, train tables).
+        metrics: contents of ``metrics.json`` (empty if absent).
+        path: the checkpoint directory.
+    """
+
+    model: LocalizationModel
+    config: ModelConfig
+    classes: list[str]
+    alphabet: str
+    encoding: str
+    run_config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON via a temporary file in the same directory."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_model(
+    path: str | Path,
+    model: LocalizationModel,
+    run_config: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> Path:
+    """Save a checkpoint directory (created if needed; files replaced atomically).
+
+    Arguments:
+        path: directory.
+        model: the model (its ``config`` is stored).
+        run_config: the full run config; its ``model`` table is overwritten by the model's.
+        metrics: optional metrics to store in ``metrics.json``.
+
+    Returns:
+        The directory.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    cfg = dict(run_config or {})
+    cfg["model"] = model.config.to_dict()
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(dir=path, prefix=".weights.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path / "weights.pt")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    write_json_atomic(path / "config.json", cfg)
+    write_json_atomic(
+        path / "meta.json",
+        {
+            "format_version": FORMAT_VERSION,
+            "classes": list(LOCATION_CLASSES),
+            "alphabet": TOKEN_LETTERS,
+            "pad_token": 0,
+            "encoding": model.config.encoding,
+            "input_dim": model.input_dim,
+            "n_parameters": sum(p.numel() for p in model.parameters()),
+        },
+    )
+    if metrics is not None:
+        write_json_atomic(path / "metrics.json", metrics)
+    return path
+
+
+def load_model(path: str | Path | None = None, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load a checkpoint directory without executing pickled code (``weights_only=True``).
+
+    Arguments:
+        path: checkpoint directory; default :data:`DEFAULT_MODEL_DIR`.
+        device: where to put the model.
+
+    Returns:
+        A :class:`LoadedModel` with the model in eval mode.
+
+    Raises:
+        CheckpointError: missing directory/files, a class list or alphabet that differs from
+            this code's, or weights that do not fit the config.
+    """
+    path = Path(path) if path is not None else DEFAULT_MODEL_DIR
+    if not path.is_dir():
+        raise CheckpointError("model directory not found", path)
+    for name in ("weights.pt", "config.json", "meta.json"):
+        if not (path / name).is_file():
+            raise CheckpointError(f"not a model checkpoint: {name} is missing", path)
+    try:
+        run_config = json.loads((path / "config.json").read_text())
+        meta = json.loads((path / "meta.json").read_text())
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"unreadable JSON: {e}", path) from None
+    if meta.get("classes") != list(LOCATION_CLASSES):
+        raise CheckpointError(
+            f"class list {meta.get('classes')} differs from kb.classes.LOCATION_CLASSES", path
+        )
+    if meta.get("alphabet") != TOKEN_LETTERS:
+        raise CheckpointError(
+            f"alphabet {meta.get('alphabet')!r} differs from psl.data.TOKEN_LETTERS", path
+        )
+    config = ModelConfig.from_dict(run_config.get("model", {}))
+    model = LocalizationModel(config)
+    state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise CheckpointError(f"weights do not match the config: {e}", path) from None
+    model.to(device).eval()
+    metrics = {}
+    if (path / "metrics.json").is_file():
+        metrics = json.loads((path / "metrics.json").read_text())
+    return LoadedModel(model, config, list(meta["classes"]), meta["alphabet"], config.encoding,
+                       run_config, metrics, path)

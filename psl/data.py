@@ -1,0 +1,449 @@
+"""DeepLoc 1.0 data: reading, splits, residue tokens, feature tables and length-bucketed batches.
+
+The dataset is Almagro Armenteros et al., "DeepLoc: prediction of protein subcellular
+localization using deep learning", Bioinformatics 33(21):3387, 2017 (headers
+``>ACC Location-Solubility[ test]``).
+
+Tokens
+    ``0`` is padding; ``1..20`` are the 20 standard amino acids (:data:`kb.alphabet.AMINO_ACIDS`
+    order) and ``21..26`` the non-standard letters ``B Z J U O X``. The feature tables give every
+    non-standard letter an explicit vector: B = mean(D, N), Z = mean(E, Q), J = mean(I, L),
+    U (selenocysteine) = C, O (pyrrolysine) = K, X = the mean of the 20 (one-hot: 1/20 each;
+    BLOSUM62: the matrix's own X row). Padding is the zero vector and is masked everywhere.
+
+Cropping
+    A sequence longer than ``max_len`` keeps its first ``max_len // 2`` and last
+    ``max_len - max_len // 2`` residues (targeting signals sit at the termini). ``positions``
+    keeps the 1-based position in the original sequence of every kept residue.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from kb.alphabet import AMINO_ACIDS, SEQUENCE_LETTERS
+from kb.classes import LOCATION_CLASSES, normalize_class
+from kb.errors import InputFormatError
+
+__all__ = [
+    "DEFAULT_DEEPLOC_PATH",
+    "DUAL_LOCATION",
+    "TOKEN_LETTERS",
+    "VOCAB_SIZE",
+    "PAD",
+    "Batch",
+    "EncodedSet",
+    "InvalidSequenceError",
+    "read_deeploc",
+    "official_split",
+    "random_split",
+    "make_splits",
+    "crop_positions",
+    "encode_sequence",
+    "encode_batch",
+    "collate",
+    "feature_table",
+]
+
+DEFAULT_DEEPLOC_PATH = Path(__file__).resolve().parents[1] / "data" / "deeploc1" / (
+    "deeploc_data.fasta.gz"
+)
+#: The dual label of 146 DeepLoc training proteins, excluded from single-label work by default.
+DUAL_LOCATION = "Cytoplasm-Nucleus"
+PAD = 0
+#: Letters of tokens 1..26 (token = index + 1).
+TOKEN_LETTERS = AMINO_ACIDS + "BZJUOX"
+VOCAB_SIZE = len(TOKEN_LETTERS) + 1
+_LUT = np.full(256, -1, dtype=np.int64)
+for _i, _c in enumerate(TOKEN_LETTERS):
+    _LUT[ord(_c)] = _i + 1
+    _LUT[ord(_c.lower())] = _i + 1
+if set(TOKEN_LETTERS) != SEQUENCE_LETTERS:  # pragma: no cover - module invariant
+    raise RuntimeError("token letters and kb.alphabet.SEQUENCE_LETTERS disagree")
+
+
+class InvalidSequenceError(ValueError):
+    """A sequence that is empty or has a letter outside the amino-acid alphabet."""
+
+    def __init__(self, message: str, index: int | None = None, name: str | None = None):
+        self.index = index
+        self.name = name
+        where = f"sequence {name!r}: " if name else (f"sequence #{index}: " if index is not None
+                                                       else "")
+        super().__init__(where + message)
+
+
+# --------------------------------------------------------------------------- reading & splits
+
+
+def read_deeploc(path: str | Path = DEFAULT_DEEPLOC_PATH) -> pd.DataFrame:
+    """Read the DeepLoc 1.0 FASTA file.
+
+    Arguments:
+        path: ``deeploc_data.fasta`` (plain or gzip); default: the shipped copy.
+
+    Returns:
+        A DataFrame with columns ``accession``, ``sequence``, ``location`` (canonical class name
+        of :data:`kb.classes.LOCATION_CLASSES`, or ``"Cytoplasm-Nucleus"`` for the dual label),
+        ``solubility`` (M/S/U), ``is_test`` (official test partition) and ``label`` (class index,
+        -1 for the dual label), in file order.
+
+    Raises:
+        InputFormatError: a header that does not follow ``>ACC Location-Solubility[ test]``, an
+            unknown location, or a record without sequence (file and line in the message).
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    rows: list[tuple[str, str, str, str, bool, int]] = []
+    header: tuple[str, str, str, bool, int, int] | None = None
+    chunks: list[str] = []
+
+    def flush() -> None:
+        if header is None:
+            return
+        seq = "".join(chunks)
+        if not seq:
+            raise InputFormatError(f"record {header[0]!r} has no sequence", path, header[5])
+        rows.append((header[0], seq, header[1], header[2], header[3], header[4]))
+
+    with opener(path, "rt", encoding="ascii") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            line = raw.strip()
+            if not line:
+                continue
+            if line.startswith(">"):
+                flush()
+                words = line[1:].split()
+                if len(words) not in (2, 3) or (len(words) == 3 and words[2] != "test"):
+                    raise InputFormatError(
+                        f"expected '>ACCESSION Location-Solubility[ test]', got {line!r}",
+                        path, lineno,
+                    )
+                loc, sep, sol = words[1].rpartition("-")
+                if not sep or sol not in ("M", "S", "U"):
+                    raise InputFormatError(
+                        f"expected Location-Solubility with solubility M/S/U, got {words[1]!r}",
+                        path, lineno,
+                    )
+                if loc == DUAL_LOCATION:
+                    label = -1
+                else:
+                    try:
+                        loc = normalize_class(loc)
+                    except ValueError as e:
+                        raise InputFormatError(str(e), path, lineno) from None
+                    label = LOCATION_CLASSES.index(loc)
+                header = (words[0], loc, sol, len(words) == 3, label, lineno)
+                chunks = []
+            else:
+                if header is None:
+                    raise InputFormatError("sequence data before the first header", path, lineno)
+                chunks.append(line.upper())
+    flush()
+    if not rows:
+        raise InputFormatError("no record found", path)
+    return pd.DataFrame(
+        rows, columns=["accession", "sequence", "location", "solubility", "is_test", "label"]
+    )
+
+
+def _stratified_take(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask taking ``round(fraction * n_c)`` random members of every class ``c``."""
+    take = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        k = int(round(fraction * len(idx)))
+        take[rng.permutation(idx)[:k]] = True
+    return take
+
+
+def official_split(
+    df: pd.DataFrame, val_fraction: float = 0.1, seed: int = 0, exclude_dual: bool = True
+) -> dict[str, pd.DataFrame]:
+    """The official DeepLoc partition with a stratified, seeded validation set carved from train.
+
+    Arguments:
+        df: output of :func:`read_deeploc`.
+        val_fraction: share of each class of the training partition moved to validation.
+        seed: seed of the carving.
+        exclude_dual: drop the ``Cytoplasm-Nucleus`` proteins (default, single-label work).
+
+    Returns:
+        ``{"train", "val", "test"}`` DataFrames (index reset).
+
+    Raises:
+        ValueError: ``val_fraction`` outside [0, 1).
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if exclude_dual:
+        df = df[df["label"] >= 0]
+    train = df[~df["is_test"]].reset_index(drop=True)
+    test = df[df["is_test"]].reset_index(drop=True)
+    take = _stratified_take(train["label"].to_numpy(), val_fraction, np.random.default_rng(seed))
+    return {
+        "train": train[~take].reset_index(drop=True),
+        "val": train[take].reset_index(drop=True),
+        "test": test,
+    }
+
+
+def random_split(
+    df: pd.DataFrame,
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+    seed: int = 0,
+    exclude_dual: bool = True,
+) -> dict[str, pd.DataFrame]:
+    """A seeded random train/val/test split of all proteins, ignoring the official partition.
+
+    This is the 70/15/15 split of the attention study the Table 1 numbers come from; it is
+    not homology-aware, so its scores are not comparable to the official test set's.
+
+    Arguments:
+        df: output of :func:`read_deeploc`.
+        fractions: train, val, test shares (sum 1).
+        seed: permutation seed.
+        exclude_dual: drop the ``Cytoplasm-Nucleus`` proteins.
+
+    Returns:
+        ``{"train", "val", "test"}`` DataFrames.
+
+    Raises:
+        ValueError: fractions that are negative or do not sum to 1.
+    """
+    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1.0) > 1e-6:
+        raise ValueError(f"fractions must be three non-negative shares summing to 1: {fractions}")
+    if exclude_dual:
+        df = df[df["label"] >= 0]
+    df = df.reset_index(drop=True)
+    perm = np.random.default_rng(seed).permutation(len(df))
+    n_train = int(round(fractions[0] * len(df)))
+    n_val = int(round(fractions[1] * len(df)))
+    parts = np.split(perm, [n_train, n_train + n_val])
+    return {
+        name: df.iloc[np.sort(p)].reset_index(drop=True)
+        for name, p in zip(("train", "val", "test"), parts, strict=True)
+    }
+
+
+def make_splits(
+    df: pd.DataFrame,
+    split: str = "official",
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    exclude_dual: bool = True,
+) -> dict[str, pd.DataFrame]:
+    """Dispatch to :func:`official_split` (``"official"``) or :func:`random_split` (``"random"``).
+
+    Raises:
+        ValueError: an unknown ``split`` name.
+    """
+    if split == "official":
+        return official_split(df, val_fraction, seed, exclude_dual)
+    if split == "random":
+        return random_split(df, (0.7, 0.15, 0.15), seed, exclude_dual)
+    raise ValueError(f"unknown split {split!r} (expected 'official' or 'random')")
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def crop_positions(length: int, max_len: int) -> np.ndarray:
+    """0-based indices of the residues kept from a sequence of ``length`` residues.
+
+    All of them when ``length <= max_len``; otherwise the first ``max_len // 2`` and the last
+    ``max_len - max_len // 2``.
+
+    Raises:
+        ValueError: ``max_len < 2``.
+    """
+    if max_len < 2:
+        raise ValueError(f"max_len must be >= 2, got {max_len}")
+    if length <= max_len:
+        return np.arange(length, dtype=np.int64)
+    head = max_len // 2
+    tail = max_len - head
+    return np.concatenate([np.arange(head), np.arange(length - tail, length)]).astype(np.int64)
+
+
+def encode_sequence(
+    sequence: str, max_len: int, index: int | None = None, name: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tokens and 1-based original positions of the kept residues of one sequence.
+
+    Arguments:
+        sequence: residues (case-insensitive; a trailing ``*`` is dropped).
+        max_len: crop length (see :func:`crop_positions`).
+        index, name: where the sequence comes from, for error messages.
+
+    Returns:
+        ``(tokens, positions)``, two int64 arrays of the same length ``<= max_len``.
+
+    Raises:
+        InvalidSequenceError: empty sequence or a letter outside the alphabet.
+    """
+    if not isinstance(sequence, str):
+        raise InvalidSequenceError(f"expected a string, got {type(sequence).__name__}", index, name)
+    if sequence.endswith("*"):
+        sequence = sequence[:-1]
+    if not sequence:
+        raise InvalidSequenceError("empty sequence", index, name)
+    try:
+        raw = np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        raise InvalidSequenceError("non-ASCII character in sequence", index, name) from None
+    tok = _LUT[raw]
+    if (tok < 0).any():
+        bad_at = int(np.flatnonzero(tok < 0)[0])
+        raise InvalidSequenceError(
+            f"illegal letter {sequence[bad_at]!r} at position {bad_at + 1} (expected one of "
+            f"{TOKEN_LETTERS})",
+            index,
+            name,
+        )
+    keep = crop_positions(len(tok), max_len)
+    return tok[keep], keep + 1
+
+
+@dataclass
+class Batch:
+    """A padded batch (right padding).
+
+    Attributes:
+        tokens: LongTensor ``B x L`` of residue tokens (0 on pads).
+        mask: BoolTensor ``B x L``, True on real residues.
+        positions: LongTensor ``B x L``, 1-based position in the original sequence (0 on pads).
+        lengths: LongTensor ``B``, number of real (kept) residues.
+    """
+
+    tokens: torch.Tensor
+    mask: torch.Tensor
+    positions: torch.Tensor
+    lengths: torch.Tensor
+
+    def to(self, device: torch.device | str) -> Batch:
+        """The batch on ``device``."""
+        return Batch(*(t.to(device) for t in (self.tokens, self.mask, self.positions,
+                                               self.lengths)))
+
+
+def collate(encoded: Sequence[tuple[np.ndarray, np.ndarray]]) -> Batch:
+    """Pad encoded sequences (from :func:`encode_sequence`) into a :class:`Batch`."""
+    lengths = np.array([len(t) for t, _ in encoded], dtype=np.int64)
+    width = int(lengths.max()) if len(lengths) else 0
+    tokens = np.zeros((len(encoded), width), dtype=np.int64)
+    positions = np.zeros((len(encoded), width), dtype=np.int64)
+    for i, (t, p) in enumerate(encoded):
+        tokens[i, : len(t)] = t
+        positions[i, : len(p)] = p
+    tokens_t = torch.from_numpy(tokens)
+    return Batch(tokens_t, tokens_t != PAD, torch.from_numpy(positions), torch.from_numpy(lengths))
+
+
+def encode_batch(sequences: Sequence[str], config: object) -> Batch:
+    """Encode and pad sequences for a model.
+
+    Arguments:
+        sequences: amino-acid strings.
+        config: a :class:`psl.models.ModelConfig` (its ``max_len`` is used) or an int max_len.
+
+    Returns:
+        A :class:`Batch` (tokens, mask, positions, lengths).
+
+    Raises:
+        InvalidSequenceError: an empty sequence or an illegal letter (its index in the message).
+    """
+    max_len = config if isinstance(config, int) else int(config.max_len)
+    if len(sequences) == 0:
+        raise InvalidSequenceError("no sequence to encode")
+    return collate([encode_sequence(s, max_len, index=i) for i, s in enumerate(sequences)])
+
+
+def feature_table(kind: str) -> np.ndarray:
+    """Per-token feature vectors (row 0 = padding = zeros).
+
+    Arguments:
+        kind: ``"onehot"`` (20 columns) or ``"blosum62"`` (20 columns: the BLOSUM62 scores
+            against the 20 amino acids, divided by 4; Henikoff & Henikoff, PNAS 1992).
+
+    Returns:
+        A float32 array ``VOCAB_SIZE x 20``.
+
+    Raises:
+        ValueError: an unknown ``kind``.
+    """
+    table = np.zeros((VOCAB_SIZE, len(AMINO_ACIDS)), dtype=np.float32)
+    if kind == "onehot":
+        table[1:21] = np.eye(20, dtype=np.float32)
+        table[TOKEN_LETTERS.index("X") + 1] = 1.0 / 20
+    elif kind == "blosum62":
+        from Bio.Align import substitution_matrices
+
+        m = substitution_matrices.load("BLOSUM62")
+        for a in AMINO_ACIDS + "BZX":
+            table[TOKEN_LETTERS.index(a) + 1] = [m[a, b] / 4.0 for b in AMINO_ACIDS]
+    else:
+        raise ValueError(f"unknown feature table {kind!r} (expected 'onehot' or 'blosum62')")
+    tok = {c: TOKEN_LETTERS.index(c) + 1 for c in TOKEN_LETTERS}
+    if kind == "onehot":
+        table[tok["B"]] = (table[tok["D"]] + table[tok["N"]]) / 2
+        table[tok["Z"]] = (table[tok["E"]] + table[tok["Q"]]) / 2
+    table[tok["J"]] = (table[tok["I"]] + table[tok["L"]]) / 2
+    table[tok["U"]] = table[tok["C"]]
+    table[tok["O"]] = table[tok["K"]]
+    return table
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+class EncodedSet:
+    """Sequences encoded once, served as length-bucketed padded batches.
+
+    Arguments:
+        sequences: amino-acid strings.
+        labels: class indices (or None for unlabelled data).
+        max_len: crop length.
+    """
+
+    def __init__(self, sequences: Sequence[str], labels: Sequence[int] | None, max_len: int):
+        self.encoded = [encode_sequence(s, max_len, index=i) for i, s in enumerate(sequences)]
+        self.labels = (
+            torch.as_tensor(np.asarray(labels, dtype=np.int64)) if labels is not None else None
+        )
+        self.lengths = np.array([len(t) for t, _ in self.encoded], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.encoded)
+
+    def batches(
+        self, batch_size: int, shuffle: bool = False, seed: int = 0
+    ) -> Iterator[tuple[np.ndarray, Batch, torch.Tensor | None]]:
+        """Yield ``(indices, batch, labels)`` with proteins of similar length together.
+
+        Proteins are sorted by length (stable) and cut into chunks of ``batch_size``; with
+        ``shuffle`` the proteins of equal length are shuffled first and the chunk order is
+        permuted, both with ``seed``.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        n = len(self)
+        if shuffle:
+            rng = np.random.default_rng(seed)
+            tie = rng.permutation(n)
+            order = tie[np.argsort(self.lengths[tie], kind="stable")]
+        else:
+            order = np.argsort(self.lengths, kind="stable")
+        chunks = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+        if shuffle:
+            chunks = [chunks[i] for i in rng.permutation(len(chunks))]
+        for idx in chunks:
+            labels = self.labels[torch.from_numpy(idx)] if self.labels is not None else None
+            yield idx, collate([self.encoded[i] for i in idx]), labels

@@ -1,0 +1,144 @@
+"""Inference: batched logits/attention over encoded sets, and the ``predict`` table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from psl.checkpoint import LoadedModel
+from psl.data import EncodedSet
+from psl.models import LocalizationModel
+
+__all__ = ["Inference", "infer", "predict", "preset_batch"]
+
+
+@dataclass
+class Inference:
+    """Outputs of :func:`infer`, in the order of the encoded set.
+
+    Attributes:
+        logits: ``N x n_classes`` float32 array.
+        attention: per protein, residue-level weights over its kept residues (or None).
+        positions: per protein, 1-based original positions of the kept residues (or None).
+    """
+
+    logits: np.ndarray
+    attention: list[np.ndarray] | None
+    positions: list[np.ndarray] | None
+
+
+def preset_batch(presets: Sequence[np.ndarray], idx: np.ndarray, width: int) -> torch.Tensor:
+    """Pad the residue-level preset distributions of proteins ``idx`` to ``B x width``."""
+    out = np.zeros((len(idx), width), dtype=np.float32)
+    for row, i in enumerate(idx):
+        out[row, : len(presets[i])] = presets[i]
+    return torch.from_numpy(out)
+
+
+@torch.no_grad()
+def infer(
+    model: LocalizationModel,
+    data: EncodedSet,
+    batch_size: int = 64,
+    attention: str = "learned",
+    seed: int = 0,
+    presets: Sequence[np.ndarray] | None = None,
+    device: str | torch.device = "cpu",
+    keep_attention: bool = False,
+) -> Inference:
+    """Run ``model`` (in eval mode) over an :class:`EncodedSet`, length-bucketed.
+
+    Arguments:
+        model: the model.
+        data: encoded proteins.
+        batch_size: proteins per batch.
+        attention: attention mode (see :data:`psl.models.ATTENTION_MODES`).
+        seed: seed of the generator of ``permute`` / ``random``.
+        presets: residue-level distributions per protein for ``attention="preset"``.
+        device: where to run.
+        keep_attention: also return residue-level attention and positions.
+
+    Returns:
+        An :class:`Inference`.
+    """
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    logits = np.zeros((len(data), model.config.n_classes), dtype=np.float32)
+    att: list[np.ndarray] | None = [np.zeros(0)] * len(data) if keep_attention else None
+    pos: list[np.ndarray] | None = [np.zeros(0)] * len(data) if keep_attention else None
+    try:
+        for idx, batch, _ in data.batches(batch_size):
+            b = batch.to(device)
+            pre = preset_batch(presets, idx, b.tokens.shape[1]).to(device) if presets else None
+            out = model(b.tokens, b.mask, attention=attention, generator=gen, preset=pre)
+            logits[idx] = out.logits.float().cpu().numpy()
+            if keep_attention:
+                a = out.attention_residue.cpu().numpy()
+                lengths = batch.lengths.numpy()
+                for row, i in enumerate(idx):
+                    att[i] = a[row, : lengths[row]]
+                    pos[i] = batch.positions[row, : lengths[row]].numpy()
+    finally:
+        model.train(was_training)
+    return Inference(logits, att, pos)
+
+
+def predict(
+    loaded: LoadedModel,
+    sequences: Sequence[str],
+    ids: Sequence[str] | None = None,
+    batch_size: int = 64,
+    top_k: int = 5,
+    attention: str = "learned",
+    device: str | torch.device = "cpu",
+) -> pd.DataFrame:
+    """Predict the location of proteins.
+
+    Arguments:
+        loaded: a model from :func:`psl.checkpoint.load_model`.
+        sequences: amino-acid strings.
+        ids: names of the proteins (default ``seq1``, ``seq2``, ...).
+        batch_size: proteins per batch.
+        top_k: how many top-attention residue positions to report.
+        attention: attention mode.
+        device: where to run.
+
+    Returns:
+        A DataFrame with ``id``, ``length``, ``predicted``, ``probability`` (of the predicted
+        class), one ``p_<class>`` column per class, and ``top_attention`` (``"pos:weight"``
+        pairs of the ``top_k`` residues with the highest attention, 1-based positions in the
+        original sequence, ``;``-separated).
+
+    Raises:
+        InvalidSequenceError: an empty sequence or an illegal letter.
+        ValueError: ``ids`` of the wrong length.
+    """
+    if ids is None:
+        ids = [f"seq{i + 1}" for i in range(len(sequences))]
+    if len(ids) != len(sequences):
+        raise ValueError(f"{len(ids)} ids for {len(sequences)} sequences")
+    data = EncodedSet(sequences, None, loaded.config.max_len)
+    res = infer(loaded.model, data, batch_size=batch_size, attention=attention, device=device,
+                keep_attention=True)
+    probs = torch.softmax(torch.from_numpy(res.logits), dim=1).numpy()
+    best = probs.argmax(1)
+    table: dict[str, object] = {
+        "id": list(ids),
+        "length": [len(s.rstrip("*")) for s in sequences],
+        "predicted": [loaded.classes[i] for i in best],
+        "probability": probs[np.arange(len(best)), best],
+    }
+    for j, c in enumerate(loaded.classes):
+        table[f"p_{c}"] = probs[:, j]
+    tops = []
+    for a, p in zip(res.attention, res.positions, strict=True):
+        order = np.argsort(-a, kind="stable")[:top_k]
+        tops.append(";".join(f"{int(p[i])}:{a[i]:.4f}" for i in order))
+    table["top_attention"] = tops
+    return pd.DataFrame(table)
+
