@@ -1,0 +1,265 @@
+"""Tests of psl.hitrate: golden hit rates computed by hand, and the vectorised scorer against
+the plain-loop reference on seeded random data."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from kb.classes import LOCATION_CLASSES
+from psl._hitrate_reference import reference_hit_rates
+from psl.hitrate import entry_class_masks, score_occurrences
+
+# --------------------------------------------------------------------------------------
+# The hand-made knowledge base (also built with kb.build below).
+# Query protein P11111 (Nucleus), sequence MSTWHKWLLE: M1 S2 T3 W4 H5 K6 W7 L8 L9 E10.
+# --------------------------------------------------------------------------------------
+P_SEQ = "MSTWHKWLLE"
+GOLDEN_KB = [
+    # accession, sequence, label
+    ("P11111", P_SEQ, "Nucleus"),  # the query protein itself
+    ("P11111-2", "MWHKWLLE", "Nucleus"),  # an isoform of it
+    ("A00001", P_SEQ, "Nucleus"),  # an identical copy
+    ("A00002", "WHKWAAAAAAAAWHKW", "Nucleus|Cytoplasm"),  # WHKW at 1 and 13, two classes
+    ("A00003", "AAAWHKWAA", "Cytoplasm"),  # WHKW at 4
+    ("A00004", "AAAAAAAAWHKW", "Nucleus"),  # WHKW at 9
+    ("A00005", "GGWHKWGG", ""),  # WHKW at 3, no location: unannotated
+    ("A00006", "WHKAAA", "Nucleus"),  # no WHKW
+    ("A00007", "CCCCCCCCCCCCCCCWHKW", "Mitochondrion"),  # WHKW at 16
+    ("A00008", "TWHAAA", "Nucleus"),  # TWH at 1
+]
+
+# s1 = WHKW at p_s = 4 in P11111, L_P = Nucleus.
+# E_s1 (self P11111, isoform P11111-2, identical A00001 excluded; A00005 unannotated):
+#   A00002: d = min(|1-4|, |13-4|) = 3, beta = 1/3, hit (Nucleus among Nucleus|Cytoplasm)
+#   A00003: d = |4-4| = 0, beta = 1, miss (Cytoplasm)
+#   A00004: d = |9-4| = 5, beta = 1/5, hit
+#   A00007: d = |16-4| = 12, beta = 1/12, miss (Mitochondrion)
+# paper: (1/3 + 1/5) / 4 = (8/15) / 4 = 2/15
+# normalized: (1/3 + 1/5) / (1/3 + 1 + 1/5 + 1/12) = (32/60) / (97/60) = 32/97
+# none: 2 / 4 = 1/2
+S1 = {"n_entries": 4, "n_hits": 2, "n_unannotated": 1,
+      "paper": 2 / 15, "normalized": 32 / 97, "none": 1 / 2}
+# keep_self adds P11111 (d = 0, beta 1, hit), P11111-2 (WHKW at 2: d = 2, beta 1/2, hit) and
+# A00001 (d = 0, beta 1, hit): 7 entries, 5 hits.
+# paper: (1/3 + 1/5 + 1 + 1/2 + 1) / 7 = (91/30) / 7 = 13/30
+# normalized: (182/60) / (97/60 + 150/60) = 182/247 = 14/19
+# none: 5/7
+S1_KEEP = {"n_entries": 7, "n_hits": 5, "n_unannotated": 1,
+           "paper": 13 / 30, "normalized": 14 / 19, "none": 5 / 7}
+# s2 = LLE at 8: only in P11111, P11111-2 and A00001, all excluded: not scored.
+S2 = {"n_entries": 0, "n_hits": 0, "n_unannotated": 0}
+# s3 = TWH at 3: A00008 (TWH at 1): d = 2, beta = 1/2, hit; one entry.
+# paper: (1/2) / 1 = 1/2; normalized: (1/2) / (1/2) = 1; none: 1/1 = 1
+S3 = {"n_entries": 1, "n_hits": 1, "n_unannotated": 0, "paper": 1 / 2, "normalized": 1.0,
+      "none": 1.0}
+# Protein P11111 (paper): mean over the scored s1, s3 = (2/15 + 1/2) / 2 = 19/60;
+# n_subsequences = 3, n_scored = 2.
+P11111_PAPER = 19 / 60
+# X99999 (not in the KB, no sequence: nothing excluded), Cytoplasm, WHKW at p_s = 1:
+#   P11111 (4): d 3, 1/3, miss      P11111-2 (2): d 1, 1, miss     A00001 (4): d 3, 1/3, miss
+#   A00002 (1, 13): d 0, 1, hit     A00003 (4): d 3, 1/3, hit      A00004 (9): d 8, 1/8, miss
+#   A00007 (16): d 15, 1/15, miss   A00005: unannotated
+# paper: (1 + 1/3) / 7 = 4/21; none: 2/7
+# normalized: (4/3) / (3 * 1/3 + 1 + 1 + 1/8 + 1/15) = (160/120) / (383/120) = 160/383
+X1 = {"n_entries": 7, "n_hits": 2, "n_unannotated": 1,
+      "paper": 4 / 21, "normalized": 160 / 383, "none": 2 / 7}
+
+_ISO = re.compile(r"-\d+$")
+
+
+def _occurrences(peptides, sequences):
+    """Brute force: every (entry, 1-based start) of each peptide, by str.find."""
+    occ = {}
+    for p in peptides:
+        found = []
+        for e, seq in enumerate(sequences):
+            i = seq.find(p)
+            while i >= 0:
+                found.append((e, i + 1))
+                i = seq.find(p, i + 1)
+        occ[p] = found
+    return occ
+
+
+def _core_inputs(kb_entries, items):
+    """Arrays for score_occurrences from plain lists (codes computed here, independently)."""
+    accessions = [a for a, _, _ in kb_entries]
+    sequences = [s for _, s, _ in kb_entries]
+    peptides = sorted({it[3] for it in items})
+    occ = _occurrences(peptides, sequences)
+    q, e, st = [], [], []
+    for qi, p in enumerate(peptides):
+        for ent, pos in occ[p]:
+            q.append(qi), e.append(ent), st.append(pos)
+    bases = {}
+    hashes = {}
+    for acc in accessions:
+        bases.setdefault(_ISO.sub("", acc), len(bases))
+    for it in items:
+        bases.setdefault(_ISO.sub("", it[0]), len(bases))
+    for s in sequences:
+        hashes.setdefault(s, len(hashes))
+    masks = []
+    for _, _, classes in kb_entries:
+        m = 0
+        for c in classes:
+            m |= 1 << LOCATION_CLASSES.index(c)
+        masks.append(m)
+    return dict(
+        occ_query=np.array(q, dtype=np.int64),
+        occ_entry=np.array(e, dtype=np.int64),
+        occ_start=np.array(st, dtype=np.int64),
+        item_query=np.array([peptides.index(it[3]) for it in items]),
+        item_start=np.array([it[4] for it in items]),
+        item_class=np.array([LOCATION_CLASSES.index(it[2]) for it in items]),
+        item_key=np.array([bases[_ISO.sub("", it[0])] for it in items]),
+        item_hash=np.array([hashes.get(it[1], -1) if it[1] else -1 for it in items]),
+        entry_mask=np.array(masks, dtype=np.uint16),
+        entry_key=np.array([bases[_ISO.sub("", a)] for a in accessions]),
+        entry_hash=np.array([hashes[s] for s in sequences]),
+    ), occ
+
+
+def _golden_entries():
+    return [(a, s, frozenset(c for c in lab.split("|") if c)) for a, s, lab in GOLDEN_KB]
+
+
+GOLDEN_ITEMS = [
+    ("P11111", P_SEQ, "Nucleus", "WHKW", 4),
+    ("P11111", P_SEQ, "Nucleus", "LLE", 8),
+    ("P11111", P_SEQ, "Nucleus", "TWH", 3),
+    ("X99999", None, "Cytoplasm", "WHKW", 1),
+]
+
+
+@pytest.mark.parametrize("weighting", ["paper", "normalized", "none"])
+def test_core_golden_by_hand(weighting):
+    arrays, _ = _core_inputs(_golden_entries(), GOLDEN_ITEMS)
+    got = score_occurrences(**arrays, weighting=weighting)
+    for i, want in enumerate([S1, S2, S3, X1]):
+        assert got.n_entries[i] == want["n_entries"]
+        assert got.n_hits[i] == want["n_hits"]
+        assert got.n_unannotated[i] == want["n_unannotated"]
+        if want["n_entries"]:
+            assert got.hit_rate[i] == pytest.approx(want[weighting], rel=1e-12)
+        else:
+            assert math.isnan(got.hit_rate[i])
+
+
+@pytest.mark.parametrize("weighting", ["paper", "normalized", "none"])
+def test_core_golden_keep_self(weighting):
+    arrays, _ = _core_inputs(_golden_entries(), GOLDEN_ITEMS[:1])
+    got = score_occurrences(**arrays, weighting=weighting, keep_self=True)
+    assert got.n_entries[0] == S1_KEEP["n_entries"]
+    assert got.n_hits[0] == S1_KEEP["n_hits"]
+    assert got.hit_rate[0] == pytest.approx(S1_KEEP[weighting], rel=1e-12)
+
+
+def test_core_unsorted_occurrences_are_sorted():
+    arrays, _ = _core_inputs(_golden_entries(), GOLDEN_ITEMS)
+    want = score_occurrences(**arrays)
+    order = np.random.default_rng(3).permutation(arrays["occ_query"].shape[0])
+    for k in ("occ_query", "occ_entry", "occ_start"):
+        arrays[k] = arrays[k][order]
+    got = score_occurrences(**arrays)
+    np.testing.assert_array_equal(got.n_entries, want.n_entries)
+    np.testing.assert_allclose(got.hit_rate, want.hit_rate, equal_nan=True)
+
+
+def test_core_rejects_unknown_weighting():
+    arrays, _ = _core_inputs(_golden_entries(), GOLDEN_ITEMS)
+    with pytest.raises(ValueError, match="unknown weighting 'beta'"):
+        score_occurrences(**arrays, weighting="beta")
+
+
+def _random_case(rng):
+    """Random KB over a 3-letter alphabet (many repeats), isoforms, identical copies,
+    unannotated and multi-class entries; items from KB proteins and outside proteins."""
+    n = 60
+    sequences = ["".join(rng.choice(list("ACD"), size=rng.integers(8, 40))) for _ in range(n)]
+    accessions = [f"P{i:05d}" for i in range(n)]
+    for i in range(0, n, 7):  # isoforms of the previous entry
+        if i:
+            accessions[i] = accessions[i - 1] + "-2"
+    for i in range(5, n, 11):  # identical copies
+        sequences[i] = sequences[i - 3]
+    entries = []
+    for a, s in zip(accessions, sequences, strict=True):
+        k = rng.choice([0, 1, 1, 2, 3])
+        classes = frozenset(rng.choice(LOCATION_CLASSES, size=k, replace=False).tolist())
+        entries.append((a, s, classes))
+    items = []
+    for _ in range(150):
+        if rng.random() < 0.8:
+            j = int(rng.integers(n))
+            prot, seq = accessions[j], sequences[j]
+        else:
+            prot = f"Q{int(rng.integers(1000)):05d}"
+            seq = "".join(rng.choice(list("ACD"), size=30))
+        length = int(rng.integers(2, 6))
+        length = min(length, len(seq))
+        start = int(rng.integers(1, len(seq) - length + 2))
+        sub = seq[start - 1 : start - 1 + length]
+        loc = str(rng.choice(LOCATION_CLASSES[:4]))
+        items.append((prot, seq if rng.random() < 0.9 else None, loc, sub, start))
+    return entries, items
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("weighting", ["paper", "normalized", "none"])
+@pytest.mark.parametrize("keep_self", [False, True])
+def test_core_equals_reference_on_random_data(seed, weighting, keep_self):
+    entries, items = _random_case(np.random.default_rng(seed))
+    arrays, occ = _core_inputs(entries, items)
+    got = score_occurrences(**arrays, weighting=weighting, keep_self=keep_self)
+    want = reference_hit_rates(
+        items, occ, dict(enumerate(entries)), weighting=weighting, keep_self=keep_self
+    )
+    assert sum(w["n_entries"] > 0 for w in want) > 50  # the case really exercises scoring
+    assert sum(w["n_unannotated"] > 0 for w in want) > 5
+    for i, w in enumerate(want):
+        assert got.n_entries[i] == w["n_entries"], i
+        assert got.n_hits[i] == w["n_hits"], i
+        assert got.n_unannotated[i] == w["n_unannotated"], i
+        if w["n_entries"]:
+            assert got.hit_rate[i] == pytest.approx(w["hit_rate"], rel=1e-12), i
+        else:
+            assert math.isnan(got.hit_rate[i])
+
+
+def test_entry_class_masks_and_evidence_filter():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE entries (entry_id INTEGER, accession VARCHAR)")
+    con.execute("CREATE TABLE locations (accession VARCHAR, isoform VARCHAR, class VARCHAR, "
+                "evidence VARCHAR)")
+    con.execute("INSERT INTO entries VALUES (0, 'A'), (1, 'B'), (2, 'C'), (3, 'D')")
+    con.execute("""INSERT INTO locations VALUES
+        ('A', NULL, 'Nucleus', 'ECO:0000269'),
+        ('A', NULL, 'Cytoplasm', 'By similarity'),
+        ('B', 'Isoform 2', 'Lysosome/Vacuole', 'ECO:0000250,ECO:0000269'),
+        ('B', NULL, NULL, 'ECO:0000269'),
+        ('C', NULL, 'Peroxisome', NULL)""")
+    # bits: Nucleus 0, Cytoplasm 1, Lysosome/Vacuole 8, Peroxisome 9
+    np.testing.assert_array_equal(entry_class_masks(con, "any"), [0b11, 1 << 8, 1 << 9, 0])
+    np.testing.assert_array_equal(entry_class_masks(con, "experimental"), [0b1, 1 << 8, 0, 0])
+    with pytest.raises(ValueError, match="unknown evidence level 'all'"):
+        entry_class_masks(con, "all")
+
+
+def test_golden_table_is_consistent():
+    # guards the hand computations above: the positions written in the comments are right
+    seqs = {a: s for a, s, _ in GOLDEN_KB}
+    assert [m.start() + 1 for m in re.finditer("(?=WHKW)", seqs["A00002"])] == [1, 13]
+    assert seqs["A00003"].find("WHKW") + 1 == 4
+    assert seqs["A00004"].find("WHKW") + 1 == 9
+    assert seqs["A00007"].find("WHKW") + 1 == 16
+    assert seqs["P11111-2"].find("WHKW") + 1 == 2
+    assert P_SEQ.find("WHKW") + 1 == 4 and P_SEQ.find("TWH") + 1 == 3
+    assert P_SEQ.find("LLE") + 1 == 8
+    assert pd.Series([P11111_PAPER]).iloc[0] == pytest.approx((2 / 15 + 1 / 2) / 2)
