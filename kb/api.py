@@ -1,0 +1,417 @@
+"""Open a built knowledge base and search peptides in it: ``kb.open(DIR).search(peptides)``.
+
+Search engine: peptides with an all-standard window of length ``k`` go through the k-mer
+index (:mod:`kb.index`); the others (shorter than ``k``, or full of ``X``/``B``/...) through
+one Aho-Corasick pass over the store (:mod:`kb.scan`). Both return exactly the occurrences of
+a brute-force ``str.find`` loop. Identical peptides of a batch are searched once and the rows
+expanded at the end; no per-row Python anywhere.
+
+Filters (applied as a boolean mask over ``entry_id``):
+
+* ``taxon``: an integer (or a string of digits) selects ``entries.taxon_id``; a name selects
+  the entries whose lineage has an element equal to it, or whose organism is it (the full
+  ``organism`` field, its scientific name before `` (``, or the common name in parentheses);
+  all comparisons are case-insensitive. A taxon matching no entry is an error.
+* ``reviewed_only``: only ``entries.reviewed`` rows (Swiss-Prot).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numba
+import numpy as np
+import pyarrow as pa
+
+from kb.errors import KBError, KBNotFoundError
+from kb.index import KmerIndex
+from kb.peptides import PeptideBatch, prepare_peptides
+from kb.scan import scan_store, store_text
+from kb.seqstore import SequenceStore
+
+__all__ = ["KnowledgeBase", "SearchResult", "open", "SEARCH_COLUMNS", "LOCATION_COLUMNS"]
+
+_DB_FILE = "kb.duckdb"
+#: Columns of :meth:`KnowledgeBase.search` (always present, in this order).
+SEARCH_COLUMNS = ("peptide", "accession", "start", "end", "query", "entry_id")
+#: Extra columns added by ``with_locations=True``.
+LOCATION_COLUMNS = (
+    "entry_name", "protein_name", "organism", "taxon_id", "reviewed", "classes", "terms",
+)
+_DEFAULT_ENTRY_COLUMNS = ("accession", "taxon_id", "lineage", "reviewed", "seq_hash")
+
+
+@dataclass
+class SearchResult:
+    """A search's rows and summary.
+
+    Attributes:
+        table: one row per occurrence (see :meth:`KnowledgeBase.search`).
+        n_queries: number of peptides searched (duplicates included).
+        no_hit: ``int64`` indices of the queries without any occurrence (after filters).
+    """
+
+    table: pa.Table
+    n_queries: int
+    no_hit: np.ndarray = field(repr=False)
+
+    @property
+    def n_no_hit(self) -> int:
+        """Number of queries without any occurrence."""
+        return int(self.no_hit.shape[0])
+
+
+def _missing_parts(path: Path) -> list[str]:
+    try:
+        from kb.store import is_complete  # the store module owns the completion marker
+    except ImportError:  # pragma: no cover - before kb.store existed
+        is_complete = None
+    missing = [f for f in (_DB_FILE, "offsets.npy", "residues.u8") if not (path / f).is_file()]
+    if not missing and is_complete is not None and not is_complete(path):
+        missing.append("completion marker (the build did not finish)")
+    return missing
+
+
+def open(path: str | Path) -> KnowledgeBase:  # noqa: A001 - the public name is kb.open
+    """Open a knowledge base built by ``kb build`` (read-only, arrays memory-mapped).
+
+    Arguments:
+        path: the knowledge-base directory.
+
+    Returns:
+        A :class:`KnowledgeBase`.
+
+    Raises:
+        KBNotFoundError: the directory does not exist or is not a finished build (the message
+            names what is missing).
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise KBNotFoundError("knowledge-base directory does not exist", path)
+    missing = _missing_parts(path)
+    if missing:
+        raise KBNotFoundError(
+            f"not a finished knowledge base: missing {', '.join(missing)}; run 'kb build'", path
+        )
+    store = SequenceStore.load(path)
+    index = KmerIndex.load(path)
+    con = duckdb.connect(str(path / _DB_FILE), read_only=True)
+    return KnowledgeBase(path, con, store, index)
+
+
+@numba.njit(parallel=True, cache=True)
+def _locate(hits, offsets, entry_id, start):  # pragma: no cover - numba
+    """entry_id / 0-based start of absolute positions (binary search over offsets)."""
+    n_entries = offsets.shape[0] - 1
+    for i in numba.prange(hits.shape[0]):
+        p = hits[i]
+        lo = 0
+        hi = n_entries
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if offsets[mid] <= p:
+                lo = mid
+            else:
+                hi = mid
+        entry_id[i] = lo
+        start[i] = p - offsets[lo]
+
+
+@numba.njit(parallel=True, cache=True)
+def _scatter(which, src_off, src, dst_off, dst):  # pragma: no cover - numba
+    """Copy the hits of peptides ``which[i]`` (CSR ``src``, i-th group) into CSR ``dst``."""
+    for i in numba.prange(which.shape[0]):
+        u = which[i]
+        a = src_off[i]
+        w = dst_off[u]
+        for t in range(src_off[i + 1] - a):
+            dst[w + t] = src[a + t]
+
+
+def _is_taxon_id(taxon: object) -> bool:
+    return isinstance(taxon, (int, np.integer)) or (
+        isinstance(taxon, str) and re.fullmatch(r"\s*\d+\s*", taxon) is not None
+    )
+
+
+class KnowledgeBase:
+    """An open knowledge base (see :func:`open`).
+
+    Attributes:
+        path: its directory.
+        con: read-only DuckDB connection (tables ``entries``, ``locations``, ...).
+        store: the memory-mapped :class:`~kb.seqstore.SequenceStore`.
+        index: the memory-mapped :class:`~kb.index.KmerIndex`.
+    """
+
+    def __init__(self, path: Path, con: Any, store: SequenceStore, index: KmerIndex):
+        self.path = path
+        self.con = con
+        self.store = store
+        self.index = index
+        self._accessions: pa.Array | None = None
+        self._text: dict[bool, str] = {}
+
+    # -------------------------------------------------------------------------- basics
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __repr__(self) -> str:
+        return f"KnowledgeBase({str(self.path)!r}, entries={len(self)}, k={self.index.k})"
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self.con.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _sql(self, query: str, params: list | None = None) -> Any:
+        return self.con.sql(query, params=params) if params else self.con.sql(query)
+
+    @property
+    def accessions(self) -> pa.Array:
+        """Accession of every entry, indexed by ``entry_id`` (cached)."""
+        if self._accessions is None:
+            self._accessions = self.entry_table(("accession",)).column(0).combine_chunks()
+        return self._accessions
+
+    def entry_table(self, columns: Sequence[str] = _DEFAULT_ENTRY_COLUMNS) -> pa.Table:
+        """Columns of the ``entries`` table as a pyarrow table whose row ``i`` is entry ``i``.
+
+        Arguments:
+            columns: column names of ``entries`` (default: accession, taxon_id, lineage,
+                reviewed, seq_hash).
+
+        Returns:
+            A table with ``len(self)`` rows in ``entry_id`` order.
+
+        Raises:
+            ValueError: an unknown column.
+        """
+        known = {r[0] for r in self._sql("DESCRIBE entries").fetchall()}
+        bad = [c for c in columns if c not in known]
+        if bad or not columns:
+            raise ValueError(
+                f"unknown entries column(s) {bad or list(columns)} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        cols = ", ".join(f'"{c}"' for c in columns)
+        return self._sql(f"SELECT {cols} FROM entries ORDER BY entry_id").to_arrow_table()
+
+    def entry_mask(
+        self, taxon: int | str | None = None, reviewed_only: bool = False
+    ) -> np.ndarray | None:
+        """Boolean mask over ``entry_id`` of the entries passing the filters (None: no filter).
+
+        Arguments:
+            taxon: taxon id, or a lineage/organism name (see the module docstring).
+            reviewed_only: keep only reviewed (Swiss-Prot) entries.
+
+        Returns:
+            A ``bool`` array of length ``len(self)``, or ``None`` when no filter is given.
+
+        Raises:
+            KBError: the taxon matches no entry.
+        """
+        if taxon is None and not reviewed_only:
+            return None
+        mask = np.ones(len(self), dtype=bool)
+        if taxon is not None:
+            if _is_taxon_id(taxon):
+                where, params = "taxon_id = ?", [int(taxon)]
+            else:
+                name = str(taxon).strip().lower()
+                if not name:
+                    raise KBError("empty taxon name")
+                where = (
+                    "list_contains(list_transform(string_split(lower(coalesce(lineage, '')), ';'),"
+                    " lambda x: rtrim(trim(x), '.')), ?) OR lower(trim(organism)) = ?"
+                    " OR lower(trim(split_part(organism, ' (', 1))) = ?"
+                    " OR lower(trim(regexp_extract(organism, '\\(([^()]*)\\)', 1))) = ?"
+                )
+                params = [name] * 4
+            ids = self._sql(f"SELECT entry_id FROM entries WHERE {where}", params).fetchnumpy()
+            ids = np.asarray(ids["entry_id"], dtype=np.int64)
+            if ids.shape[0] == 0:
+                raise KBError(
+                    f"taxon {taxon!r} matches no entry (expected a taxon id, a lineage element "
+                    "or an organism name)",
+                    self.path,
+                )
+            mask[:] = False
+            mask[ids] = True
+        if reviewed_only:
+            rev = self._sql("SELECT entry_id FROM entries WHERE NOT reviewed").fetchnumpy()
+            mask[np.asarray(rev["entry_id"], dtype=np.int64)] = False
+        return mask
+
+    # -------------------------------------------------------------------------- search
+    def _store_text(self, il_equivalent: bool) -> str:
+        if il_equivalent not in self._text:
+            self._text[il_equivalent] = store_text(self.store, il_equivalent)
+        return self._text[il_equivalent]
+
+    def find(
+        self, batch: PeptideBatch, il_equivalent: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Occurrences of the distinct peptides of ``batch``: CSR ``(hit_offsets, positions)``.
+
+        Positions are absolute into ``store.residues``, ascending per peptide; the k-mer index
+        serves the peptides it can, one Aho-Corasick pass the others.
+        """
+        anchors = self.index.anchors(batch.buf, batch.offsets)
+        hit_off, hits = self.index.find(
+            self.store, batch.buf, batch.offsets, il_equivalent=il_equivalent, anchors=anchors
+        )
+        ac = np.flatnonzero(anchors[1] < 0)
+        if ac.shape[0] == 0:
+            return hit_off, hits
+        ac_off, ac_hits = scan_store(
+            self.store, [batch.unique[u] for u in ac], il_equivalent,
+            text=self._store_text(il_equivalent),
+        )
+        counts = np.diff(hit_off)
+        counts[ac] = np.diff(ac_off)
+        new_off = np.zeros_like(hit_off)
+        np.cumsum(counts, out=new_off[1:])
+        new_hits = np.empty(int(new_off[-1]), dtype=np.int64)
+        idx = np.flatnonzero(anchors[1] >= 0)
+        idx_off = np.zeros(idx.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.diff(hit_off)[idx], out=idx_off[1:])
+        _scatter(idx, idx_off, hits, new_off, new_hits)
+        _scatter(ac, ac_off, ac_hits, new_off, new_hits)
+        return new_off, new_hits
+
+    def search_with_summary(
+        self,
+        peptides: Sequence[str] | PeptideBatch,
+        *,
+        il_equivalent: bool = False,
+        taxon: int | str | None = None,
+        reviewed_only: bool = False,
+        with_locations: bool = False,
+    ) -> SearchResult:
+        """Like :meth:`search`, also returning which queries had no hit."""
+        batch = peptides if isinstance(peptides, PeptideBatch) else prepare_peptides(peptides)
+        hit_off, hits = self.find(batch, il_equivalent)
+        entry_id = np.empty(hits.shape[0], dtype=np.int32)
+        start0 = np.empty(hits.shape[0], dtype=np.int32)
+        if hits.shape[0]:
+            _locate(hits, np.asarray(self.store.offsets), entry_id, start0)
+        mask = self.entry_mask(taxon, reviewed_only)
+        if mask is not None and hits.shape[0]:
+            keep = mask[entry_id]
+            owner = np.repeat(np.arange(hit_off.shape[0] - 1), np.diff(hit_off))
+            hit_off = np.zeros_like(hit_off)
+            np.cumsum(np.bincount(owner[keep], minlength=hit_off.shape[0] - 1), out=hit_off[1:])
+            entry_id, start0 = entry_id[keep], start0[keep]
+        query, source = batch.expand(hit_off)
+        eid = entry_id[source]
+        start = start0[source] + 1
+        plen = batch.lengths.astype(np.int32)[batch.query_unique[query]]
+        table = pa.table(
+            {
+                "peptide": pa.array(batch.peptides, type=pa.string()).take(pa.array(query)),
+                "accession": self.accessions.take(pa.array(eid)),
+                "start": pa.array(start),
+                "end": pa.array(start + plen - 1),
+                "query": pa.array(query),
+                "entry_id": pa.array(eid),
+            }
+        )
+        rows_per_query = np.diff(hit_off)[batch.query_unique]
+        no_hit = np.flatnonzero(rows_per_query == 0)
+        if with_locations:
+            table = self._add_locations(table, eid)
+        table = table.replace_schema_metadata(
+            {"n_queries": str(len(batch)), "n_no_hit": str(no_hit.shape[0])}
+        )
+        return SearchResult(table, len(batch), no_hit)
+
+    def search(
+        self,
+        peptides: Sequence[str] | PeptideBatch,
+        *,
+        il_equivalent: bool = False,
+        taxon: int | str | None = None,
+        reviewed_only: bool = False,
+        with_locations: bool = False,
+        as_pandas: bool = False,
+    ) -> pa.Table | Any:
+        """Every occurrence of every peptide in the knowledge base.
+
+        Arguments:
+            peptides: peptides (any case; validated and upper-cased), or a prepared batch.
+            il_equivalent: if true, I and L match each other (mass spectrometry).
+            taxon: keep entries of this taxon id or lineage/organism name.
+            reviewed_only: keep only reviewed entries.
+            with_locations: add the entry columns ``entry_name``, ``protein_name``,
+                ``organism``, ``taxon_id``, ``reviewed`` and the entry's locations, ``classes``
+                (distinct DeepLoc classes, ``;``-separated, sorted) and ``terms`` (distinct
+                subcellular-location terms, ``;``-separated); one row per occurrence is kept.
+            as_pandas: return a pandas DataFrame instead of a pyarrow Table.
+
+        Returns:
+            One row per occurrence, columns ``peptide`` (upper-cased), ``accession``,
+            ``start``, ``end`` (``int32``, 1-based, inclusive), ``query`` (``int32``, index of
+            the peptide in ``peptides``), ``entry_id`` (``int32``), sorted by
+            (query, entry_id, start). Queries without hits have no rows; their number is in
+            the schema metadata ``n_no_hit`` (and see :meth:`search_with_summary`).
+
+        Raises:
+            InvalidPeptideError: an empty peptide or one with letters outside the alphabet.
+            KBError: a taxon matching no entry.
+        """
+        result = self.search_with_summary(
+            peptides, il_equivalent=il_equivalent, taxon=taxon, reviewed_only=reviewed_only,
+            with_locations=with_locations,
+        )
+        return result.table.to_pandas() if as_pandas else result.table
+
+    # ----------------------------------------------------------------------- locations
+    def _add_locations(self, table: pa.Table, eid: np.ndarray) -> pa.Table:
+        uniq = np.unique(eid)
+        info = self._sql(
+            """
+            SELECT e.entry_id, e.entry_name, e.protein_name, e.organism, e.taxon_id, e.reviewed,
+                   (SELECT string_agg(DISTINCT l.class, ';' ORDER BY l.class) FROM locations l
+                     WHERE l.accession = e.accession AND l.class IS NOT NULL) AS classes,
+                   (SELECT string_agg(DISTINCT l.term, ';' ORDER BY l.term) FROM locations l
+                     WHERE l.accession = e.accession AND l.term IS NOT NULL) AS terms
+            FROM entries e WHERE e.entry_id IN (SELECT unnest(?)) ORDER BY e.entry_id
+            """,
+            [uniq.tolist()],
+        ).to_arrow_table()
+        pos = pa.array(np.searchsorted(uniq, eid))
+        for name in LOCATION_COLUMNS:
+            table = table.append_column(name, info.column(name).take(pos))
+        return table
+
+    def locations(self, accessions: Sequence[str] | str) -> pa.Table:
+        """Subcellular locations of entries.
+
+        Arguments:
+            accessions: accession(s) (primary).
+
+        Returns:
+            Table with columns ``accession``, ``isoform``, ``term``, ``class``, ``evidence``,
+            sorted by accession, isoform, term; accessions without locations have no rows.
+        """
+        if isinstance(accessions, str):
+            accessions = [accessions]
+        accs = [str(a).strip() for a in accessions]
+        return self._sql(
+            'SELECT accession, isoform, term, "class", evidence FROM locations '
+            "WHERE accession IN (SELECT unnest(?)) ORDER BY accession, isoform NULLS FIRST, term",
+            [accs],
+        ).to_arrow_table()
+
