@@ -11,4 +11,15 @@ __all__ = [
     "InputFormatError",
     "InvalidPeptideError",
     "KBNotFoundError",
+    "open",
+    "KnowledgeBase",
 ]
+
+
+def __getattr__(name: str):
+    # kb.open / kb.KnowledgeBase are imported lazily: kb.api pulls in duckdb, numba and pyarrow.
+    if name in ("open", "KnowledgeBase"):
+        from kb import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'kb' has no attribute {name!r}")
