@@ -259,7 +259,7 @@ def entry_class_masks(con: Any, evidence: str = "any", n_entries: int | None = N
     """
     _check_choice("evidence level", evidence, EVIDENCE_LEVELS)
     if n_entries is None:
-        n_entries = int(con.execute("SELECT count(*) FROM entries").fetchone()[0])
+        n_entries = int(con.execute("SELECT count(*) FROM entries").fetchall()[0][0])
     classes = "[" + ", ".join("'" + c + "'" for c in LOCATION_CLASSES) + "]"
     where = "l.class IS NOT NULL"
     if evidence == "experimental":
@@ -535,9 +535,9 @@ def score(
     if isinstance(null, bool) or not isinstance(null, int | np.integer) or null < 0:
         raise ValueError(f"null replicates must be an integer >= 0, got {null!r}")
     if isinstance(kb, str | Path):
-        import kb as kb_package
+        from kb.api import open as open_kb
 
-        kb = kb_package.open(kb)
+        kb = open_kb(kb)
     frame = table.to_pandas() if isinstance(table, pa.Table) else table
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame or an Arrow table, got {type(table)}")
@@ -553,13 +553,24 @@ def score(
 
     say("checking input")
     cols = _clean_input(frame, source)
-    n_rows = len(frame)
 
+    con = kb.con.cursor()  # a cursor of our own: registrations stay private
+    try:
+        return _score(kb, con, frame, cols, weighting=weighting, evidence=evidence, taxon=taxon,
+                      keep_self=keep_self, proteins=proteins, group_by=group_by, null=null,
+                      seed=seed, say=say, warnings=warnings)
+    finally:
+        con.close()
+
+
+def _score(kb, con, frame, cols, *, weighting, evidence, taxon, keep_self, proteins, group_by,
+           null, seed, say, warnings) -> HitRates:
+    """The body of :func:`score` (inputs validated, ``con`` a private cursor)."""
+    n_rows = len(frame)
     # Proteins and their reference sequences (input column first, then the KB).
     prot_code, prot_names = pd.factorize(cols["protein"])
     prot_names = np.asarray(prot_names, dtype=object)
-    con = kb.con
-    n_entries = int(con.execute("SELECT count(*) FROM entries").fetchone()[0])
+    n_entries = int(con.execute("SELECT count(*) FROM entries").fetchall()[0][0])
     in_kb = _kb_sequences(con, prot_names)
     prot_seq: list[str | None] = [in_kb[p][0] if p in in_kb else None for p in prot_names]
     prot_hash: list[str | None] = [in_kb[p][1] if p in in_kb else None for p in prot_names]
