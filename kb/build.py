@@ -64,9 +64,10 @@ class BuildSummary:
 class _CountingReader(io.RawIOBase):
     """A binary file wrapper that reports how many bytes were read (for the progress bar)."""
 
-    def __init__(self, raw: BinaryIO, on_read: Callable[[int], None]):
+    def __init__(self, raw: BinaryIO, on_read: Callable[[int], None], name: str):
         self._raw = raw
         self._on_read = on_read
+        self.name = name  # parsers name the file in their messages
 
     def readable(self) -> bool:
         return True
@@ -98,8 +99,11 @@ def read_entries(
     strict: bool = False,
     errors: list | None = None,
     handle: BinaryIO | None = None,
+    workers: int = 1,
 ) -> Iterator[Entry]:
     """Entries of one input file in the given format (``flatfile``, ``table``, ``fasta``).
+
+    Flat files are parsed by :mod:`kb.flatfile` (in ``workers`` processes when > 1).
 
     Raises:
         InputFormatError: whole-file problems, or (``strict``) the first malformed entry.
@@ -108,9 +112,12 @@ def read_entries(
         return read_table(path, strict=strict, errors=errors, handle=handle)
     if fmt == "fasta":
         return read_fasta(path, strict=strict, errors=errors, handle=handle)
-    from kb.flatfile import parse  # the parser engineer's module
+    from kb.flatfile import parse, parse_parallel
 
-    return parse(handle if handle is not None else path, strict=strict, errors=errors)
+    source = handle if handle is not None else path
+    if workers > 1:
+        return parse_parallel(source, workers=workers, strict=strict, errors=errors)
+    return parse(source, strict=strict, errors=errors)
 
 
 def _tool_version() -> str:
@@ -130,6 +137,7 @@ def build(
     fmt: str | None = None,
     k: int = 5,
     progress: bool = True,
+    workers: int | None = None,
 ) -> BuildSummary:
     """Build the knowledge base ``db`` from ``inputs`` (formats detected from content).
 
@@ -142,6 +150,7 @@ def build(
         fmt: force the format of every input (``flatfile``, ``table``, ``fasta``).
         k: k-mer length of the search index.
         progress: show a rich progress bar (by bytes read) on stderr.
+        workers: flat-file parser processes (default: 2 if the machine has 2+ CPUs, else 1).
 
     Returns:
         The :class:`BuildSummary`.
@@ -173,12 +182,16 @@ def build(
         if p.is_dir():
             raise IsADirectoryError(21, "input is a directory", str(p))
     formats = [fmt or detect_format(p) for p in paths]
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1)
 
     db.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{db.name}.tmp-", dir=db.parent))
     summary = BuildSummary(db=db)
     try:
-        writer = _build_into(tmp, paths, formats, summary, min_evidence, strict, k, progress)
+        writer = _build_into(
+            tmp, paths, formats, summary, min_evidence, strict, k, progress, workers
+        )
         summary.seconds = round(time.perf_counter() - t0, 3)
         _finish(tmp, writer, summary, min_evidence, k, started)
         _replace(tmp, db)
@@ -211,7 +224,9 @@ def _progress(enabled: bool):
     )
 
 
-def _build_into(tmp, paths, formats, summary, min_evidence, strict, k, progress) -> KBWriter:
+def _build_into(
+    tmp, paths, formats, summary, min_evidence, strict, k, progress, workers
+) -> KBWriter:
     writer = KBWriter(tmp, min_evidence=min_evidence)
     total = sum(p.stat().st_size for p in paths)
     with ExitStack() as stack:
@@ -222,10 +237,10 @@ def _build_into(tmp, paths, formats, summary, min_evidence, strict, k, progress)
             before = writer.n_entries
             dup_before = writer.n_duplicates
             raw = open(path, "rb")  # noqa: SIM115 - closed by the reader / below
-            handle = _CountingReader(raw, lambda n: bar.advance(task, n))
+            handle = _CountingReader(raw, lambda n: bar.advance(task, n), str(path))
             try:
                 for i, entry in enumerate(
-                    read_entries(path, fmt, strict=strict, errors=errors,
+                    read_entries(path, fmt, strict=strict, errors=errors, workers=workers,
                                  handle=io.BufferedReader(handle, 1 << 20))
                 ):
                     writer.add(entry)

@@ -1,0 +1,129 @@
+"""``kb build`` and ``kb info``: thin commands over kb.build.build and kb.store.info."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from cli.apps import kb_app, user_errors
+
+#: How many skipped-entry messages ``kb build`` prints (all are counted).
+SHOWN_ERRORS = 10
+
+
+class MinEvidence(str, Enum):
+    any = "any"
+    experimental = "experimental"
+
+
+class InputFormat(str, Enum):
+    flatfile = "flatfile"
+    table = "table"
+    fasta = "fasta"
+
+
+@kb_app.command("build")
+@user_errors
+def build_command(
+    inputs: list[Path] = typer.Argument(
+        ...,
+        help="Input files, plain or .gz: UniProtKB flat files (uniprot_sprot.dat.gz), CSV/TSV "
+        "tables with accession, sequence and location columns (UniProt TSV export, DeepLoc 2.0 "
+        "CSV) or FASTA (UniProt or DeepLoc headers). The format is detected from the content.",
+        show_default=False,
+    ),
+    db: Path = typer.Option(
+        ..., "--db", help="Knowledge-base directory to create (kb.duckdb + sequence store + index)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing --db directory (after the new one is complete)."
+    ),
+    min_evidence: MinEvidence = typer.Option(
+        MinEvidence.any,
+        "--min-evidence",
+        help="'experimental' keeps only location rows with evidence ECO:0000269 (DeepLoc's rule; "
+        "dataset labels of tables/FASTA are kept); 'any' keeps all.",
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Abort on the first malformed entry instead of skipping it."
+    ),
+    fmt: InputFormat | None = typer.Option(
+        None, "--format", help="Force the input format instead of detecting it from the content."
+    ),
+    k: int = typer.Option(5, "--k", min=1, help="k-mer length of the peptide search index."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Flat-file parser processes (default: 2 when the machine has 2 or more CPUs).",
+    ),
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress", help="Show a progress bar (by bytes read) on stderr."
+    ),
+) -> None:
+    """Build a local knowledge base from UniProt flat files, labelled tables or FASTA.
+
+    The build goes to a temporary directory, renamed to --db when complete:
+    an interrupted build never leaves a directory that looks valid.
+
+    Malformed entries are skipped and counted (file and line reported) unless --strict.
+    """
+    from kb.build import build
+
+    s = build(
+        inputs,
+        db,
+        force=force,
+        min_evidence=min_evidence.value,
+        strict=strict,
+        fmt=fmt.value if fmt is not None else None,
+        k=k,
+        progress=progress,
+        workers=workers,
+    )
+    for msg in s.errors[:SHOWN_ERRORS]:
+        typer.echo(f"skipped: {msg}", err=True)
+    if s.skipped > SHOWN_ERRORS:
+        typer.echo(f"skipped: ... and {s.skipped - SHOWN_ERRORS} more", err=True)
+    typer.echo(
+        f"built {s.db}: {s.entries:,} entries, {s.residues:,} residues, "
+        f"{s.with_location:,} with a mapped location, {s.skipped:,} skipped, "
+        f"{s.duplicates:,} duplicate accessions ignored, {s.seconds:.1f} s"
+    )
+
+
+@kb_app.command("info")
+@user_errors
+def info_command(
+    db: Path = typer.Option(..., "--db", help="Knowledge-base directory (made by 'kb build')."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Show a knowledge base: rows per table, class distribution, sources, index size."""
+    from kb.store import info
+
+    facts = info(db)
+    if as_json:
+        typer.echo(json.dumps(facts, indent=1, sort_keys=True, default=str))
+        return
+    meta = facts["meta"]
+    lines = [f"knowledge base {facts['db']} (built {meta.get('build_finished', '?')}, "
+             f"tool {meta.get('tool_version', '?')}, min evidence {facts['min_evidence']})"]
+    lines.append("tables:")
+    lines += [f"  {t:<22}{n:>12,}" for t, n in facts["tables"].items()]
+    lines.append(f"entries per class ({facts['entries_with_class']:,} entries with a class):")
+    lines += [f"  {c:<22}{n:>12,}" for c, n in facts["classes"].items()]
+    lines.append("sources:")
+    for src in facts["sources"]:
+        lines.append(
+            f"  {src['path']} [{src['format']}] {src['entries']:,} entries, "
+            f"{src['skipped']:,} skipped, sha256 {src['sha256']}"
+        )
+    idx = facts["index"]
+    lines.append(
+        f"index: k={idx.get('k', '?')}, {idx.get('n_positions', 0):,} positions, "
+        f"{facts['index_bytes'] / 1e6:,.1f} MB; total on disk {facts['total_bytes'] / 1e6:,.1f} MB"
+    )
+    typer.echo("\n".join(lines))
