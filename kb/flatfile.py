@@ -1,0 +1,898 @@
+"""Streaming, fast parser of UniProtKB flat files (``uniprot_sprot.dat[.gz]``, TrEMBL too).
+
+The format is the UniProtKB/Swiss-Prot user manual's ("UniProt Knowledgebase user manual",
+https://www.uniprot.org/docs/userman.htm): one entry is a run of lines, each starting with a
+two-letter line code (``ID``, ``AC``, ``DE``, ..., ``SQ``, sequence lines starting with
+blanks) and ending with a ``//`` line.
+
+Speed: the file is read in large byte blocks, cut into entries at ``//`` lines and every entry
+is handled as one ``bytes`` object. Only the fields this project needs are looked for with
+``bytes.find`` / one compiled regular expression (C speed); reference, cross-reference,
+keyword and other comment lines are never split into Python lines. The sequence block is
+cleaned with one ``bytes.translate``. ``parse_parallel`` additionally parses blocks of whole
+entries in worker processes while the main process decompresses.
+
+Public API: :func:`parse`, :func:`parse_parallel`, :func:`read`,
+:func:`parse_subcellular_location`, :class:`FlatFileError`, :data:`FEATURE_TYPES`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import multiprocessing
+import os
+import re
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Union
+
+from kb.alphabet import SEQUENCE_LETTERS
+from kb.errors import InputFormatError
+from kb.records import Entry, Feature, Location
+
+__all__ = [
+    "FEATURE_TYPES",
+    "FlatFileError",
+    "ErrorSink",
+    "parse",
+    "parse_parallel",
+    "read",
+    "parse_subcellular_location",
+]
+
+#: Feature keys (``FT`` lines) kept in :attr:`kb.records.Entry.features`; others are skipped.
+FEATURE_TYPES: frozenset[str] = frozenset(
+    {"SIGNAL", "TRANSIT", "PROPEP", "TRANSMEM", "INTRAMEM", "TOPO_DOM", "MOTIF", "LIPID"}
+)
+
+#: Old-style (pre-2014) evidence qualifiers written in parentheses.
+_QUALIFIERS = ("By similarity", "Probable", "Potential")
+
+Source = Union[str, os.PathLike, IO[bytes], IO[str]]  # noqa: UP007 (runtime alias, py3.10)
+#: Where skipped-entry errors go: a list (appended to) or a callable (called with the error).
+ErrorSink = Union[list, Callable[["FlatFileError"], object], None]  # noqa: UP007
+
+_BLOCK = 1 << 22  # 4 MiB of decompressed text per read
+_GZIP_MAGIC = b"\x1f\x8b"
+
+# UniProtKB accession format (https://www.uniprot.org/help/accession_numbers), with the
+# optional isoform suffix of splice-variant entries ("P21802-2"), plus the legacy
+# International Protein Index accessions that old files in the same format carry.
+_ACCESSION = re.compile(
+    rb"(?:[OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9](?:[A-Z][A-Z0-9]{2}[0-9]){1,2})(?:-[0-9]+)?"
+    rb"|IPI[0-9]{8}"
+)
+_FEATURE_LINE = re.compile(
+    rb"\nFT   (" + b"|".join(sorted(t.encode() for t in FEATURE_TYPES)) + rb") +([^\n]*)"
+)
+_SEQ_DELETE = b" \n\t\r"
+_SEQ_LETTERS = "".join(sorted(SEQUENCE_LETTERS)).encode()
+_SL_TAG = b"\nCC   -!- SUBCELLULAR LOCATION:"
+_NOTE = re.compile(r"(?:^|(?<=[\s.]))Note=")
+_EVIDENCE_OR_QUALIFIER = re.compile(r"\{([^}]*)\}|\((By similarity|Probable|Potential)\)")
+
+
+class FlatFileError(InputFormatError):
+    """A malformed entry (or file) in a UniProtKB flat file.
+
+    Attributes:
+        path: the file (or ``"<stream>"``).
+        line: 1-based line number where the problem is.
+        entry: the entry name from the ``ID`` line when it could be read, else ``None``.
+    """
+
+    def __init__(self, message: str, path=None, line: int | None = None, entry: str | None = None):
+        self.entry = entry
+        super().__init__(message, path, line)
+
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (self.message, self.path, self.line, self.entry))
+
+
+class _TruncatedAtEOF(FlatFileError):
+    """The last entry has no ``//`` line: a whole-file problem, always raised."""
+
+
+# --------------------------------------------------------------------------------------------
+# Input: plain or gzip, path or handle; decompressed blocks
+# --------------------------------------------------------------------------------------------
+
+
+def _source_name(source: Source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return str(getattr(source, "name", "<stream>"))
+
+
+class _TextAsBytes(io.RawIOBase):
+    """Adapter: a text handle read as UTF-8 bytes."""
+
+    def __init__(self, handle: IO[str]):
+        self._h = handle
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            out = self._pending + self._h.read().encode("utf-8")
+            self._pending = b""
+            return out
+        while len(self._pending) < n:
+            more = self._h.read(max(n, 1 << 16))
+            if not more:
+                break
+            self._pending += more.encode("utf-8")
+        out, self._pending = self._pending[:n], self._pending[n:]
+        return out
+
+
+def _blocks(source: Source, block_size: int = _BLOCK) -> Iterator[bytes]:
+    """Yield the decompressed content of ``source`` in blocks of about ``block_size`` bytes.
+
+    Raises:
+        InputFormatError: truncated or corrupt gzip data (naming the file).
+    """
+    name = _source_name(source)
+    own = isinstance(source, (str, os.PathLike))
+    if own:
+        path = Path(source)
+        if not path.is_file():
+            raise InputFormatError("no such file", path)
+        raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed in finally
+    else:
+        probe = source.read(0)
+        raw = _TextAsBytes(source) if isinstance(probe, str) else source  # type: ignore[assignment]
+    try:
+        head = raw.read(2)
+        if head == _GZIP_MAGIC:
+            rest = raw.read(block_size)
+            inner = io.BufferedReader(_Prefixed(head + rest, raw), buffer_size=1 << 20)
+            stream: IO[bytes] = gzip.GzipFile(fileobj=inner, mode="rb")
+            first = b""
+        else:
+            stream = raw
+            first = head
+        try:
+            while True:
+                data = stream.read(block_size)
+                if first:
+                    data, first = first + data, b""
+                if not data:
+                    return
+                yield data
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise InputFormatError(
+                f"truncated or corrupt gzip data ({exc.__class__.__name__}: {exc})", name
+            ) from None
+    finally:
+        if own:
+            raw.close()
+
+
+class _Prefixed(io.RawIOBase):
+    """A raw stream that first returns ``prefix`` and then the rest of ``raw``."""
+
+    def __init__(self, prefix: bytes, raw: IO[bytes]):
+        self._prefix = prefix
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self._prefix:
+            n = min(len(b), len(self._prefix))
+            b[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._raw.read(len(b))
+        n = len(data)
+        b[:n] = data
+        return n
+
+
+def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[tuple[bytes, int]]:
+    """Cut the decompressed input into chunks that hold whole entries.
+
+    Yields ``(chunk, first_line)``: ``chunk`` ends right after a ``//`` line (or is the tail
+    of the file), ``first_line`` is the 1-based line number of its first line.
+
+    Raises:
+        InputFormatError: empty input, not a UniProt flat file, truncated gzip.
+    """
+    name = _source_name(source)
+    pending = b""
+    line = 1
+    checked = False
+    for data in _blocks(source, block_size):
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buf = pending + data if pending else data
+        if not checked:
+            stripped = buf.lstrip()
+            if not stripped:
+                pending = buf
+                continue
+            if not stripped.startswith(b"ID   "):
+                lead = buf[: len(buf) - len(stripped)]
+                first = stripped.split(b"\n", 1)[0][:40].decode("utf-8", "replace")
+                raise InputFormatError(
+                    f"not a UniProt flat file: the first line should start with 'ID   ', "
+                    f"found {first!r}",
+                    name,
+                    1 + lead.count(b"\n"),
+                )
+            checked = True
+        cut = buf.rfind(b"\n//\n")
+        if cut < 0:
+            pending = buf
+            continue
+        cut += 4
+        chunk, pending = buf[:cut], buf[cut:]
+        yield chunk, line
+        line += chunk.count(b"\n")
+    if not checked:
+        raise InputFormatError("empty input: no UniProt entry found", name)
+    if pending.strip():
+        yield pending, line
+
+
+def _entries_of_chunk(chunk: bytes, line: int, name: str) -> Iterator[tuple[bytes, int]]:
+    """Split a chunk into entry texts.
+
+    Yields ``(text, first_line)`` for every entry (``text`` without its ``//`` line, ending
+    with a newline).
+
+    Raises:
+        _TruncatedAtEOF: trailing text without a ``//`` line (the end of the input).
+    """
+    pieces = chunk.split(b"\n//")
+    last = len(pieces) - 1
+    for i, piece in enumerate(pieces):
+        if i > 0:
+            # ``piece`` starts with the rest of a ``//`` line: normally just the newline. Some
+            # merged real files glue the next ``ID`` line onto ``//`` ("//ID   ..."): accept it.
+            if not piece.startswith(b"ID   "):
+                nl = piece.find(b"\n")
+                if nl < 0:  # "//" at the very end of the data without a newline
+                    piece = b""
+                else:
+                    piece = piece[nl + 1 :]
+                    line += 1
+        stripped = piece.lstrip(b"\n")  # blank lines between entries
+        if len(stripped) != len(piece):
+            line += len(piece) - len(stripped)
+            piece = stripped
+        if i == last:
+            if piece.strip():
+                raise _TruncatedAtEOF(
+                    "entry truncated at end of file: no '//' line after it", name, line
+                )
+            return
+        yield piece + b"\n", line
+        line += piece.count(b"\n") + 1  # its lines and the '//' line
+
+
+# --------------------------------------------------------------------------------------------
+# One entry
+# --------------------------------------------------------------------------------------------
+
+
+def _line_of(t: bytes, pos: int, first: int) -> int:
+    """Line number of the line that contains byte ``pos`` (a ``\\n`` counts as its line end)."""
+    return first + t.count(b"\n", 0, pos)
+
+
+def _collect(t: bytes, tag: bytes, start: int, end: int) -> tuple[list[bytes], int, int]:
+    """All consecutive lines with code ``tag`` (``b"\\nXX   "``) from the first one found.
+
+    Returns:
+        (contents after the 5-character prefix, position of the first line's ``\\n``,
+        position of the ``\\n`` ending the block) or ``([], -1, start)`` if absent.
+    """
+    p = t.find(tag, start, end)
+    if p < 0:
+        return [], -1, start
+    first = p
+    out = []
+    while True:
+        e = t.find(b"\n", p + 1)
+        out.append(t[p + 6 : e])
+        if t.startswith(tag, e):
+            p = e
+        else:
+            return out, first, e
+
+
+def _strip_evidence(s: str) -> str:
+    i = s.find(" {")
+    if i < 0 and s.startswith("{"):
+        i = 0
+    return (s[:i] if i >= 0 else s).strip()
+
+
+def _pos(tok: str) -> int | None:
+    tok = tok.strip().lstrip("<>?").rstrip("<>?")
+    if ":" in tok:  # position on another isoform "P12345-2:10"
+        tok = tok.rsplit(":", 1)[1]
+    return int(tok) if tok.isdigit() else None
+
+
+def _join_wrapped(lines: Iterable[str]) -> str:
+    """Join wrapped text lines: UniProt breaks lines after a hyphen without a space."""
+    out = ""
+    for ln in lines:
+        ln = ln.strip()
+        if not ln:
+            continue
+        if not out:
+            out = ln
+        elif out.endswith("-"):
+            out += ln
+        else:
+            out += " " + ln
+    return out
+
+
+def _old_qualifier(desc: str) -> tuple[str | None, str | None]:
+    """Split an old-style description into (description, qualifier)."""
+    desc = desc.strip().rstrip(".").strip()
+    if desc in _QUALIFIERS:
+        return None, desc
+    for q in _QUALIFIERS:
+        tail = f"({q})"
+        if desc.endswith(tail):
+            d = desc[: -len(tail)].strip()
+            return d or None, q
+    return desc or None, None
+
+
+def _feature(kind: str, rest: bytes, cont: list[bytes]) -> Feature:
+    """One ``FT`` feature in the modern (``1..23`` + qualifiers) or old (columns) format."""
+    parts = rest.decode("utf-8", "replace").split()
+    if len(parts) == 1:  # modern: "FT   SIGNAL          1..23" then "/qual=..." lines
+        loc = parts[0]
+        if ".." in loc:
+            a, b = loc.split("..", 1)
+            start, end = _pos(a), _pos(b)
+        else:
+            start = end = _pos(loc)
+        quals: list[list[str]] = []
+        for raw in cont:
+            text = raw.decode("utf-8", "replace").strip()
+            if text.startswith("/"):
+                quals.append([text])
+            elif quals:
+                quals[-1].append(text)
+        note = evidence = None
+        for q in quals:
+            joined = _join_wrapped(q)
+            key, _, value = joined[1:].partition("=")
+            value = value.strip().strip('"')
+            if key == "note":
+                note = value
+            elif key == "evidence":
+                evidence = value
+        return Feature(kind, start, end, note, evidence)
+    # old: "FT   TRANSMEM     20     40       1 (By similarity)." + continuation lines
+    start = _pos(parts[0]) if parts else None
+    end = _pos(parts[1]) if len(parts) > 1 else start
+    words = [" ".join(parts[2:])]
+    for raw in cont:
+        text = raw.decode("utf-8", "replace").strip()
+        if text.startswith("/FTId=") or text.startswith("/"):
+            continue
+        words.append(text)
+    desc, qualifier = _old_qualifier(_join_wrapped(words))
+    return Feature(kind, start, end, desc, qualifier)
+
+
+def _parse_entry(t: bytes, first: int, name: str) -> Entry:
+    """Parse one entry text (without its ``//`` line).
+
+    Raises:
+        FlatFileError: the entry is malformed (with the line of the problem).
+    """
+    nl = t.find(b"\n")
+    id_line = t[:nl]
+    if not id_line.startswith(b"ID   "):
+        raise FlatFileError(
+            "expected an 'ID' line starting the entry, found "
+            f"{id_line[:40].decode('utf-8', 'replace')!r}",
+            name,
+            first,
+        )
+    toks = id_line.split()
+    entry_name = toks[1].decode("utf-8", "replace") if len(toks) > 1 else None
+    reviewed: bool | None
+    id_len = None
+    ok = len(toks) in (5, 6) and toks[-1] == b"AA." and toks[-2].isdigit()
+    if ok and len(toks) == 5:  # modern: ID   NAME   Reviewed;   172 AA.
+        status = toks[2]
+        ok = status in (b"Reviewed;", b"Unreviewed;")
+        reviewed = status == b"Reviewed;"
+    elif ok:  # old: ID   NAME   STANDARD;   PRT;   380 AA.
+        ok = toks[3] == b"PRT;" and toks[2].endswith(b";")
+        reviewed = {b"STANDARD;": True, b"PRELIMINARY;": False}.get(toks[2])
+    if not ok:
+        raise FlatFileError(
+            "malformed ID line: expected 'ID   ENTRY_NAME   Reviewed;|Unreviewed;   LENGTH AA.'"
+            f", found {id_line.decode('utf-8', 'replace')!r}",
+            name,
+            first,
+            entry_name,
+        )
+    id_len = int(toks[-2])
+
+    # --- header block: AC .. OX (before the first reference / comment) -------------------
+    hdr_end = t.find(b"\nRN   ", nl)
+    if hdr_end < 0:
+        hdr_end = t.find(b"\nCC   ", nl)
+        if hdr_end < 0:
+            hdr_end = t.find(b"\nSQ   ", nl)
+            if hdr_end < 0:
+                hdr_end = len(t)
+
+    ac_lines, ac_pos, pos = _collect(t, b"\nAC   ", nl, hdr_end)
+    if not ac_lines:
+        raise FlatFileError("missing AC (accession) line", name, first + 1, entry_name)
+    accessions = [a.strip() for a in b" ".join(ac_lines).split(b";")]
+    accessions = [a for a in accessions if a]
+    for a in accessions:
+        if not _ACCESSION.fullmatch(a):
+            raise FlatFileError(
+                f"malformed accession {a.decode('utf-8', 'replace')!r}: expected a UniProtKB "
+                "accession such as 'P12345' or 'A0A023GPI8'",
+                name,
+                _line_of(t, t.find(a, ac_pos), first),
+                entry_name,
+            )
+    if not accessions:
+        raise FlatFileError("empty AC line", name, _line_of(t, ac_pos + 1, first), entry_name)
+
+    de_lines, _, pos = _collect(t, b"\nDE   ", pos, hdr_end)
+    protein_name = None
+    if de_lines:
+        for prefix in (b"RecName: Full=", b"SubName: Full="):
+            for d in de_lines:
+                d = d.strip()
+                if d.startswith(prefix):
+                    protein_name = _strip_evidence(
+                        d[len(prefix) :].decode("utf-8", "replace").rstrip(";")
+                    )
+                    break
+            if protein_name is not None:
+                break
+        if protein_name is None and b"Full=" not in de_lines[0]:  # old free-text DE
+            text = b" ".join(d.strip() for d in de_lines).decode("utf-8", "replace")
+            protein_name = text.rstrip(".").strip() or None
+
+    gn_lines, _, pos2 = _collect(t, b"\nGN   ", pos, hdr_end)
+    gene = None
+    if gn_lines:
+        pos = pos2
+        gn = b" ".join(gn_lines).decode("utf-8", "replace")
+        if "=" in gn:
+            for tok in gn.split(";"):
+                tok = tok.strip()
+                if tok.startswith("Name="):
+                    gene = _strip_evidence(tok[5:]) or None
+                    break
+        else:  # old style "GN   FOS OR G0S7."
+            gene = gn.split(" OR ")[0].strip().rstrip(".") or None
+
+    os_lines, _, pos2 = _collect(t, b"\nOS   ", pos, hdr_end)
+    organism = None
+    if os_lines:
+        pos = pos2
+        organism = b" ".join(o.rstrip() for o in os_lines).decode("utf-8", "replace").rstrip(".")
+    oc_lines, _, pos2 = _collect(t, b"\nOC   ", pos, hdr_end)
+    lineage = None
+    if oc_lines:
+        pos = pos2
+        lineage = b" ".join(o.strip() for o in oc_lines).decode("utf-8", "replace").rstrip(".")
+    taxon_id = None
+    ox = t.find(b"\nOX   ", pos, hdr_end)
+    if ox >= 0:
+        e = t.find(b"\n", ox + 1)
+        v = t[ox + 6 : e]
+        i = v.find(b"=")
+        digits = v[i + 1 :].lstrip()
+        j = 0
+        while j < len(digits) and 48 <= digits[j] <= 57:
+            j += 1
+        if j:
+            taxon_id = int(digits[:j])
+
+    # --- sequence ----------------------------------------------------------------------
+    sq = t.rfind(b"\nSQ   ")
+    if sq < 0:
+        raise FlatFileError(
+            "missing SQ line (sequence header) before '//'",
+            name,
+            first + t.count(b"\n"),
+            entry_name,
+        )
+    sq_end = t.find(b"\n", sq + 1)
+    sq_toks = t[sq + 1 : sq_end].split()
+    if len(sq_toks) < 4 or sq_toks[1] != b"SEQUENCE" or not sq_toks[2].isdigit():
+        raise FlatFileError(
+            "malformed SQ line: expected 'SQ   SEQUENCE   LENGTH AA; ...'",
+            name,
+            _line_of(t, sq + 1, first),
+            entry_name,
+        )
+    sq_len = int(sq_toks[2])
+    block = t[sq_end + 1 :]
+    if block and (
+        not block.startswith(b"     ") or block.count(b"\n     ") != block.count(b"\n") - 1
+    ):
+        k = 0  # start of the first line that is not a sequence line
+        while k < len(block) and block.startswith(b"     ", k):
+            k = block.find(b"\n", k) + 1
+        raise FlatFileError(
+            "unexpected line in the sequence block: sequence lines start with 5 spaces "
+            "and the entry must end with '//'",
+            name,
+            _line_of(t, sq_end + 1 + k, first),
+            entry_name,
+        )
+    seq_b = block.translate(None, _SEQ_DELETE)
+    if seq_b.translate(None, _SEQ_LETTERS):
+        seq_b = seq_b.upper()
+        leftover = seq_b.translate(None, _SEQ_LETTERS)
+        if leftover:
+            bad = chr(leftover[0]) if leftover[0] < 128 else repr(leftover[:1])
+            # locate the line of the first bad character
+            up = block.upper()
+            k = next(
+                i for i, ch in enumerate(up) if ch not in b" \n\t" and ch not in _SEQ_LETTERS
+            )
+            raise FlatFileError(
+                f"invalid character {bad!r} in the sequence (expected amino-acid letters "
+                f"{''.join(sorted(SEQUENCE_LETTERS))})",
+                name,
+                _line_of(t, sq_end + 1 + k, first),
+                entry_name,
+            )
+    n = len(seq_b)
+    if n != id_len or n != sq_len:
+        raise FlatFileError(
+            f"sequence length {n} does not match the length in the ID line ({id_len}) "
+            f"and SQ line ({sq_len})",
+            name,
+            _line_of(t, sq + 1, first),
+            entry_name,
+        )
+    sequence = seq_b.decode("ascii")
+
+    # --- comments: SUBCELLULAR LOCATION blocks -------------------------------------------
+    sl_texts: list[str] = []
+    locations: list[Location] = []
+    p = t.find(_SL_TAG, hdr_end, sq + 1)
+    while p >= 0:
+        e = t.find(b"\n", p + 1)
+        lines = [t[p + 10 : e].rstrip()]  # text after "CC   -!- "
+        while t.startswith(b"\nCC      ", e):
+            e2 = t.find(b"\n", e + 1)
+            lines.append(t[e + 10 : e2].rstrip())
+            e = e2
+        decoded = [x.decode("utf-8", "replace") for x in lines]
+        text = " ".join(decoded)  # the way Biopython joins comment lines
+        body = text[len("SUBCELLULAR LOCATION:") :].strip()
+        sl_texts.append(body)
+        locations.extend(_parse_sl_cached(_join_wrapped([decoded[0][21:]] + decoded[1:])))
+        p = t.find(_SL_TAG, e, sq + 1)
+
+    # --- features ------------------------------------------------------------------------
+    features: list[Feature] = []
+    for m in _FEATURE_LINE.finditer(t, hdr_end, sq + 1):
+        e = m.end()
+        cont = []
+        while t.startswith(b"\nFT    ", e):
+            e2 = t.find(b"\n", e + 1)
+            cont.append(t[e + 6 : e2])
+            e = e2
+        features.append(_feature(m.group(1).decode(), m.group(2), cont))
+
+    return Entry(
+        accession=accessions[0].decode(),
+        sequence=sequence,
+        secondary_accessions=[a.decode() for a in accessions[1:]],
+        entry_name=entry_name,
+        reviewed=reviewed,
+        protein_name=protein_name,
+        gene=gene,
+        organism=organism,
+        taxon_id=taxon_id,
+        lineage=lineage,
+        locations=locations,
+        subcellular_location_text="\n".join(sl_texts) if sl_texts else None,
+        features=features,
+        line=first,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# SUBCELLULAR LOCATION text
+# --------------------------------------------------------------------------------------------
+
+
+def _evidence_of(ev_texts: list[str]) -> str | None:
+    codes: list[str] = []
+    for ev in ev_texts:
+        if ev in _QUALIFIERS:
+            if ev not in codes:
+                codes.append(ev)
+            continue
+        for item in ev.split(","):
+            code = item.strip().split("|", 1)[0].strip()
+            if code and code not in codes:
+                codes.append(code)
+    return ",".join(codes) if codes else None
+
+
+def parse_subcellular_location(text: str) -> list[Location]:
+    """Parse the text of one ``CC -!- SUBCELLULAR LOCATION:`` block into locations.
+
+    Handles the modern style (``Cytoplasm {ECO:0000269|PubMed:1}. Membrane {ECO:0000255};
+    Multi-pass membrane protein.``) and the old one (``Cytoplasm (By similarity).``): each
+    location ends with ``.``; its ``;``-separated parts are the term (a comma path such as
+    ``"Cytoplasm, cytoskeleton"``), then the topology, then the orientation. Dots inside
+    evidence braces (``Ref.1``) do not end a location. ``Note=...`` is free text, not a
+    location. A leading ``[Isoform 2]:`` (or old ``Molecule name:``) sets ``isoform``.
+
+    Args:
+        text: the block text, with or without the leading ``"SUBCELLULAR LOCATION:"``.
+
+    Returns:
+        One :class:`kb.records.Location` per location term, in order.
+    """
+    text = text.strip()
+    if text.startswith("SUBCELLULAR LOCATION:"):
+        text = text[len("SUBCELLULAR LOCATION:") :].strip()
+    isoform = None
+    if text.startswith("["):
+        close = text.find("]:")
+        if close > 0:
+            isoform = text[1:close].strip()
+            text = text[close + 2 :].strip()
+    else:
+        colon = text.find(": ")
+        if colon > 0 and not any(c in text[:colon] for c in ".;{(="):
+            isoform = text[:colon].strip()  # old style "Surface protein gp120: Virion membrane"
+            text = text[colon + 2 :].strip()
+    m = _NOTE.search(text)
+    if m:
+        text = text[: m.start()]
+    # tokens: text outside braces/qualifiers, and evidence attached to the preceding part
+    locations: list[Location] = []
+    parts: list[tuple[str, list[str]]] = [("", [])]
+
+    def close_location() -> None:
+        named = [(p.strip(), ev) for p, ev in parts if p.strip() or ev]
+        if named and named[0][0]:
+            term = named[0][0]
+            ev = _evidence_of(named[0][1])
+            if ev is None:  # old style: a trailing "(By similarity)" covers the location
+                quals = [q for _, evs in named[1:] for q in evs if q in _QUALIFIERS]
+                ev = quals[-1] if quals else None
+            topology = named[1][0] if len(named) > 1 and named[1][0] else None
+            locations.append(Location(term, isoform=isoform, evidence=ev, topology=topology))
+        parts.clear()
+        parts.append(("", []))
+
+    pos = 0
+    for m in _EVIDENCE_OR_QUALIFIER.finditer(text):
+        _split_plain(text[pos : m.start()], parts, close_location)
+        ev = m.group(1) if m.group(1) is not None else m.group(2)
+        parts[-1][1].append(ev.strip())
+        pos = m.end()
+    _split_plain(text[pos:], parts, close_location)
+    close_location()
+    return locations
+
+
+def _split_plain(s: str, parts: list, close_location: Callable[[], None]) -> None:
+    start = 0
+    for i, ch in enumerate(s):
+        if ch == ";":
+            txt, ev = parts[-1]
+            parts[-1] = (txt + s[start:i], ev)
+            parts.append(("", []))
+            start = i + 1
+        elif ch == ".":
+            txt, ev = parts[-1]
+            parts[-1] = (txt + s[start:i], ev)
+            close_location()
+            start = i + 1
+    txt, ev = parts[-1]
+    parts[-1] = (txt + s[start:], ev)
+
+
+_SL_CACHE: dict[str, tuple[Location, ...]] = {}
+
+
+def _parse_sl_cached(text: str) -> tuple[Location, ...]:
+    """:func:`parse_subcellular_location` with a bounded cache (identical blocks are common)."""
+    hit = _SL_CACHE.get(text)
+    if hit is None:
+        hit = tuple(parse_subcellular_location(text))
+        if len(_SL_CACHE) > 200_000:
+            _SL_CACHE.clear()
+        _SL_CACHE[text] = hit
+    return hit
+
+
+# --------------------------------------------------------------------------------------------
+# Drivers
+# --------------------------------------------------------------------------------------------
+
+
+def _report(err: FlatFileError, errors: ErrorSink) -> None:
+    if errors is None:
+        return
+    if callable(errors):
+        errors(err)
+    else:
+        errors.append(err)
+
+
+def _parse_chunk(chunk: bytes, line: int, name: str) -> Iterator[Entry | FlatFileError]:
+    """Parse the entries of one chunk; malformed ones come out as :class:`FlatFileError`
+    (a :class:`_TruncatedAtEOF` last, if the chunk ends inside an entry)."""
+    try:
+        for text, first in _entries_of_chunk(chunk, line, name):
+            try:
+                yield _parse_entry(text, first, name)
+            except FlatFileError as exc:
+                yield from _recover(text, first, name, exc)
+    except _TruncatedAtEOF as exc:
+        yield exc
+
+
+def _emit(item: Entry | FlatFileError, strict: bool, errors: ErrorSink) -> bool:
+    """Route an error (raise or report); True when ``item`` is an entry to yield."""
+    if isinstance(item, FlatFileError):
+        if strict or isinstance(item, _TruncatedAtEOF):
+            raise item
+        _report(item, errors)
+        return False
+    return True
+
+
+def _recover(text: bytes, first: int, name: str, exc: FlatFileError) -> Iterator:
+    """After an error, look for a following entry glued on without its ``//`` line."""
+    nxt = text.find(b"\nID   ")
+    if nxt < 0:
+        yield exc
+        return
+    line_next = first + text.count(b"\n", 0, nxt + 1)
+    yield FlatFileError(
+        "entry not terminated: expected '//' before the next 'ID' line",
+        name,
+        line_next - 1,
+        exc.entry,
+    )
+    rest = text[nxt + 1 :]
+    try:
+        yield _parse_entry(rest, line_next, name)
+    except FlatFileError as exc2:
+        yield from _recover(rest, line_next, name, exc2)
+
+
+def parse(source: Source, *, strict: bool = False, errors: ErrorSink = None) -> Iterator[Entry]:
+    """Stream the entries of a UniProtKB flat file (plain or gzip, detected by magic bytes).
+
+    Args:
+        source: a path, or a binary/text handle.
+        strict: raise on the first malformed entry instead of skipping it.
+        errors: where skipped entries are reported: a list (each :class:`FlatFileError` is
+            appended) or a callable called with it. ``None`` drops them silently.
+
+    Yields:
+        One :class:`kb.records.Entry` per well-formed entry, in file order.
+
+    Raises:
+        FlatFileError: with ``strict=True``, the first malformed entry (file and line).
+        InputFormatError: empty input, not a UniProt flat file, truncated/corrupt gzip, an
+            entry truncated at end of file (no ``//``), missing file.
+    """
+    name = _source_name(source)
+    for chunk, line in _chunks_of_entries(source):
+        for item in _parse_chunk(chunk, line, name):
+            if _emit(item, strict, errors):
+                yield item
+
+
+def read(source: Source) -> Entry:
+    """Read a flat file holding exactly one entry.
+
+    Raises:
+        FlatFileError: the entry is malformed.
+        InputFormatError: no entry, or more than one.
+    """
+    entries = list(parse(source, strict=True))
+    if len(entries) != 1:
+        raise InputFormatError(
+            f"expected exactly one entry, found {len(entries)}", _source_name(source)
+        )
+    return entries[0]
+
+
+# --- parallel ---------------------------------------------------------------------------------
+
+
+def _worker(args: tuple[bytes, str]) -> tuple[list, int]:
+    """Parse one chunk with line numbers counted from 1; returns (items, newline count)."""
+    chunk, name = args
+    return list(_parse_chunk(chunk, 1, name)), chunk.count(b"\n")
+
+
+def _shift(item: Entry | FlatFileError, offset: int) -> Entry | FlatFileError:
+    if isinstance(item, FlatFileError):
+        line = None if item.line is None else item.line + offset
+        return type(item)(item.message, item.path, line, item.entry)
+    if item.line is not None:
+        item.line += offset
+    return item
+
+
+def parse_parallel(
+    source: str | os.PathLike,
+    *,
+    workers: int = 2,
+    strict: bool = False,
+    errors: ErrorSink = None,
+    chunk_bytes: int = 1 << 23,
+) -> Iterator[Entry]:
+    """Like :func:`parse`, but entries are parsed in a pool of ``workers`` processes.
+
+    The main process reads (and decompresses) the file and cuts it into chunks of whole
+    entries (at ``//`` lines); workers parse the chunks and send back ``Entry`` objects.
+    Order and absolute line numbers are preserved; at most ``2 * workers`` chunks are in
+    flight, so memory stays bounded even when the consumer is slow. Workers are started with
+    the ``forkserver`` method (``spawn`` where unavailable), which is safe in a process that
+    runs threads (e.g. DuckDB). With ``workers <= 1`` this is :func:`parse`.
+
+    Args:
+        source: path of the flat file (plain or gzip).
+        workers: number of worker processes.
+        strict: raise on the first malformed entry.
+        errors: list or callable receiving the :class:`FlatFileError` of skipped entries.
+        chunk_bytes: approximate decompressed size of the chunks sent to workers.
+
+    Raises:
+        FlatFileError, InputFormatError: as :func:`parse`.
+    """
+    if workers <= 1:
+        yield from parse(source, strict=strict, errors=errors)
+        return
+    name = _source_name(source)
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    offset = 0
+    pending: deque = deque()
+    with ctx.Pool(workers) as pool:
+        chunks = _chunks_of_entries(source, chunk_bytes)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < 2 * workers:
+                nxt = next(chunks, None)
+                if nxt is None:
+                    exhausted = True
+                else:
+                    pending.append(pool.apply_async(_worker, ((nxt[0], name),)))
+            if not pending:
+                break
+            items, newlines = pending.popleft().get()
+            for item in items:
+                item = _shift(item, offset)
+                if _emit(item, strict, errors):
+                    yield item
+            offset += newlines
