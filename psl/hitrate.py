@@ -328,11 +328,15 @@ def _where(source: str | Path | None, row: int) -> str:
 
 
 def _clean_peptides(
-    values: pd.Series, column: str, source: str | Path | None
+    values: pd.Series, column: str, source: str | Path | None, allow_empty: bool = False
 ) -> np.ndarray:
-    """Upper-cased peptide strings; raises on empty or non-amino-acid cells (with the row)."""
+    """Upper-cased peptide strings; raises on empty (unless ``allow_empty``: None) or
+    non-amino-acid cells, naming the row."""
     text = values.astype("string").str.strip().str.upper()
+    empty = (text.isna() | (text == "")).to_numpy(dtype=bool)
     ok = text.str.fullmatch(_PEPTIDE).fillna(False).to_numpy(dtype=bool)
+    if allow_empty:
+        ok |= empty
     if not ok.all():
         row = int(np.flatnonzero(~ok)[0])
         raw = values.iloc[row]
@@ -341,7 +345,9 @@ def _clean_peptides(
             f"has letters outside the amino-acid alphabet: {bad!r}"
         )
         raise InvalidPeptideError(f"{_where(source, row + 1)}: {column} {detail}")
-    return text.to_numpy(dtype=object)
+    result = text.astype(object).to_numpy().copy()
+    result[empty] = None
+    return result
 
 
 def _clean_input(table: pd.DataFrame, source: str | Path | None) -> dict[str, np.ndarray]:
@@ -374,14 +380,16 @@ def _clean_input(table: pd.DataFrame, source: str | Path | None) -> dict[str, np
     bad = ~np.isfinite(start) | (start < 1) | (start != np.floor(start))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
+        value = table["start"].iloc[row]
+        shown = repr(value) if isinstance(value, str) else str(value)
         raise ValueError(
             f"{_where(source, row + 1)}: start must be a 1-based position (an integer >= 1), "
-            f"got {table['start'].iloc[row]!r}"
+            f"got {shown}"
         )
     out["start"] = start.astype(np.int64)
 
     if "sequence" in table.columns:
-        seqs = _clean_peptides(table["sequence"], "sequence", source)
+        seqs = _clean_peptides(table["sequence"], "sequence", source, allow_empty=True)
         frame = pd.DataFrame({"p": out["protein"], "s": seqs})
         n_seq = frame.groupby("p", sort=False)["s"].nunique()
         if (n_seq > 1).any():
@@ -575,8 +583,9 @@ def _score(kb, con, frame, cols, *, weighting, evidence, taxon, keep_self, prote
     prot_seq: list[str | None] = [in_kb[p][0] if p in in_kb else None for p in prot_names]
     prot_hash: list[str | None] = [in_kb[p][1] if p in in_kb else None for p in prot_names]
     if "sequence" in cols:
-        first_row = np.unique(prot_code, return_index=True)[1]
-        for p, row in enumerate(first_row):
+        given = np.flatnonzero(np.array([x is not None for x in cols["sequence"]], dtype=bool))
+        proteins_given, first = np.unique(prot_code[given], return_index=True)
+        for p, row in zip(proteins_given.tolist(), given[first].tolist(), strict=True):
             seq = cols["sequence"][row]
             prot_seq[p] = seq
             prot_hash[p] = hashlib.md5(seq.encode("ascii")).hexdigest()

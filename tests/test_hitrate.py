@@ -263,3 +263,227 @@ def test_golden_table_is_consistent():
     assert P_SEQ.find("WHKW") + 1 == 4 and P_SEQ.find("TWH") + 1 == 3
     assert P_SEQ.find("LLE") + 1 == 8
     assert pd.Series([P11111_PAPER]).iloc[0] == pytest.approx((2 / 15 + 1 / 2) / 2)
+
+
+# --------------------------------------------------------------------------------------
+# score(): the whole path over a knowledge base built with kb.build
+# --------------------------------------------------------------------------------------
+
+
+def _build_kb(directory, rows):
+    from kb.api import open as open_kb
+    from kb.build import build
+
+    directory.mkdir(parents=True, exist_ok=True)
+    csv_path = directory / "kb.csv"
+    pd.DataFrame(rows, columns=["accession", "sequence", "label"]).to_csv(csv_path, index=False)
+    build([csv_path], directory / "kb", progress=False)
+    return open_kb(directory / "kb")
+
+
+@pytest.fixture(scope="module")
+def golden_kb(tmp_path_factory):
+    kb = _build_kb(tmp_path_factory.mktemp("golden"), GOLDEN_KB)
+    yield kb
+    kb.close()
+
+
+def _golden_input():
+    return pd.DataFrame({
+        "protein": ["P11111", "P11111", "P11111", "X99999", "P11111"],
+        "location": ["Nucleus", "nucleus", "NUCLEUS", "cytoplasm", "Nucleus"],
+        "subsequence": ["WHKW", "LLE", "twh", "WHKW", "WHKW"],
+        "start": [4, 8, 3, 1, 4],
+        "model": ["a", "a", "a", "a", "b"],  # passes through
+    })
+
+
+@pytest.mark.parametrize("weighting", ["paper", "normalized", "none"])
+def test_score_golden_by_hand(golden_kb, weighting):
+    from psl.hitrate import score
+
+    res = score(golden_kb, _golden_input(), weighting=weighting, proteins=True)
+    t = res.table
+    assert list(t.columns) == ["protein", "location", "subsequence", "start", "model",
+                               "n_entries", "n_hits", "n_unannotated", "hit_rate"]
+    assert t["model"].tolist() == ["a", "a", "a", "a", "b"]
+    assert t["location"].tolist() == _golden_input()["location"].tolist()
+    for row, want in [(0, S1), (1, S2), (2, S3), (3, X1), (4, S1)]:
+        assert t["n_entries"][row] == want["n_entries"]
+        assert t["n_hits"][row] == want["n_hits"]
+        assert t["n_unannotated"][row] == want["n_unannotated"]
+        if want["n_entries"]:
+            assert t["hit_rate"][row] == pytest.approx(want[weighting], rel=1e-12)
+        else:
+            assert math.isnan(t["hit_rate"][row])
+    assert res.warnings == [] and res.n_position_mismatches == 0
+    p = res.proteins.set_index("protein")
+    assert list(res.proteins.columns) == ["protein", "location", "hit_rate", "n_subsequences",
+                                          "n_scored"]
+    # P11111: mean over the scored s1 and s3 (s2 has no entry); WHKW at 4 counted once
+    assert p.loc["P11111", "location"] == "Nucleus"
+    assert p.loc["P11111", "n_subsequences"] == 3 and p.loc["P11111", "n_scored"] == 2
+    assert p.loc["P11111", "hit_rate"] == pytest.approx((S1[weighting] + S3[weighting]) / 2)
+    if weighting == "paper":
+        assert p.loc["P11111", "hit_rate"] == pytest.approx(P11111_PAPER)
+    assert p.loc["X99999", "hit_rate"] == pytest.approx(X1[weighting])
+
+
+def test_score_group_by_pass_through_column(golden_kb):
+    from psl.hitrate import score
+
+    res = score(golden_kb, _golden_input(), proteins=True, group_by=["model"])
+    g = res.proteins.set_index(["protein", "model"])
+    assert g.loc[("P11111", "a"), "n_subsequences"] == 3
+    assert g.loc[("P11111", "a"), "hit_rate"] == pytest.approx(19 / 60)
+    # model b has only WHKW at 4
+    assert g.loc[("P11111", "b"), "n_subsequences"] == 1
+    assert g.loc[("P11111", "b"), "hit_rate"] == pytest.approx(2 / 15)
+
+
+@pytest.mark.parametrize("weighting", ["paper", "normalized", "none"])
+def test_score_keep_self_golden(golden_kb, weighting):
+    from psl.hitrate import score
+
+    res = score(golden_kb, _golden_input().iloc[:1], weighting=weighting, keep_self=True)
+    assert res.table["n_entries"][0] == S1_KEEP["n_entries"]
+    assert res.table["hit_rate"][0] == pytest.approx(S1_KEEP[weighting], rel=1e-12)
+
+
+def test_score_sequence_column_excludes_identical_sequences(golden_kb):
+    from psl.hitrate import score
+
+    # Z00000 is not in the KB; its sequence (given) is P11111's, so P11111 and A00001 are
+    # identical copies and excluded; the isoform P11111-2 is another accession and another
+    # sequence, so it now counts (WHKW at 2: d = 2, beta 1/2, Nucleus: hit).
+    # E = A00002 (1/3 hit), A00003 (1 miss), A00004 (1/5 hit), A00007 (1/12 miss),
+    #     P11111-2 (1/2 hit); paper: (1/3 + 1/5 + 1/2) / 5 = (31/30) / 5 = 31/150
+    table = pd.DataFrame({"protein": ["Z00000"], "location": ["Nucleus"],
+                          "subsequence": ["WHKW"], "start": [4], "sequence": [P_SEQ.lower()]})
+    res = score(golden_kb, table)
+    assert res.table["n_entries"][0] == 5 and res.table["n_hits"][0] == 3
+    assert res.table["hit_rate"][0] == pytest.approx(31 / 150, rel=1e-12)
+
+
+def test_score_evidence_experimental(golden_kb):
+    from psl.hitrate import score
+
+    # the CSV-built KB has no evidence codes: with --evidence experimental no entry has a
+    # location, so the five entries containing WHKW (beside P11111, its isoform, its copy)
+    # are all unannotated
+    res = score(golden_kb, _golden_input().iloc[:1], evidence="experimental")
+    assert res.table["n_entries"][0] == 0
+    assert res.table["n_unannotated"][0] == 5
+    assert math.isnan(res.table["hit_rate"][0])
+
+
+def test_score_taxon_is_forwarded_to_search(golden_kb):
+    from kb.errors import KBError
+    from psl.hitrate import score
+
+    with pytest.raises(KBError, match="taxon 'Eukaryota' matches no entry"):
+        score(golden_kb, _golden_input(), taxon="Eukaryota")
+
+
+def test_score_position_mismatch_warns_and_counts(golden_kb):
+    from psl.hitrate import score
+
+    table = _golden_input()
+    table.loc[2, "start"] = 5  # TWH is at 3 in P11111, not 5
+    table.loc[3, "start"] = 99  # X99999 is not in the KB: nothing to check
+    res = score(golden_kb, table)
+    assert res.n_position_mismatches == 1
+    assert len(res.warnings) == 1 and "(rows 3)" in res.warnings[0]
+    # still scored with the given start: TWH in A00008 at 1, d = |1 - 5| = 4, beta 1/4
+    assert res.table["hit_rate"][2] == pytest.approx(1 / 4)
+
+
+def test_score_accepts_arrow_and_is_deterministic(golden_kb):
+    import pyarrow as pa
+
+    from psl.hitrate import score
+
+    a = score(golden_kb, pa.Table.from_pandas(_golden_input()), null=30, seed=7)
+    b = score(golden_kb, _golden_input(), null=30, seed=7)
+    c = score(golden_kb, _golden_input(), null=30, seed=8)
+    pd.testing.assert_frame_equal(a.proteins, b.proteins)
+    assert a.proteins is not None and "p_value" in a.proteins
+    assert not a.proteins["null_hit_rate"].equals(c.proteins["null_hit_rate"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.drop(columns=["start", "location"]),
+         r"missing column\(s\) location, start \(columns present: protein, subsequence, model"),
+        (lambda t: t.assign(location=["Nucleus", "Nucleus", "Nowhere", "Nucleus", "Nucleus"]),
+         r"in\.csv, row 3: unknown location 'Nowhere' \(expected one of: Nucleus"),
+        (lambda t: t.assign(subsequence=["WHKW", "LL1", "TWH", "WHKW", "WHKW"]),
+         r"in\.csv, row 2: subsequence has letters outside the amino-acid alphabet: 'LL1'"),
+        (lambda t: t.assign(subsequence=["WHKW", "LLE", "TWH", None, "WHKW"]),
+         r"in\.csv, row 4: subsequence is empty"),
+        (lambda t: t.assign(start=[4, 8, 0, 1, 4]),
+         r"in\.csv, row 3: start must be a 1-based position \(an integer >= 1\), got 0"),
+        (lambda t: t.assign(start=["4", "8", "3", "x", "4"]),
+         r"in\.csv, row 4: start must be a 1-based position .*got 'x'"),
+        (lambda t: t.assign(protein=["P11111", "", "P11111", "X99999", "P11111"]),
+         r"in\.csv, row 2: protein is empty"),
+        (lambda t: t.assign(sequence=[P_SEQ, P_SEQ, "MSTWHKWLLEA", "AWHKW", P_SEQ]),
+         r"in\.csv, row 1: protein 'P11111' has different sequences"),
+    ],
+)
+def test_score_bad_input_names_the_row(golden_kb, change, message):
+    from psl.hitrate import score
+
+    with pytest.raises(ValueError, match=message):
+        score(golden_kb, change(_golden_input()), source="in.csv")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"weighting": "beta"}, "unknown weighting 'beta' \\(must be one of paper, normalized"),
+        ({"evidence": "ECO"}, "unknown evidence level 'ECO'"),
+        ({"null": -1}, "null replicates must be an integer >= 0, got -1"),
+        ({"group_by": ["method"]}, "group-by column\\(s\\) method not in the input"),
+    ],
+)
+def test_score_bad_options(golden_kb, kwargs, message):
+    from psl.hitrate import score
+
+    with pytest.raises(ValueError, match=message):
+        score(golden_kb, _golden_input(), **kwargs)
+
+
+def test_score_equals_reference_on_random_kb(tmp_path):
+    from psl.hitrate import score
+
+    rng = np.random.default_rng(11)
+    entries, items = _random_case(rng)
+    # kb.build drops duplicate accessions; the random case has none
+    rows = [(a, s, "|".join(sorted(c))) for a, s, c in entries]
+    kb = _build_kb(tmp_path, rows)
+    try:
+        table = pd.DataFrame(items, columns=["protein", "sequence", "location", "subsequence",
+                                             "start"])
+        kb_seq = {a: s for a, s, _ in entries}
+        occ = _occurrences(sorted({it[3] for it in items}), [s for _, s, _ in entries])
+        # without a sequence column, the KB's sequence is the query protein's (when in the KB)
+        ref_items = [(p, kb_seq.get(p), loc, sub, st) for p, _, loc, sub, st in items]
+        # with one (empty cells allowed), the given sequence first, then the KB's
+        given = {}
+        for p, s, *_ in items:
+            if s is not None:
+                given.setdefault(p, s)
+        ref_items_seq = [(p, given.get(p, kb_seq.get(p)), loc, sub, st)
+                         for p, _, loc, sub, st in items]
+        for frame, ref in [(table.drop(columns=["sequence"]), ref_items), (table, ref_items_seq)]:
+            got = score(kb, frame).table
+            want = reference_hit_rates(ref, occ, dict(enumerate(entries)))
+            assert [w["n_entries"] for w in want] == got["n_entries"].tolist()
+            assert [w["n_hits"] for w in want] == got["n_hits"].tolist()
+            assert [w["n_unannotated"] for w in want] == got["n_unannotated"].tolist()
+            np.testing.assert_allclose(got["hit_rate"], [w["hit_rate"] for w in want],
+                                       rtol=1e-12, equal_nan=True)
+    finally:
+        kb.close()
