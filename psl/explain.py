@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -43,7 +44,8 @@ import pandas as pd
 import torch
 
 from kb.classes import LOCATION_CLASSES, normalize_class
-from psl.data import encode_batch
+from kb.errors import InputFormatError
+from psl.data import DUAL_LOCATION, encode_batch, read_deeploc
 
 __all__ = [
     "METHODS",
@@ -51,6 +53,7 @@ __all__ = [
     "TARGETS",
     "IGSettings",
     "explain",
+    "load_proteins",
     "probability_columns",
 ]
 
@@ -81,6 +84,61 @@ class IGSettings:
             raise ValueError(
                 f"internal_batch_size must be >= 1 or None, got {self.internal_batch_size}"
             )
+
+
+def _label_from_header(description: str) -> str | None:
+    """The true label of a DeepLoc-style header (``Location-Solubility[ test]``), else None."""
+    words = description.split()
+    if not words:
+        return None
+    loc, sep, sol = words[0].rpartition("-")
+    if not sep or sol not in ("M", "S", "U"):
+        loc = words[0]
+    try:
+        return normalize_class(loc)
+    except ValueError:
+        return None
+
+
+def load_proteins(
+    fasta: str | Path | None = None,
+    split: str | None = None,
+    deeploc: str | Path | None = None,
+) -> tuple[list[str], list[str], list[str | None]]:
+    """Names, sequences and true labels of the proteins to explain.
+
+    Arguments:
+        fasta: a FASTA file; a DeepLoc header ``>ACC Location-Solubility[ test]`` (or a
+            class name as first word of the description) gives the true label, any other
+            header none.
+        split: instead of ``fasta``: ``test``, ``train`` or ``all`` of the DeepLoc 1.0 data
+            (the dual-label ``Cytoplasm-Nucleus`` proteins are left out).
+        deeploc: the DeepLoc FASTA for ``split`` (default: the shipped copy).
+
+    Returns:
+        ``(names, sequences, labels)``.
+
+    Raises:
+        ValueError: neither or both of ``fasta``/``split``, or an unknown split.
+        InputFormatError: an unreadable FASTA file.
+    """
+    if (fasta is None) == (split is None):
+        raise ValueError("give exactly one of a FASTA file or a DeepLoc split (test|train|all)")
+    if fasta is not None:
+        from psl.fasta import read_fasta
+
+        recs = read_fasta(fasta)
+        return ([r.id for r in recs], [r.sequence for r in recs],
+                [_label_from_header(r.description) for r in recs])
+    if split not in ("test", "train", "all"):
+        raise ValueError(f"split must be test, train or all, got {split!r}")
+    df = read_deeploc(deeploc) if deeploc is not None else read_deeploc()
+    df = df[df["location"] != DUAL_LOCATION]
+    if split != "all":
+        df = df[df["is_test"] == (split == "test")]
+    if df.empty:
+        raise InputFormatError(f"no protein in the {split!r} split", deeploc)
+    return df["accession"].tolist(), df["sequence"].tolist(), df["location"].tolist()
 
 
 def probability_columns(classes: Sequence[str] = LOCATION_CLASSES) -> list[str]:

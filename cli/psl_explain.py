@@ -1,0 +1,165 @@
+"""``psl explain``, ``psl extract``, ``psl report`` and ``psl experiment hitrates``.
+
+Thin wrappers: the work is done in :mod:`psl.explain`, :mod:`psl.extract`, :mod:`psl.report`
+and :mod:`psl.experiment_hitrates`.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cli.apps import psl_app, user_errors
+
+
+class Method(str, Enum):
+    attention = "attention"
+    ig = "ig"
+
+
+class AttentionMode(str, Enum):
+    learned = "learned"
+    uniform = "uniform"
+    permute = "permute"
+    random = "random"
+
+
+class Target(str, Enum):
+    predicted = "predicted"
+    true = "true"
+
+
+class Split(str, Enum):
+    test = "test"
+    train = "train"
+    all = "all"
+
+
+class LabelKind(str, Enum):
+    true = "true"
+    predicted = "predicted"
+    both = "both"
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    )
+
+
+@psl_app.command("explain")
+@user_errors
+def explain_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Output table (.parquet, .csv, .tsv)."),
+    model: Path = typer.Option(
+        None, "--model", help="Model checkpoint directory (default: models/default)."
+    ),
+    fasta: Path = typer.Option(
+        None, "--fasta", help="Proteins to explain (FASTA). A DeepLoc header "
+        "'>ACC Location-Solubility' gives the true label; other headers give none."
+    ),
+    split: Split = typer.Option(
+        None, "--split", help="Explain a partition of the shipped DeepLoc 1.0 data instead of "
+        "--fasta (test = the 2,773 official test proteins; the dual-label proteins are skipped)."
+    ),
+    method: Method = typer.Option(
+        Method.attention, "--method", help="attention: the model's attention weights; "
+        "ig: Integrated Gradients (Captum), zero-feature baseline."
+    ),
+    attention: AttentionMode = typer.Option(
+        AttentionMode.learned, "--attention", help="Attention used by the model: learned, or "
+        "the ablations uniform / permute (each protein's weights shuffled) / random (seeded)."
+    ),
+    target: Target = typer.Option(
+        Target.predicted, "--target", help="IG target class: the predicted or the true label."
+    ),
+    n_steps: int = typer.Option(50, "--n-steps", min=1, help="IG integration steps."),
+    internal_batch_size: int = typer.Option(
+        512, "--internal-batch-size", min=1,
+        help="IG: at most this many (protein, step) rows per forward/backward (bounds memory).",
+    ),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Proteins per batch."),
+    limit: int = typer.Option(
+        None, "--limit", min=1, help="Only the first N proteins (quick looks)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the permute/random ablations."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
+) -> None:
+    """Per-residue attributions (attention or Integrated Gradients) for each protein.
+
+    Writes one row per residue: protein, position (1-based), residue, score, plus the true
+    label, predicted label, confidence, IG convergence delta and class probabilities.
+    """
+    from psl.checkpoint import load_model
+    from psl.explain import IGSettings, explain
+    from psl.tables_io import write_table
+
+    names, seqs, labels = _load_proteins(fasta, split)
+    if limit is not None:
+        names, seqs, labels = names[:limit], seqs[:limit], labels[:limit]
+    loaded = load_model(model, device=device)
+    with _progress() as bar:
+        task = bar.add_task(f"{method.value} ({attention.value})", total=len(seqs))
+        table = explain(
+            loaded.model,
+            seqs,
+            names,
+            labels,
+            method=method.value,
+            attention=attention.value,
+            target=target.value,
+            classes=loaded.classes,
+            batch_size=batch_size,
+            ig=IGSettings(n_steps=n_steps, internal_batch_size=internal_batch_size),
+            seed=seed,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+    write_table(table, out)
+    typer.echo(f"{len(seqs)} proteins, {len(table)} residues -> {out}")
+
+
+def _load_proteins(
+    fasta: Path | None, split: Split | None
+) -> tuple[list[str], list[str], list[str | None]]:
+    from psl.explain import load_proteins
+
+    if (fasta is None) == (split is None):
+        raise ValueError("give exactly one of --fasta FILE or --split test|train|all")
+    return load_proteins(fasta=fasta, split=split.value if split is not None else None)
+
+
+@psl_app.command("extract")
+@user_errors
+def extract_command(
+    attributions: Path = typer.Argument(..., help="Attribution table from 'psl explain'."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table (.tsv, .csv, .parquet)."),
+    k: float = typer.Option(
+        2.0, "--k", help="A residue is salient above mean + k * std of its protein's scores."
+    ),
+    window: int = typer.Option(
+        5, "--window", min=1, help="Window length around each salient residue (merged when "
+        "overlapping or touching, clipped at the ends)."
+    ),
+    label: LabelKind = typer.Option(
+        LabelKind.true, "--label", help="Which label becomes 'location': the true one, the "
+        "predicted one, or both (one row per kind; see column label_kind)."
+    ),
+) -> None:
+    """Salient subsequences from per-residue scores, ready for 'psl score'."""
+    from psl.extract import extract_subsequences
+    from psl.tables_io import read_table, write_table
+
+    table = read_table(attributions)
+    subs = extract_subsequences(table, k=k, window=window, label=label.value)
+    write_table(subs, out)
+    typer.echo(
+        f"{len(subs)} subsequences from {subs['protein'].nunique()} proteins "
+        f"(of {table['protein'].nunique()}) -> {out}"
+    )
