@@ -250,7 +250,7 @@ class KnowledgeBase:
             mask[:] = False
             mask[ids] = True
         if reviewed_only:
-            rev = self._sql("SELECT entry_id FROM entries WHERE NOT reviewed").fetchnumpy()
+            rev = self._sql("SELECT entry_id FROM entries WHERE reviewed IS NOT TRUE").fetchnumpy()
             mask[np.asarray(rev["entry_id"], dtype=np.int64)] = False
         return mask
 
