@@ -79,9 +79,15 @@ def open_text(source: str | Path | BinaryIO) -> io.TextIOWrapper:
     Raises:
         FileNotFoundError: a missing path.
     """
-    raw: BinaryIO = open(source, "rb") if isinstance(source, str | Path) else source
-    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
+    if isinstance(source, str | Path):
+        with open(source, "rb") as fh:
+            magic = fh.read(2)
+        if magic == b"\x1f\x8b":
+            return gzip.open(source, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
+        return open(source, encoding="utf-8", newline="")  # type: ignore[return-value]
+    buffered = source if hasattr(source, "peek") else io.BufferedReader(source)  # type: ignore
     if buffered.peek(2)[:2] == b"\x1f\x8b":
+        # GzipFile does not close a given fileobj: the caller owns ``source``.
         return io.TextIOWrapper(gzip.GzipFile(fileobj=buffered), encoding="utf-8", newline="")
     return io.TextIOWrapper(buffered, encoding="utf-8", newline="")
 
