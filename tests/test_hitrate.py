@@ -487,3 +487,61 @@ def test_score_equals_reference_on_random_kb(tmp_path):
                                        rtol=1e-12, equal_nan=True)
     finally:
         kb.close()
+
+
+def test_null_model_matches_exhaustive_enumeration(tmp_path):
+    """With one subsequence per protein, a null replicate is one uniformly random window of the
+    same length: its mean and p-value must converge to the values obtained by scoring every
+    window of the protein with the plain-loop reference."""
+    from psl.hitrate import score
+
+    rng = np.random.default_rng(5)
+    n = 80
+    seqs = ["".join(rng.choice(list("ACDE"), size=rng.integers(30, 60))) for _ in range(n)]
+    entries = []
+    for i, s in enumerate(seqs):
+        classes = rng.choice(LOCATION_CLASSES[:3], size=rng.integers(0, 3), replace=False)
+        entries.append((f"P{i:05d}", s, frozenset(classes.tolist())))
+    kb = _build_kb(tmp_path, [(a, s, "|".join(sorted(c))) for a, s, c in entries])
+    replicates = 2000
+    try:
+        rows = []
+        for j in range(6):
+            acc, seq, _ = entries[j * 7]
+            start = int(rng.integers(1, len(seq) - 2))
+            rows.append((acc, LOCATION_CLASSES[j % 3], seq[start - 1 : start + 2], start))
+        table = pd.DataFrame(rows, columns=["protein", "location", "subsequence", "start"])
+        res = score(kb, table, null=replicates, seed=1)
+        groups = res.proteins.set_index("protein")
+        ref_entries = dict(enumerate(entries))
+        checked = 0
+        by_accession = {a: s for a, s, _ in entries}
+        for acc, loc, _sub, _start in rows:
+            seq = by_accession[acc]
+            windows = [(t, seq[t - 1 : t + 2]) for t in range(1, len(seq) - 1)]
+            occ = _occurrences(sorted({w for _, w in windows}), seqs)
+            rates = np.array([
+                reference_hit_rates([(acc, seq, loc, w, t)], occ, ref_entries)[0]["hit_rate"]
+                for t, w in windows
+            ])
+            defined = rates[~np.isnan(rates)]
+            g = groups.loc[acc]
+            observed = g["hit_rate"]
+            assert g["n_subsequences"] == 1
+            # fraction of replicates with a defined hit rate
+            frac = defined.size / rates.size
+            assert abs(g["n_null"] / replicates - frac) <= 5 * math.sqrt(
+                frac * (1 - frac) / replicates) + 1e-9
+            if defined.size == 0 or math.isnan(observed):
+                continue
+            checked += 1
+            sd = defined.std()
+            tolerance = 5 * sd / math.sqrt(g["n_null"]) + 1e-9
+            assert abs(g["null_hit_rate"] - defined.mean()) <= tolerance
+            q = float(np.mean(defined >= observed - 1e-12))
+            want_p = (1 + g["n_null"] * q) / (1 + g["n_null"])
+            assert abs(g["p_value"] - want_p) <= 5 * math.sqrt(q * (1 - q) / g["n_null"]) + 1e-3
+            assert g["enrichment"] == pytest.approx(observed / g["null_hit_rate"])
+        assert checked >= 4
+    finally:
+        kb.close()
