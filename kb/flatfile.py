@@ -242,15 +242,17 @@ def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[tup
         yield pending, line
 
 
-def _entries_of_chunk(chunk: bytes, line: int, name: str) -> Iterator[tuple[bytes, int]]:
+def _entries_of_chunk(
+    chunk: bytes, line: int, name: str
+) -> tuple[list[tuple[bytes, int]], _TruncatedAtEOF | None]:
     """Split a chunk into entry texts.
 
-    Yields ``(text, first_line)`` for every entry (``text`` without its ``//`` line, ending
-    with a newline).
-
-    Raises:
-        _TruncatedAtEOF: trailing text without a ``//`` line (the end of the input).
+    Returns:
+        ``[(text, first_line), ...]`` for every entry (``text`` without its ``//`` line,
+        ending with a newline) and the error for trailing text without a ``//`` line (only
+        possible at the end of the input), or ``None``.
     """
+    out: list[tuple[bytes, int]] = []
     pieces = chunk.split(b"\n//")
     last = len(pieces) - 1
     for i, piece in enumerate(pieces):
@@ -270,12 +272,13 @@ def _entries_of_chunk(chunk: bytes, line: int, name: str) -> Iterator[tuple[byte
             piece = stripped
         if i == last:
             if piece.strip():
-                raise _TruncatedAtEOF(
+                return out, _TruncatedAtEOF(
                     "entry truncated at end of file: no '//' line after it", name, line
                 )
-            return
-        yield piece + b"\n", line
+            break
+        out.append((piece + b"\n", line))
         line += piece.count(b"\n") + 1  # its lines and the '//' line
+    return out, None
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,8 +343,16 @@ def _join_wrapped(lines: Iterable[str]) -> str:
 
 
 def _old_qualifier(desc: str) -> tuple[str | None, str | None]:
-    """Split an old-style description into (description, qualifier)."""
+    """Split an old-style description into (description, qualifier or evidence).
+
+    ``"1 (By similarity)."`` -> ``("1", "By similarity")``; the 2014-2019 column format
+    ``"Helical. {ECO:0000255|HAMAP-Rule:MF_04083}."`` -> ``("Helical", "ECO:0000255|...")``.
+    """
     desc = desc.strip().rstrip(".").strip()
+    brace = desc.find("{")
+    if brace >= 0 and desc.endswith("}"):
+        d = desc[:brace].strip().rstrip(".").strip()
+        return d or None, desc[brace + 1 : -1].strip() or None
     if desc in _QUALIFIERS:
         return None, desc
     for q in _QUALIFIERS:
@@ -478,7 +489,7 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
         pos = pos2
         gn = b" ".join(gn_lines).decode("utf-8", "replace")
         if "=" in gn:
-            for tok in gn.split(";"):
+            for tok in gn.rstrip("; ").split("; "):  # names may contain ';' ("PIP2;8")
                 tok = tok.strip()
                 if tok.startswith("Name="):
                     gene = _strip_evidence(tok[5:]) or None
@@ -550,9 +561,7 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
             bad = chr(leftover[0]) if leftover[0] < 128 else repr(leftover[:1])
             # locate the line of the first bad character
             up = block.upper()
-            k = next(
-                i for i, ch in enumerate(up) if ch not in b" \n\t" and ch not in _SEQ_LETTERS
-            )
+            k = next(i for i, ch in enumerate(up) if ch not in b" \n\t" and ch not in _SEQ_LETTERS)
             raise FlatFileError(
                 f"invalid character {bad!r} in the sequence (expected amino-acid letters "
                 f"{''.join(sorted(SEQUENCE_LETTERS))})",
@@ -746,14 +755,20 @@ def _report(err: FlatFileError, errors: ErrorSink) -> None:
 def _parse_chunk(chunk: bytes, line: int, name: str) -> Iterator[Entry | FlatFileError]:
     """Parse the entries of one chunk; malformed ones come out as :class:`FlatFileError`
     (a :class:`_TruncatedAtEOF` last, if the chunk ends inside an entry)."""
-    try:
-        for text, first in _entries_of_chunk(chunk, line, name):
-            try:
-                yield _parse_entry(text, first, name)
-            except FlatFileError as exc:
-                yield from _recover(text, first, name, exc)
-    except _TruncatedAtEOF as exc:
-        yield exc
+    texts, truncated = _entries_of_chunk(chunk, line, name)
+    # An entry that lost its '//' swallows the next one. Cheap chunk-level check (one C-speed
+    # count): as many sequence headers as entries, else look inside every entry of the chunk.
+    suspicious = chunk.count(b"\nSQ   SEQUENCE") != len(texts)
+    for text, first in texts:
+        if suspicious and text.find(b"\nID   ") >= 0:
+            yield from _recover(text, first, name, None)
+            continue
+        try:
+            yield _parse_entry(text, first, name)
+        except FlatFileError as exc:
+            yield from _recover(text, first, name, exc)
+    if truncated is not None:
+        yield truncated
 
 
 def _emit(item: Entry | FlatFileError, strict: bool, errors: ErrorSink) -> bool:
@@ -766,18 +781,22 @@ def _emit(item: Entry | FlatFileError, strict: bool, errors: ErrorSink) -> bool:
     return True
 
 
-def _recover(text: bytes, first: int, name: str, exc: FlatFileError) -> Iterator:
-    """After an error, look for a following entry glued on without its ``//`` line."""
+def _recover(
+    text: bytes, first: int, name: str, exc: FlatFileError | None
+) -> Iterator[Entry | FlatFileError]:
+    """Report a bad entry; if another entry follows it without a ``//`` line, parse that one."""
     nxt = text.find(b"\nID   ")
     if nxt < 0:
-        yield exc
+        if exc is not None:
+            yield exc
         return
     line_next = first + text.count(b"\n", 0, nxt + 1)
+    head = text[5 : text.find(b"\n")].split()
     yield FlatFileError(
         "entry not terminated: expected '//' before the next 'ID' line",
         name,
         line_next - 1,
-        exc.entry,
+        head[0].decode("utf-8", "replace") if head else None,
     )
     rest = text[nxt + 1 :]
     try:
