@@ -48,7 +48,6 @@ __all__ = [
     "EXPERIMENTAL_EVIDENCE",
     "REQUIRED_COLUMNS",
     "SCORE_COLUMNS",
-    "DEFAULT_NULL_REPLICATES",
     "ItemScores",
     "HitRates",
     "score_occurrences",
@@ -66,8 +65,6 @@ EXPERIMENTAL_EVIDENCE = "ECO:0000269"
 REQUIRED_COLUMNS: tuple[str, ...] = ("protein", "location", "subsequence", "start")
 #: Columns added to every input row.
 SCORE_COLUMNS: tuple[str, ...] = ("n_entries", "n_hits", "n_unannotated", "hit_rate")
-#: Default number of null-model replicates per protein.
-DEFAULT_NULL_REPLICATES = 100
 
 _ISOFORM_SQL = "-[0-9]+$"
 _ISOFORM = re.compile(_ISOFORM_SQL)

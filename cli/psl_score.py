@@ -1,0 +1,118 @@
+"""``psl score``: hit rates of subsequences against a knowledge base (thin over psl.hitrate)."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from cli.apps import psl_app, user_errors
+
+__all__ = ["score_cmd"]
+
+
+class Weighting(str, Enum):
+    paper = "paper"
+    normalized = "normalized"
+    none = "none"
+
+
+class Evidence(str, Enum):
+    any = "any"
+    experimental = "experimental"
+
+
+@psl_app.command("score")
+@user_errors
+def score_cmd(
+    subsequences: Path = typer.Argument(
+        ...,
+        help="Table of subsequences (.csv, .tsv, .parquet; CSV/TSV may be .gz) with columns "
+        "protein (accession), location (reference class, one of the 10 DeepLoc classes, any "
+        "case/separator), subsequence and start (1-based). An optional 'sequence' column gives "
+        "the query protein's sequence; other columns (model, method, ...) pass through.",
+        show_default=False,
+    ),
+    db: Path = typer.Option(..., "--db", help="Knowledge-base directory built by 'kb build'."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o",
+        help="Write the per-row table here (format from the name, written atomically); "
+        "TSV on stdout when omitted. Adds n_entries, n_hits, n_unannotated, hit_rate.",
+    ),
+    proteins_out: Path | None = typer.Option(
+        None, "--proteins",
+        help="Also write the per-protein table here: protein, location, the --group-by "
+        "columns, hit_rate (mean over the distinct scored subsequences), n_subsequences, "
+        "n_scored, and with --null: null_hit_rate, n_null, enrichment, p_value.",
+    ),
+    weighting: Weighting = typer.Option(
+        Weighting.paper, "--weighting",
+        help="paper: sum(hit*beta)/|E| with beta = 1/distance (1 at distance 0), the paper's "
+        "eqs. 4-5; normalized: sum(hit*beta)/sum(beta) (the research code); none: the plain "
+        "fraction of entries with the reference location.",
+    ),
+    evidence: Evidence = typer.Option(
+        Evidence.any, "--evidence",
+        help="'experimental' uses only location rows with evidence ECO:0000269 (as DeepLoc did); "
+        "'any' uses all of them.",
+    ),
+    taxon: str | None = typer.Option(
+        None, "--taxon",
+        help="Only knowledge-base entries of this taxon: an NCBI taxon id (e.g. 9606) or a "
+        "lineage element / organism name (e.g. Eukaryota), as in 'kb search'.",
+    ),
+    keep_self: bool = typer.Option(
+        False, "--keep-self",
+        help="Keep the query protein, its isoforms (-N suffix) and entries with an identical "
+        "sequence as evidence (excluded by default).",
+    ),
+    group_by: list[str] = typer.Option(
+        [], "--group-by",
+        help="Extra input column that defines a group of the per-protein table beside protein "
+        "and location (repeat it: --group-by model --group-by method).",
+    ),
+    null: int = typer.Option(
+        0, "--null", min=0,
+        help="Null model: R random windows per subsequence (same length, same protein), scored "
+        "the same way (e.g. --null 100; 0 = off). Needs --proteins.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the null model's random draws."),
+) -> None:
+    """Score subsequences by how often knowledge-base entries that contain them share the
+    query protein's location (the hit rate), optionally against a random-window null model.
+
+    A summary (rows, proteins, rows scored, mean hit rate, warnings) goes to stderr.
+    """
+    if null > 0 and proteins_out is None:
+        raise ValueError("--null needs --proteins FILE (the null model is per protein)")
+    from rich.console import Console
+
+    import kb.api
+    from psl.hitrate import score
+    from psl.tables_io import read_table, table_format, write_table
+
+    for path in (out, proteins_out):
+        if path is not None:
+            table_format(path)  # fail before the work on an unknown output format
+    table = read_table(subsequences)
+    console = Console(stderr=True)
+    with kb.api.open(db) as knowledge_base, console.status("scoring") as status:
+        result = score(
+            knowledge_base, table,
+            weighting=weighting.value, evidence=evidence.value, taxon=taxon,
+            keep_self=keep_self, proteins=proteins_out is not None, group_by=group_by,
+            null=null, seed=seed, source=subsequences,
+            progress=lambda stage: status.update(stage),
+        )
+    if out is None:
+        result.table.to_csv(sys.stdout, sep="\t", index=False)
+        sys.stdout.flush()
+    else:
+        write_table(result.table, out)
+    if proteins_out is not None and result.proteins is not None:
+        write_table(result.proteins, proteins_out)
+    for message in result.warnings:
+        typer.echo(f"warning: {message}", err=True)
+    typer.echo(result.summary(), err=True)
