@@ -163,3 +163,48 @@ def extract_command(
         f"{len(subs)} subsequences from {subs['protein'].nunique()} proteins "
         f"(of {table['protein'].nunique()}) -> {out}"
     )
+
+
+@psl_app.command("report")
+@user_errors
+def report_command(
+    attributions: list[Path] = typer.Option(
+        ..., "--attributions", "-a", help="Attribution tables from 'psl explain' (repeat the "
+        "option or list several files; runs are shown side by side)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output HTML file."),
+    scores: Path = typer.Option(
+        None, "--scores", help="Hit rates of the subsequences ('psl score' output)."
+    ),
+    db: Path = typer.Option(
+        None, "--db", help="Knowledge-base directory: list the entries containing each "
+        "subsequence."
+    ),
+    protein: list[str] = typer.Option(
+        None, "--protein", help="Show these proteins in detail (repeatable; default: the first "
+        "--max-proteins)."
+    ),
+    max_proteins: int = typer.Option(
+        50, "--max-proteins", min=1, help="Proteins shown in detail when --protein is not given."
+    ),
+    k: float = typer.Option(2.0, "--k", help="Extraction threshold (as 'psl extract --k')."),
+    window: int = typer.Option(5, "--window", min=1, help="Extraction window length."),
+    title: str = typer.Option("Explanations report", "--title", help="Page title."),
+) -> None:
+    """A self-contained HTML report: sequences coloured by attribution, subsequences, hit rates."""
+    from psl.report import build_report, write_report
+    from psl.tables_io import read_table
+
+    tables = [read_table(p) for p in attributions]
+    score_table = read_table(scores) if scores is not None else None
+    kb = None
+    if db is not None:
+        from kb.api import open as open_kb
+
+        kb = open_kb(db)
+    document = build_report(
+        tables, score_table, kb=kb, proteins=protein or None, max_proteins=max_proteins,
+        k=k, window=window, title=title,
+    )
+    write_report(document, out)
+    typer.echo(f"report -> {out} ({len(document) / 1e6:.1f} MB)")
