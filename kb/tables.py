@@ -67,6 +67,7 @@ _OPTIONAL = {
 _GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 _ACCESSION_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _DEEPLOC_RE = re.compile(r"^(?P<loc>[A-Za-z./\-]+)-(?P<sol>[MSU])$")
+_NOT_SEQUENCE = re.compile("[^" + "".join(sorted(SEQUENCE_LETTERS)) + "]")
 _STOPWORDS = re.compile(r"\s(OS|OX|GN|PE|SV)=")
 
 
@@ -132,7 +133,7 @@ def _clean_sequence(seq: str, path: str | Path, line: int) -> str:
     seq = "".join(seq.split()).upper().rstrip("*")
     if not seq:
         raise InputFormatError("empty sequence", path, line)
-    if not set(seq) <= SEQUENCE_LETTERS:
+    if _NOT_SEQUENCE.search(seq) is not None:
         bad = sorted(set(seq) - SEQUENCE_LETTERS)
         raise InputFormatError(
             f"invalid sequence letter(s) {''.join(bad)!r} (expected amino-acid letters)", path, line
