@@ -126,7 +126,7 @@ def score_occurrences(
         occ_query, occ_entry, occ_start: the occurrences of the searched peptides (peptide
             index, entry id, 1-based start), as ``kb.search`` returns them; sorted by
             (query, entry) is expected and checked (sorted here otherwise).
-        item_query: peptide index of each item.
+        item_query: peptide index of each item (-1: no peptide; the item scores nothing).
         item_start: 1-based start of each item in its query protein.
         item_class: index in :data:`~kb.classes.LOCATION_CLASSES` of the reference class.
         item_key: code of the query protein's accession without isoform suffix (>= 0).
@@ -181,13 +181,15 @@ def score_occurrences(
     np.cumsum(np.bincount(occ_query, minlength=n_queries), out=ptr[1:])
 
     # Expand: every item gets the occurrences of its peptide.
-    counts = ptr[item_query + 1] - ptr[item_query]
+    has_peptide = item_query >= 0
+    safe_query = np.where(has_peptide, item_query, 0)
+    counts = np.where(has_peptide, ptr[safe_query + 1] - ptr[safe_query], 0)
     pair_item = np.repeat(np.arange(n_items, dtype=np.int64), counts)
     total = pair_item.shape[0]
     if total == 0:
         return ItemScores(zeros, zeros.copy(), zeros.copy(), np.full(n_items, np.nan))
     first = np.cumsum(counts) - counts
-    occ_idx = np.arange(total, dtype=np.int64) + np.repeat(ptr[item_query] - first, counts)
+    occ_idx = np.arange(total, dtype=np.int64) + np.repeat(ptr[safe_query] - first, counts)
     entry = occ_entry[occ_idx]
     dist = np.abs(occ_start[occ_idx] - item_start[pair_item])
 
@@ -404,18 +406,104 @@ def _register(con: Any, name: str, columns: dict[str, Any]) -> None:
     con.register(name, pa.table(columns))
 
 
-def _kb_sequences(con: Any, accessions: np.ndarray) -> dict[str, tuple[str, str]]:
-    """``accession -> (sequence, seq_hash)`` for the query proteins found in the KB."""
-    name = "_psl_hitrate_proteins"
-    _register(con, name, {"accession": pa.array(list(accessions), type=pa.string())})
+#: Windows gathered per block in :meth:`_ProteinSequences.windows` (bounds memory).
+_WINDOW_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class _ProteinSequences:
+    """Where each query protein's sequence lies: in the KB's sequence store or in the input's
+    ``sequence`` column (preferred), without copying the KB's residues.
+
+    Attributes:
+        source: per protein, 0 = unknown, 1 = KB store, 2 = input column.
+        offset: start of the sequence in its source buffer.
+        length: sequence length (-1 when unknown).
+        hashes: md5 hex digest of each sequence (None when unknown).
+        kb_residues: the KB store's residues.
+        given: the input sequences, concatenated (ASCII).
+    """
+
+    source: np.ndarray
+    offset: np.ndarray
+    length: np.ndarray
+    hashes: list[str | None]
+    kb_residues: np.ndarray
+    given: np.ndarray
+
+    def windows(
+        self, protein: np.ndarray, start0: np.ndarray, length: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Subsequences ``protein[start0 : start0 + length]`` for many requests at once.
+
+        Returns:
+            ``(words, code)``: an object array of window strings and, per request, the index
+            of its window in ``words`` (-1 when the protein is unknown or the window does not
+            fit). ``words`` may hold a string more than once.
+        """
+        code = np.full(protein.shape[0], -1, dtype=np.int64)
+        src = self.source[protein]
+        fits = (src > 0) & (start0 >= 0) & (start0 + length <= self.length[protein])
+        pieces: list[np.ndarray] = []
+        n_words = 0
+        for which, buffer in ((1, self.kb_residues), (2, self.given)):
+            in_source = fits & (src == which)
+            for width in np.unique(length[in_source]).tolist():
+                chosen = np.flatnonzero(in_source & (length == width))
+                for lo in range(0, chosen.shape[0], _WINDOW_BLOCK):
+                    sel = chosen[lo : lo + _WINDOW_BLOCK]
+                    first = self.offset[protein[sel]] + start0[sel]
+                    chars = np.asarray(buffer[first[:, None] + np.arange(width)], dtype=np.uint8)
+                    as_bytes = np.ascontiguousarray(chars).view(f"S{width}").reshape(-1)
+                    uniq, inverse = np.unique(as_bytes, return_inverse=True)
+                    code[sel] = n_words + inverse.reshape(-1)
+                    pieces.append(uniq.astype(f"U{width}").astype(object))
+                    n_words += uniq.shape[0]
+        words = np.concatenate(pieces) if pieces else np.zeros(0, dtype=object)
+        return words, code
+
+
+def _protein_sequences(
+    kb: SearchableKB, con: Any, names: np.ndarray, code_of_row: np.ndarray,
+    given: np.ndarray | None,
+) -> _ProteinSequences:
+    """Locate the query proteins' sequences (input column first, then the KB by accession)."""
+    n = names.shape[0]
+    source = np.zeros(n, dtype=np.int8)
+    offset = np.zeros(n, dtype=np.int64)
+    length = np.full(n, -1, dtype=np.int64)
+    hashes: list[str | None] = [None] * n
+    table = "_psl_hitrate_proteins"
+    _register(con, table, {"accession": pa.array(names.tolist(), type=pa.string()),
+                           "idx": pa.array(np.arange(n, dtype=np.int64))})
     try:
-        rows = con.execute(
-            f"SELECT e.accession, e.sequence, e.seq_hash FROM entries e "
-            f"JOIN {name} p ON e.accession = p.accession"
-        ).fetchall()
+        got = con.execute(
+            f"SELECT p.idx, e.entry_id, e.seq_hash FROM entries e "
+            f"JOIN {table} p ON e.accession = p.accession"
+        ).fetchnumpy()
     finally:
-        con.unregister(name)
-    return {acc: (seq, h) for acc, seq, h in rows}
+        con.unregister(table)
+    idx = np.asarray(got["idx"], dtype=np.int64)
+    entry = np.asarray(got["entry_id"], dtype=np.int64)
+    kb_offsets = np.asarray(kb.store.offsets)
+    source[idx] = 1
+    offset[idx] = kb_offsets[entry]
+    length[idx] = kb_offsets[entry + 1] - kb_offsets[entry] - 1
+    for i, h in zip(idx.tolist(), list(got["seq_hash"]), strict=True):
+        hashes[i] = h
+    given_buffer = np.zeros(0, dtype=np.uint8)
+    if given is not None:
+        rows = np.flatnonzero(np.array([x is not None for x in given], dtype=bool))
+        proteins, first = np.unique(code_of_row[rows], return_index=True)
+        sequences = [given[r] for r in rows[first].tolist()]
+        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+        source[proteins] = 2
+        length[proteins] = lengths
+        offset[proteins] = np.cumsum(lengths) - lengths
+        for p, seq in zip(proteins.tolist(), sequences, strict=True):
+            hashes[p] = hashlib.md5(seq.encode("ascii")).hexdigest()
+        given_buffer = np.frombuffer("".join(sequences).encode("ascii"), dtype=np.uint8)
+    return _ProteinSequences(source, offset, length, hashes, kb.store.residues, given_buffer)
 
 
 def _entry_codes(
@@ -430,10 +518,14 @@ def _entry_codes(
             "base": pa.array(bases, type=pa.string()),
             "code": pa.array(np.arange(len(bases), dtype=np.int64)),
         })
-        try:
+        try:  # exact accessions, then the (rare) isoform accessions with their suffix stripped
             got = con.execute(
                 "SELECT e.entry_id, b.code FROM entries e JOIN _psl_hitrate_bases b "
-                f"ON regexp_replace(e.accession, '{_ISOFORM_SQL}', '') = b.base"
+                "ON e.accession = b.base "
+                "UNION ALL "
+                "SELECT e.entry_id, b.code FROM entries e JOIN _psl_hitrate_bases b "
+                f"ON regexp_replace(e.accession, '{_ISOFORM_SQL}', '') = b.base "
+                "WHERE contains(e.accession, '-')"
             ).fetchnumpy()
         finally:
             con.unregister("_psl_hitrate_bases")
@@ -454,40 +546,9 @@ def _entry_codes(
     return entry_key, entry_hash
 
 
-def _random_windows(
-    sequences: list[str],
-    pair_protein: np.ndarray,
-    pair_length: np.ndarray,
-    replicates: int,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """R random windows per (pair): 1-based starts (pairs x R) and the window strings.
-
-    Windows of pairs whose protein is shorter than the window are empty strings (start 0).
-    """
-    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-    offsets = np.zeros(len(sequences) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    buffer = np.frombuffer("".join(sequences).encode("ascii"), dtype=np.uint8)
-    n_pairs = pair_protein.shape[0]
-    span = lengths[pair_protein] - pair_length + 1  # number of possible starts
-    drawable = span >= 1
-    starts0 = np.zeros((n_pairs, replicates), dtype=np.int64)
-    if drawable.any():
-        starts0[drawable] = rng.integers(
-            0, span[drawable][:, None], size=(int(drawable.sum()), replicates)
-        )
-    windows = np.full((n_pairs, replicates), "", dtype=object)
-    for length in np.unique(pair_length[drawable]):
-        sel = np.flatnonzero(drawable & (pair_length == length))
-        first = (offsets[pair_protein[sel]][:, None] + starts0[sel]).reshape(-1)
-        chars = buffer[first[:, None] + np.arange(length)]
-        as_bytes = np.ascontiguousarray(chars).view(f"S{length}").reshape(-1)
-        uniq, inverse = np.unique(as_bytes, return_inverse=True)
-        text = np.array([b.decode("ascii") for b in uniq], dtype=object)
-        windows[sel] = text[inverse.reshape(-1)].reshape(len(sel), replicates)
-    starts = np.where(drawable[:, None], starts0 + 1, 0)
-    return starts, windows
+def _first_rows(group_of_row: np.ndarray) -> np.ndarray:
+    """Row where each group (numbered 0.. in order of first appearance) first occurs."""
+    return np.unique(group_of_row, return_index=True)[1]
 
 
 def score(
@@ -572,22 +633,13 @@ def _score(kb, con, frame, cols, *, weighting, evidence, taxon, keep_self, prote
            null, seed, say, warnings) -> HitRates:
     """The body of :func:`score` (inputs validated, ``con`` a private cursor)."""
     n_rows = len(frame)
-    # Proteins and their reference sequences (input column first, then the KB).
     prot_code, prot_names = pd.factorize(cols["protein"])
     prot_names = np.asarray(prot_names, dtype=object)
     n_entries = int(con.execute("SELECT count(*) FROM entries").fetchall()[0][0])
-    in_kb = _kb_sequences(con, prot_names)
-    prot_seq: list[str | None] = [in_kb[p][0] if p in in_kb else None for p in prot_names]
-    prot_hash: list[str | None] = [in_kb[p][1] if p in in_kb else None for p in prot_names]
-    if "sequence" in cols:
-        given = np.flatnonzero(np.array([x is not None for x in cols["sequence"]], dtype=bool))
-        proteins_given, first = np.unique(prot_code[given], return_index=True)
-        for p, row in zip(proteins_given.tolist(), given[first].tolist(), strict=True):
-            seq = cols["sequence"][row]
-            prot_seq[p] = seq
-            prot_hash[p] = hashlib.md5(seq.encode("ascii")).hexdigest()
+    say("looking up the query proteins")
+    seqs = _protein_sequences(kb, con, prot_names, prot_code, cols.get("sequence"))
 
-    # Items: distinct (protein, class, subsequence, start).
+    # Items: distinct (protein, class, subsequence, start); rows map onto them.
     item_of_row = (
         pd.DataFrame({
             "p": prot_code, "c": cols["class"], "s": cols["subsequence"], "t": cols["start"]
@@ -596,24 +648,21 @@ def _score(kb, con, frame, cols, *, weighting, evidence, taxon, keep_self, prote
         .ngroup()
         .to_numpy(dtype=np.int64)
     )
-    n_items = int(item_of_row.max()) + 1 if n_rows else 0
-    item_first_row = np.full(n_items, n_rows, dtype=np.int64)
-    np.minimum.at(item_first_row, item_of_row, np.arange(n_rows, dtype=np.int64))
-    item_protein = prot_code[item_first_row]
+    item_first_row = _first_rows(item_of_row)
+    n_items = item_first_row.shape[0]
+    item_protein = prot_code[item_first_row].astype(np.int64)
     item_class = cols["class"][item_first_row]
     item_sub = cols["subsequence"][item_first_row]
     item_start = cols["start"][item_first_row]
+    item_len = np.fromiter(map(len, item_sub), dtype=np.int64, count=n_items)
 
-    # Position check: the subsequence must be at `start` of the protein when it is known.
-    bad_item = np.zeros(n_items, dtype=bool)
-    for i in range(n_items):
-        seq = prot_seq[item_protein[i]]
-        if seq is not None:
-            s, t = item_sub[i], item_start[i]
-            bad_item[i] = seq[t - 1 : t - 1 + len(s)] != s
-    mismatch_rows: list[int] = []
-    if bad_item.any():
-        mismatch_rows = (np.flatnonzero(bad_item[item_of_row]) + 1).tolist()
+    # Position check where the protein's sequence is known (warn, count, score anyway).
+    words, at = seqs.windows(item_protein, item_start - 1, item_len)
+    found = np.zeros(n_items, dtype=bool)
+    found[at >= 0] = words[at[at >= 0]] == item_sub[at >= 0]
+    bad_item = (seqs.source[item_protein] > 0) & ~found
+    mismatch_rows = (np.flatnonzero(bad_item[item_of_row]) + 1).tolist()
+    if mismatch_rows:
         shown = ", ".join(map(str, mismatch_rows[:_MAX_REPORTED]))
         more = " ..." if len(mismatch_rows) > _MAX_REPORTED else ""
         warnings.append(
@@ -622,171 +671,154 @@ def _score(kb, con, frame, cols, *, weighting, evidence, taxon, keep_self, prote
         )
 
     # Identity codes for the self / identical-sequence exclusion.
-    base_of_protein = [_ISOFORM.sub("", p) for p in prot_names]
-    base_code, bases = pd.factorize(np.asarray(base_of_protein, dtype=object))
-    known_hashes = [h for h in prot_hash if h is not None]
-    hashes = list(dict.fromkeys(known_hashes))
-    hash_index = {h: i for i, h in enumerate(hashes)}
-    prot_hash_code = np.array(
-        [hash_index[h] if h is not None else -1 for h in prot_hash], dtype=np.int64
+    base_code, bases = pd.factorize(
+        np.asarray([_ISOFORM.sub("", p) for p in prot_names], dtype=object)
     )
+    hashes = list(dict.fromkeys(h for h in seqs.hashes if h is not None))
+    hash_index = {h: i for i, h in enumerate(hashes)}
+    prot_hash = np.array([hash_index.get(h, -1) if h else -1 for h in seqs.hashes],
+                         dtype=np.int64)
     if keep_self:
         entry_key = np.full(n_entries, -1, dtype=np.int64)
         entry_hash = np.full(n_entries, -1, dtype=np.int64)
     else:
-        say("finding the query proteins in the knowledge base")
+        say("finding the query proteins' isoforms and identical sequences")
         entry_key, entry_hash = _entry_codes(con, n_entries, list(bases), hashes)
-
     say("reading entry locations")
     entry_mask = entry_class_masks(con, evidence, n_entries)
 
-    # Groups and the null model's random windows.
-    group_of_row = None
-    pair_group = pair_item = None
-    n_groups = 0
-    group_cols: list[str] = []
-    if proteins or null > 0:
-        group_cols = ["protein", "location", *[c for c in group_by if c not in
-                                                ("protein", "location")]]
-        keys = pd.DataFrame({"protein": cols["protein"],
-                             "location": np.asarray(LOCATION_CLASSES, dtype=object)[cols["class"]]})
+    # Groups (protein, location, group_by) and their distinct items ("pairs").
+    want_groups = proteins or null > 0
+    group_cols = ["protein", "location", *[c for c in group_by if c not in
+                                           ("protein", "location")]]
+    if want_groups:
+        keys = pd.DataFrame({
+            "protein": cols["protein"],
+            "location": np.asarray(LOCATION_CLASSES, dtype=object)[cols["class"]],
+        })
         for c in group_cols[2:]:
             keys[c] = frame[c].to_numpy()
-        grouped = keys.groupby(group_cols, sort=False, dropna=False)
-        group_of_row = grouped.ngroup().to_numpy(dtype=np.int64)
+        group_of_row = (keys.groupby(group_cols, sort=False, dropna=False).ngroup()
+                        .to_numpy(dtype=np.int64))
         n_groups = int(group_of_row.max()) + 1 if n_rows else 0
         pair_code = np.unique(group_of_row * max(n_items, 1) + item_of_row)
         pair_group = pair_code // max(n_items, 1)
         pair_item = pair_code % max(n_items, 1)
 
-    null_starts = null_windows = None
-    if null > 0 and pair_item is not None:
+    # The null model's random windows: R per pair, same length, same protein.
+    null_words = np.zeros(0, dtype=object)
+    null_at = null_start = np.zeros(0, dtype=np.int64)
+    if null > 0 and want_groups:
         say(f"drawing {null} random windows per subsequence")
-        has_seq = np.array([s is not None for s in prot_seq], dtype=bool)
         pair_protein = item_protein[pair_item]
-        no_seq = ~has_seq[pair_protein]
-        if no_seq.any():
-            names = sorted(set(prot_names[pair_protein[no_seq]].tolist()))
+        unknown = seqs.source[pair_protein] == 0
+        if unknown.any():
+            names = sorted(set(prot_names[pair_protein[unknown]].tolist()))
             warnings.append(
                 f"{len(names)} protein(s) have no known sequence (not in the knowledge base, no "
                 f"'sequence' column), so no null model: {', '.join(names[:_MAX_REPORTED])}"
                 + (" ..." if len(names) > _MAX_REPORTED else "")
             )
-        seqs = [s if s is not None else "" for s in prot_seq]
+        span = seqs.length[pair_protein] - item_len[pair_item] + 1  # possible starts
+        drawable = span >= 1
+        start0 = np.zeros((pair_item.shape[0], null), dtype=np.int64)
         rng = np.random.default_rng(seed)
-        null_starts, null_windows = _random_windows(
-            seqs, pair_protein, np.array([len(s) for s in item_sub[pair_item]], dtype=np.int64),
-            null, rng,
+        start0[drawable] = rng.integers(0, span[drawable][:, None],
+                                        size=(int(drawable.sum()), null))
+        null_start = start0.reshape(-1) + 1
+        null_words, null_at = seqs.windows(
+            np.repeat(pair_protein, null), start0.reshape(-1), np.repeat(item_len[pair_item], null)
         )
 
     # One search for every distinct peptide, observed and random.
-    pieces = [item_sub]
-    if null_windows is not None:
-        pieces.append(null_windows.reshape(-1))
-    all_peptides = np.concatenate(pieces) if pieces else np.zeros(0, dtype=object)
-    pep_code, peptides = pd.factorize(all_peptides)
-    peptides = list(peptides)
-    empty_code = peptides.index("") if "" in peptides else -1
-    searchable = [p for p in peptides if p != ""]
-    say(f"searching {len(searchable)} distinct peptides")
-    if searchable:
-        kwargs: dict[str, Any] = {}
-        if taxon is not None:
-            kwargs["taxon"] = taxon
-        hits = kb.search(searchable, **kwargs)
-        q = hits.column("query").to_numpy().astype(np.int64)
-        # map back from `searchable` positions to `peptides` positions
-        if empty_code >= 0:
-            q = q + (q >= empty_code)
+    pep_code, peptides = pd.factorize(np.concatenate([item_sub, null_words]))
+    item_query = pep_code[:n_items].astype(np.int64)
+    null_query = np.full(null_at.shape[0], -1, dtype=np.int64)
+    null_query[null_at >= 0] = pep_code[n_items:][null_at[null_at >= 0]]
+    say(f"searching {len(peptides)} distinct peptides")
+    if len(peptides):
+        search_options: dict[str, Any] = {} if taxon is None else {"taxon": taxon}
+        hits = kb.search(list(peptides), **search_options)
+        occ_query = hits.column("query").to_numpy()
         occ_entry = hits.column("entry_id").to_numpy()
         occ_start = hits.column("start").to_numpy()
     else:
-        q = occ_entry = occ_start = np.zeros(0, dtype=np.int64)
+        occ_query = occ_entry = occ_start = np.zeros(0, dtype=np.int64)
 
     say("scoring")
-    all_item_query = pep_code.astype(np.int64)
-    all_start = item_start
-    all_class = item_class
-    all_key = base_code[item_protein]
-    all_hash = prot_hash_code[item_protein]
-    if null_windows is not None and pair_item is not None:
-        rep_item = np.repeat(pair_item, null)
-        all_start = np.concatenate([item_start, null_starts.reshape(-1)])
-        all_class = np.concatenate([item_class, item_class[rep_item]])
-        all_key = np.concatenate([all_key, all_key[rep_item]])
-        all_hash = np.concatenate([all_hash, all_hash[rep_item]])
-    if empty_code >= 0:
-        all_item_query = np.where(all_item_query == empty_code, -1, all_item_query)
-    valid_item = all_item_query >= 0
+    if null > 0 and want_groups:
+        rep = np.repeat(pair_item, null)
+        all_query = np.concatenate([item_query, null_query])
+        all_start = np.concatenate([item_start, null_start])
+        all_items = np.concatenate([np.arange(n_items), rep])
+    else:
+        all_query, all_start, all_items = item_query, item_start, np.arange(n_items)
     scores = score_occurrences(
-        q, occ_entry, occ_start,
-        item_query=np.where(valid_item, all_item_query, 0),
-        item_start=all_start, item_class=all_class, item_key=all_key, item_hash=all_hash,
+        occ_query, occ_entry, occ_start,
+        item_query=all_query, item_start=all_start, item_class=item_class[all_items],
+        item_key=base_code[item_protein][all_items], item_hash=prot_hash[item_protein][all_items],
         entry_mask=entry_mask, entry_key=entry_key, entry_hash=entry_hash,
         weighting=weighting, keep_self=keep_self,
     )
-    # undrawable random windows: no evidence at all
-    n_ent = np.where(valid_item, scores.n_entries, 0)
-    rate = np.where(valid_item, scores.hit_rate, np.nan)
 
     out = frame.copy()
-    out["n_entries"] = n_ent[:n_items][item_of_row]
+    out["n_entries"] = scores.n_entries[:n_items][item_of_row]
     out["n_hits"] = scores.n_hits[:n_items][item_of_row]
     out["n_unannotated"] = scores.n_unannotated[:n_items][item_of_row]
-    out["hit_rate"] = rate[:n_items][item_of_row]
-
-    result = HitRates(
-        table=out,
-        warnings=warnings,
-        n_position_mismatches=len(mismatch_rows),
-        n_peptides=len(searchable),
-    )
-    if group_of_row is None or pair_group is None or pair_item is None:
+    out["hit_rate"] = scores.hit_rate[:n_items][item_of_row]
+    result = HitRates(table=out, warnings=warnings, n_position_mismatches=len(mismatch_rows),
+                      n_peptides=len(peptides))
+    if not want_groups:
         return result
 
-    # Per-group hit rates: mean over the group's distinct scored subsequences.
-    pair_rate = rate[pair_item]
-    pair_scored = n_ent[pair_item] > 0
-    n_sub = np.bincount(pair_group, minlength=n_groups)
-    n_scored = np.bincount(pair_group[pair_scored], minlength=n_groups)
-    sums = np.bincount(pair_group[pair_scored], weights=pair_rate[pair_scored], minlength=n_groups)
-    observed = np.full(n_groups, np.nan)
-    np.divide(sums, n_scored, out=observed, where=n_scored > 0)
-    first_row = np.unique(group_of_row, return_index=True)[1]
-    groups = pd.DataFrame({
-        c: (keys[c].to_numpy()[first_row]) for c in group_cols
-    })
+    say("aggregating per protein")
+    rate, n_ent = scores.hit_rate, scores.n_entries
+    observed, n_scored, n_sub = _group_means(rate[pair_item], n_ent[pair_item] > 0, pair_group,
+                                             n_groups)
+    first = _first_rows(group_of_row)
+    groups = pd.DataFrame({c: keys[c].to_numpy()[first] for c in group_cols})
     groups["hit_rate"] = observed
     groups["n_subsequences"] = n_sub
     groups["n_scored"] = n_scored
-
     if null > 0:
-        null_rate = rate[n_items:].reshape(-1, null)  # pairs x R
-        null_scored = n_ent[n_items:].reshape(-1, null) > 0
-        gr = (pair_group[:, None] * null + np.arange(null)[None, :]).reshape(-1)
-        ok = null_scored.reshape(-1)
-        rep_sum = np.bincount(gr[ok], weights=null_rate.reshape(-1)[ok], minlength=n_groups * null)
-        rep_n = np.bincount(gr[ok], minlength=n_groups * null)
-        rep = np.full(n_groups * null, np.nan)
-        np.divide(rep_sum, rep_n, out=rep, where=rep_n > 0)
-        rep = rep.reshape(n_groups, null)
-        defined = ~np.isnan(rep)
-        n_null = defined.sum(axis=1)
-        null_mean = np.full(n_groups, np.nan)
-        np.divide(np.where(defined, rep, 0.0).sum(axis=1), n_null, out=null_mean,
-                  where=n_null > 0)
-        with np.errstate(invalid="ignore"):
-            at_least = (defined & (rep >= observed[:, None])).sum(axis=1)
-        p_value = np.where(
-            np.isnan(observed) | (n_null == 0), np.nan, (1.0 + at_least) / (1.0 + n_null)
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            enrichment = np.where(null_mean > 0, observed / np.where(null_mean > 0, null_mean, 1),
-                                  np.where(observed > 0, np.inf, np.nan))
-        enrichment = np.where(np.isnan(observed) | np.isnan(null_mean), np.nan, enrichment)
-        groups["null_hit_rate"] = null_mean
-        groups["n_null"] = n_null
-        groups["enrichment"] = enrichment
-        groups["p_value"] = p_value
+        replicate = (pair_group[:, None] * null + np.arange(null)[None, :]).reshape(-1)
+        rep_rate, _, _ = _group_means(rate[n_items:], n_ent[n_items:] > 0, replicate,
+                                      n_groups * null)
+        groups = groups.assign(**_null_summary(observed, rep_rate.reshape(n_groups, null)))
     result.proteins = groups
     return result
+
+
+def _group_means(
+    rate: np.ndarray, scored: np.ndarray, group: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean of ``rate`` over the scored members of each group (NaN without any), the number
+    of scored members and the number of members."""
+    n_members = np.bincount(group, minlength=n_groups)
+    n_scored = np.bincount(group[scored], minlength=n_groups)
+    sums = np.bincount(group[scored], weights=rate[scored], minlength=n_groups)
+    mean = np.full(n_groups, np.nan)
+    np.divide(sums, n_scored, out=mean, where=n_scored > 0)
+    return mean, n_scored, n_members
+
+
+def _null_summary(observed: np.ndarray, replicates: np.ndarray) -> dict[str, np.ndarray]:
+    """Null mean, defined replicates, enrichment and empirical p-value per group.
+
+    Replicates without any scored window (NaN) are left out: ``n_null`` counts the others and
+    p = (1 + #{defined replicates >= observed}) / (1 + n_null).
+    """
+    defined = ~np.isnan(replicates)
+    n_null = defined.sum(axis=1)
+    null_mean = np.full(observed.shape[0], np.nan)
+    np.divide(np.where(defined, replicates, 0.0).sum(axis=1), n_null, out=null_mean,
+              where=n_null > 0)
+    at_least = (defined & (np.nan_to_num(replicates, nan=-np.inf) >= observed[:, None])).sum(1)
+    undefined = np.isnan(observed) | (n_null == 0)
+    p_value = np.where(undefined, np.nan, (1.0 + at_least) / (1.0 + n_null))
+    enrichment = np.full(observed.shape[0], np.nan)
+    positive = ~undefined & (null_mean > 0)
+    enrichment[positive] = observed[positive] / null_mean[positive]
+    enrichment[~undefined & (null_mean == 0) & (observed > 0)] = np.inf
+    return {"null_hit_rate": null_mean, "n_null": n_null, "enrichment": enrichment,
+            "p_value": p_value}
