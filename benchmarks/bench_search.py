@@ -1,0 +1,278 @@
+"""Benchmark ``kb.open(DIR).search`` at Swiss-Prot scale against Aho-Corasick and PEPMatch.
+
+Knowledge base: built (once, then reused) with ``kb.build`` from the synthetic flat file of
+``benchmarks/generate_swissprot.py`` (default 570,000 entries, about 205 M residues; shared
+with ``bench_build.py``). Peptides (seeded): 90 % substrings of 5-30 aa sampled uniformly from
+the stored sequences, 10 % random sequences of 5-30 aa with Swiss-Prot composition (mostly
+absent). For each batch size (10k, 100k, 1M) the script measures, in the same run:
+
+* ``kb search`` through the Python API (``KnowledgeBase.search_with_summary``: validation,
+  de-duplication, k-mer search, result table with peptide/accession strings materialised),
+  index already loaded; median of ``--repeats`` runs after a warm-up;
+* baseline 1: one pyahocorasick automaton over the batch scanned over all residues
+  (``kb.scan.scan_store``, the engine of the short-peptide path);
+* baseline 2: PEPMatch (exact matching, k=5; its preprocessing of the proteome FASTA timed
+  separately), ``Matcher(...).match()`` returning its DataFrame.
+
+Result counts are compared across engines. Output: ``benchmarks/results/search.json`` and
+``.md``. Timings are wall-clock on a shared machine (other jobs running): noisy.
+
+Usage::
+
+    python benchmarks/bench_search.py                      # full scale
+    python benchmarks/bench_search.py --entries 20000 --sizes 1000 10000   # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import io
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_build import GENERATED, ensure_flatfile  # noqa: E402
+
+import kb  # noqa: E402
+from kb.scan import scan_store  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results"
+AMINO = np.frombuffer(b"ACDEFGHIKLMNPQRSTVWY", dtype=np.uint8)
+
+
+def machine() -> dict:
+    import numba
+
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "numba_threads": numba.get_num_threads(),
+        "memory_gb": round(mem, 1),
+    }
+
+
+def ensure_kb(entries: int, seed: int) -> tuple[Path, float | None]:
+    """The knowledge base of the synthetic flat file (built once, then reused)."""
+    from kb.build import build
+    from kb.store import is_complete
+
+    db = GENERATED / f"kb_synth_{entries}_seed{seed}"
+    if is_complete(db):
+        return db, None
+    flat = ensure_flatfile(entries, seed)
+    print(f"building {db} ...", flush=True)
+    t0 = time.perf_counter()
+    build([flat], db, force=True, progress=False)
+    return db, round(time.perf_counter() - t0, 1)
+
+
+def sample_peptides(store, n: int, seed: int, absent_fraction: float = 0.1) -> list[str]:
+    """``n`` peptides of 5-30 aa: substrings of stored sequences, plus random ones."""
+    rng = np.random.default_rng(seed)
+    lengths = store.lengths()
+    n_absent = int(round(n * absent_fraction))
+    n_present = n - n_absent
+    pep_len = rng.integers(5, 31, size=n_present)
+    # Entries long enough, chosen proportionally to their length.
+    entry = np.searchsorted(np.cumsum(lengths), rng.integers(0, lengths.sum(), n_present),
+                            side="right")
+    entry = np.minimum(entry, len(lengths) - 1)
+    short = lengths[entry] < pep_len
+    pep_len[short] = np.maximum(1, np.minimum(pep_len[short], lengths[entry][short]))
+    start = store.offsets[entry] + (rng.random(n_present) * (lengths[entry] - pep_len + 1)).astype(
+        np.int64)
+    data = bytes(store.residues)
+    present = [data[s:s + m].decode("ascii") for s, m in zip(start.tolist(), pep_len.tolist(),
+                                                             strict=True)]
+    absent_len = rng.integers(5, 31, size=n_absent)
+    buf = AMINO[rng.integers(0, 20, size=int(absent_len.sum()))].tobytes().decode("ascii")
+    ends = np.cumsum(absent_len)
+    absent = [buf[e - m:e] for e, m in zip(ends.tolist(), absent_len.tolist(), strict=True)]
+    peptides = present + absent
+    order = rng.permutation(len(peptides))
+    return [peptides[i] for i in order]
+
+
+def timed(func, repeats: int) -> tuple[float, list[float], object]:
+    times = []
+    out = None
+    for _ in range(repeats):
+        out = None
+        gc.collect()
+        t0 = time.perf_counter()
+        out = func()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times, out
+
+
+def write_fasta(store, accessions: list[str], path: Path) -> None:
+    data = bytes(store.residues)
+    off = store.offsets.tolist()
+    with open(path, "w") as fh:
+        for i, acc in enumerate(accessions):
+            fh.write(f">sp|{acc}|E{i}_SYNTH Synthetic OS=Synthetic OX=1\n")
+            fh.write(data[off[i]:off[i + 1] - 1].decode("ascii"))
+            fh.write("\n")
+
+
+def run_pepmatch(fasta: Path, work: Path, peptides: list[str]) -> tuple[float, int]:
+    from pepmatch import Matcher
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        t0 = time.perf_counter()
+        df = Matcher(peptides, str(fasta), max_mismatches=0, k=5,
+                     preprocessed_files_path=str(work)).match()
+        seconds = time.perf_counter() - t0
+    matched = int(df["Matched Sequence"].is_not_null().sum())
+    return seconds, matched
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--entries", type=int, default=570_000, help="synthetic KB entries")
+    ap.add_argument("--seed", type=int, default=0, help="generator and peptide seed")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
+                    help="peptide batch sizes")
+    ap.add_argument("--repeats", type=int, default=5, help="timed repeats of kb search")
+    ap.add_argument("--ac-max", type=int, default=100_000,
+                    help="largest batch also run through the Aho-Corasick baseline")
+    ap.add_argument("--pepmatch-max", type=int, default=1_000_000,
+                    help="largest batch also run through PEPMatch (0: skip PEPMatch)")
+    ap.add_argument("--out", type=Path, default=RESULTS / "search.json", help="JSON results")
+    args = ap.parse_args(argv)
+
+    db, build_s = ensure_kb(args.entries, args.seed)
+    t0 = time.perf_counter()
+    base = kb.open(db)
+    open_s = time.perf_counter() - t0
+    store = base.store
+    index_meta = json.loads((db / "kmer_index.json").read_text())
+    n_res = store.n_residues
+    print(f"KB {db.name}: {len(base):,} entries, {n_res / 1e6:.1f} M residues, "
+          f"k={base.index.k}, index {index_meta['index_bytes'] / 1e9:.2f} GB "
+          f"(built in {index_meta['index_seconds']} s); open {open_s:.2f} s", flush=True)
+    # Warm-up: numba compilation (cached on disk) and page cache of the memory maps.
+    t0 = time.perf_counter()
+    base.search(sample_peptides(store, 2000, args.seed + 99))
+    np.asarray(store.residues).sum()
+    np.asarray(base.index.positions).sum()
+    warm_s = time.perf_counter() - t0
+    _ = base.accessions
+
+    results: dict = {
+        "machine": machine(),
+        "kb": {"entries": len(base), "residues": n_res, "k": base.index.k,
+               "index_bytes": index_meta["index_bytes"],
+               "index_build_s": index_meta["index_seconds"],
+               "kb_build_s": build_s, "open_s": round(open_s, 3), "warmup_s": round(warm_s, 2),
+               "source": f"benchmarks/generate_swissprot.py --entries {args.entries} "
+                         f"--seed {args.seed}"},
+        "runs": [],
+    }
+
+    pep_dir = None
+    fasta = None
+    if args.pepmatch_max:
+        pep_dir = Path(tempfile.mkdtemp(prefix="pepmatch-", dir=GENERATED))
+        fasta = pep_dir / "proteome.fasta"
+        write_fasta(store, base.accessions.to_pylist(), fasta)
+        from pepmatch import Preprocessor
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            t0 = time.perf_counter()
+            Preprocessor(str(fasta), preprocessed_files_path=str(pep_dir)).preprocess(k=5)
+            prep_s = time.perf_counter() - t0
+        results["pepmatch_preprocess_s"] = round(prep_s, 2)
+        print(f"PEPMatch preprocessing (k=5): {prep_s:.1f} s", flush=True)
+
+    for n in args.sizes:
+        peptides = sample_peptides(store, n, args.seed + n)
+        med, times, res = timed(lambda p=peptides: base.search_with_summary(p), args.repeats)
+        rows = res.table.num_rows
+        run = {"peptides": n, "distinct": len(set(peptides)), "rows": rows,
+               "no_hit": res.n_no_hit, "kb_search_median_s": round(med, 4),
+               "kb_search_times_s": [round(t, 4) for t in times]}
+        del res
+        print(f"{n:>9,} peptides: kb search median {med:.3f} s, {rows:,} rows, "
+              f"{run['no_hit']:,} without hit", flush=True)
+        if n <= args.ac_max:
+            t0 = time.perf_counter()
+            uniq = list(dict.fromkeys(peptides))
+            hit_off, _ = scan_store(store, uniq)
+            ac_s = time.perf_counter() - t0
+            counts = dict(zip(uniq, np.diff(hit_off).tolist(), strict=True))
+            ac_rows = sum(counts[p] for p in peptides)
+            run.update(aho_corasick_s=round(ac_s, 2), aho_corasick_rows=ac_rows,
+                       speedup_vs_aho_corasick=round(ac_s / med, 1))
+            print(f"           Aho-Corasick scan {ac_s:.2f} s ({ac_rows:,} rows) -> "
+                  f"{ac_s / med:.1f}x", flush=True)
+            if ac_rows != rows:
+                raise RuntimeError(f"engines disagree: kb search {rows}, Aho-Corasick {ac_rows}")
+        if fasta is not None and n <= args.pepmatch_max:
+            pm_s, pm_rows = run_pepmatch(fasta, pep_dir, peptides)
+            run.update(pepmatch_s=round(pm_s, 2), pepmatch_rows=pm_rows,
+                       speedup_vs_pepmatch=round(pm_s / med, 1))
+            print(f"           PEPMatch {pm_s:.2f} s ({pm_rows:,} rows) -> {pm_s / med:.1f}x",
+                  flush=True)
+            run["pepmatch_rows_agree"] = pm_rows == rows
+        results["runs"].append(run)
+        gc.collect()
+
+    if pep_dir is not None:
+        for f in pep_dir.iterdir():
+            f.unlink()
+        pep_dir.rmdir()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(results))
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+    return 0
+
+
+def markdown(results: dict) -> str:
+    m, k = results["machine"], results["kb"]
+    lines = [
+        "# Peptide search benchmark (`benchmarks/bench_search.py`)",
+        "",
+        f"Machine: {m['processor']}, {m['cpus']} CPUs (numba threads {m['numba_threads']}), "
+        f"{m['memory_gb']} GB RAM, Python {m['python']}; shared machine, timings are noisy.",
+        f"KB: {k['entries']:,} entries, {k['residues'] / 1e6:.1f} M residues ({k['source']}); "
+        f"k={k['k']}, index {k['index_bytes'] / 1e9:.2f} GB built in {k['index_build_s']} s; "
+        f"open {k['open_s']} s.",
+    ]
+    if "pepmatch_preprocess_s" in results:
+        lines.append(f"PEPMatch preprocessing (k=5, same proteome): "
+                     f"{results['pepmatch_preprocess_s']} s.")
+    lines += [
+        "",
+        "| peptides | rows | no hit | kb search (median s) | Aho-Corasick (s) | vs AC | "
+        "PEPMatch (s) | vs PEPMatch |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results["runs"]:
+        lines.append(
+            f"| {r['peptides']:,} | {r['rows']:,} | {r['no_hit']:,} | {r['kb_search_median_s']} | "
+            f"{r.get('aho_corasick_s', '-')} | {r.get('speedup_vs_aho_corasick', '-')} | "
+            f"{r.get('pepmatch_s', '-')} | {r.get('speedup_vs_pepmatch', '-')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
