@@ -68,10 +68,13 @@ def score_cmd(
         help="Keep the query protein, its isoforms (-N suffix) and entries with an identical "
         "sequence as evidence (excluded by default).",
     ),
-    group_by: list[str] = typer.Option(
-        [], "--group-by",
+    group_by: list[str] | None = typer.Option(
+        None, "--group-by",
         help="Extra input column that defines a group of the per-protein table beside protein "
-        "and location (repeat it: --group-by model --group-by method).",
+        "and location (repeat it: --group-by model --group-by method). Default: the columns "
+        "model, method, attention, target, label_kind that the input has; '--group-by protein' "
+        "groups by protein and location only.",
+        show_default=False,
     ),
     null: int = typer.Option(
         0, "--null", min=0,
@@ -102,7 +105,7 @@ def score_cmd(
         result = score(
             knowledge_base, table,
             weighting=weighting.value, evidence=evidence.value, taxon=taxon,
-            keep_self=keep_self, proteins=proteins_out is not None, group_by=group_by,
+            keep_self=keep_self, proteins=proteins_out is not None, group_by=group_by or None,
             null=null, seed=seed, source=subsequences,
             progress=lambda stage: status.update(stage),
         )

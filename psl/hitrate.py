@@ -48,6 +48,7 @@ __all__ = [
     "EXPERIMENTAL_EVIDENCE",
     "REQUIRED_COLUMNS",
     "SCORE_COLUMNS",
+    "RUN_COLUMNS",
     "ItemScores",
     "HitRates",
     "score_occurrences",
@@ -63,6 +64,9 @@ EVIDENCE_LEVELS: tuple[str, ...] = ("any", "experimental")
 EXPERIMENTAL_EVIDENCE = "ECO:0000269"
 #: Columns an input table must have.
 REQUIRED_COLUMNS: tuple[str, ...] = ("protein", "location", "subsequence", "start")
+#: Input columns that define the per-protein groups by default, when present (the run
+#: columns of ``psl extract``'s output and a model name).
+RUN_COLUMNS: tuple[str, ...] = ("model", "method", "attention", "target", "label_kind")
 #: Columns added to every input row.
 SCORE_COLUMNS: tuple[str, ...] = ("n_entries", "n_hits", "n_unannotated", "hit_rate")
 
@@ -560,7 +564,7 @@ def score(
     taxon: str | int | None = None,
     keep_self: bool = False,
     proteins: bool = False,
-    group_by: Sequence[str] = (),
+    group_by: Sequence[str] | None = None,
     null: int = 0,
     seed: int = 0,
     source: str | Path | None = None,
@@ -582,7 +586,9 @@ def score(
         keep_self: keep the query protein, its isoforms and identical sequences in E_s.
         proteins: also compute the per-group table (:attr:`HitRates.proteins`).
         group_by: extra columns that define a group beside protein and location (e.g.
-            ``["model", "method"]``).
+            ``["model", "method"]``); None (default): those of :data:`RUN_COLUMNS` present in
+            the input, so that hit rates of different models, methods or label kinds are never
+            averaged together.
         null: number R of null-model replicates per group (0 = no null model; implies
             ``proteins``).
         seed: seed of the null model's random generator.
@@ -607,6 +613,8 @@ def score(
     frame = table.to_pandas() if isinstance(table, pa.Table) else table
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame or an Arrow table, got {type(table)}")
+    if group_by is None:
+        group_by = [c for c in RUN_COLUMNS if c in frame.columns]
     group_by = list(group_by)
     missing = [c for c in group_by if c not in frame.columns]
     if missing:

@@ -52,7 +52,9 @@ def test_score_writes_rows_and_proteins(golden_db, subsequences, tmp_path):
     assert math.isnan(rows["hit_rate"][1])
     assert rows["hit_rate"][2] == pytest.approx(S3["paper"])
     assert rows["hit_rate"][3] == pytest.approx(X1["paper"])
-    proteins = pd.read_csv(prot).set_index("protein")
+    proteins = pd.read_csv(prot)
+    assert proteins.columns.tolist()[:3] == ["protein", "location", "method"]  # by default
+    proteins = proteins.set_index("protein")
     assert proteins.loc["P11111", "hit_rate"] == pytest.approx(P11111_PAPER)
     assert proteins.loc["P11111", "n_scored"] == 2
     assert "4 rows, 2 proteins, 3 rows scored, mean hit rate" in res.stderr

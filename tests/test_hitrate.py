@@ -302,7 +302,7 @@ def _golden_input():
 def test_score_golden_by_hand(golden_kb, weighting):
     from psl.hitrate import score
 
-    res = score(golden_kb, _golden_input(), weighting=weighting, proteins=True)
+    res = score(golden_kb, _golden_input(), weighting=weighting, proteins=True, group_by=[])
     t = res.table
     assert list(t.columns) == ["protein", "location", "subsequence", "start", "model",
                                "n_entries", "n_hits", "n_unannotated", "hit_rate"]
@@ -332,7 +332,10 @@ def test_score_golden_by_hand(golden_kb, weighting):
 def test_score_group_by_pass_through_column(golden_kb):
     from psl.hitrate import score
 
-    res = score(golden_kb, _golden_input(), proteins=True, group_by=["model"])
+    res = score(golden_kb, _golden_input(), proteins=True)  # 'model' groups by default
+    assert res.proteins.columns[:3].tolist() == ["protein", "location", "model"]
+    assert score(golden_kb, _golden_input(), proteins=True, group_by=["model"]).proteins.equals(
+        res.proteins)
     g = res.proteins.set_index(["protein", "model"])
     assert g.loc[("P11111", "a"), "n_subsequences"] == 3
     assert g.loc[("P11111", "a"), "hit_rate"] == pytest.approx(19 / 60)
