@@ -82,9 +82,11 @@ def _check_choice(what: str, value: object, allowed: Sequence[str]) -> None:
 
 
 class SearchableKB(Protocol):
-    """What :func:`score` needs from a knowledge base (``kb.open(DIR)`` returns one)."""
+    """What :func:`score` needs from a knowledge base (``kb.open(DIR)`` returns one): a DuckDB
+    connection, the sequence store and the batched search."""
 
     con: Any
+    store: Any
 
     def search(self, peptides: Sequence[str], **kwargs: Any) -> pa.Table: ...
 
@@ -320,8 +322,8 @@ class HitRates:
             f"mean hit rate {mean:.4f}",
         ]
         if self.proteins is not None and "null_hit_rate" in self.proteins:
-            p = self.proteins
-            parts.append(f"mean null hit rate {float(np.nanmean(p['null_hit_rate'])):.4f}")
+            null = self.proteins["null_hit_rate"].dropna()
+            parts.append(f"mean null hit rate {float(null.mean()) if len(null) else np.nan:.4f}")
         parts.append(f"{len(self.warnings)} warnings")
         return ", ".join(parts)
 
@@ -609,7 +611,10 @@ def score(
     if isinstance(kb, str | Path):
         from kb.api import open as open_kb
 
-        kb = open_kb(kb)
+        with open_kb(kb) as opened:
+            return score(opened, table, weighting=weighting, evidence=evidence, taxon=taxon,
+                         keep_self=keep_self, proteins=proteins, group_by=group_by, null=null,
+                         seed=seed, source=source, progress=progress)
     frame = table.to_pandas() if isinstance(table, pa.Table) else table
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame or an Arrow table, got {type(table)}")

@@ -548,3 +548,13 @@ def test_null_model_matches_exhaustive_enumeration(tmp_path):
         assert checked >= 4
     finally:
         kb.close()
+
+
+def test_score_empty_input_and_kb_directory(golden_kb):
+    from psl.hitrate import score
+
+    empty = _golden_input().iloc[:0]
+    res = score(golden_kb.path, empty, null=5)  # a directory is opened (and closed) here
+    assert len(res.table) == 0 and res.table.columns[-1] == "hit_rate"
+    assert len(res.proteins) == 0 and "p_value" in res.proteins
+    assert res.summary().startswith("0 rows, 0 proteins, 0 rows scored")
