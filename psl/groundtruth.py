@@ -106,7 +106,8 @@ def terminal_mass(attributions: pd.DataFrame, n_first: int = 30, n_last: int = 1
     """Share of each protein's attribution mass in its first and last residues.
 
     Mass is the sum of absolute scores (IG scores can be negative; attention is positive).
-    The uniform expectation is ``min(n, L) / L``.
+    The uniform expectation is the share of the residues the model saw (non-NaN scores) that
+    lie in the first / last residues: ``min(n, L) / L`` for an uncropped protein.
 
     Arguments:
         attributions: per-residue table (``protein, position, score, true_label,
@@ -126,14 +127,22 @@ def terminal_mass(attributions: pd.DataFrame, n_first: int = 30, n_last: int = 1
     keys = [*_run_cols(attributions), "protein"]
     df = attributions[[*keys, "position", "score", "true_label", "predicted_label"]].copy()
     df["abs"] = df["score"].abs()
+    df["seen"] = df["score"].notna()
     length = df.groupby(keys, sort=False)["position"].transform("max")
-    df["first"] = np.where(df["position"] <= n_first, df["abs"], 0.0)
-    df["last"] = np.where(df["position"] > length - n_last, df["abs"], 0.0)
+    in_first = df["position"] <= n_first
+    in_last = df["position"] > length - n_last
+    df["first"] = np.where(in_first, df["abs"], 0.0)
+    df["last"] = np.where(in_last, df["abs"], 0.0)
+    df["seen_first"] = in_first & df["seen"]
+    df["seen_last"] = in_last & df["seen"]
     g = df.groupby(keys, sort=False)
     out = g.agg(
         true_label=("true_label", "first"),
         predicted_label=("predicted_label", "first"),
         length=("position", "max"),
+        seen=("seen", "sum"),
+        seen_first=("seen_first", "sum"),
+        seen_last=("seen_last", "sum"),
         total=("abs", "sum"),
         first=("first", "sum"),
         last=("last", "sum"),
@@ -141,8 +150,9 @@ def terminal_mass(attributions: pd.DataFrame, n_first: int = 30, n_last: int = 1
     total = out["total"].where(out["total"] > 0)
     out["mass_first"] = out["first"] / total
     out["mass_last"] = out["last"] / total
-    out["expected_first"] = np.minimum(n_first, out["length"]) / out["length"]
-    out["expected_last"] = np.minimum(n_last, out["length"]) / out["length"]
+    seen = out["seen"].where(out["seen"] > 0)
+    out["expected_first"] = out["seen_first"] / seen
+    out["expected_last"] = out["seen_last"] / seen
     return out[
         [*keys, "true_label", "predicted_label", "length", "mass_first", "expected_first",
          "mass_last", "expected_last"]

@@ -60,6 +60,12 @@ def test_terminal_mass_hand_computed():
     tm = terminal_mass(_attr("Q", "AAAAA", [1, 2, 3, 4, 5]), n_first=30, n_last=2)
     assert tm.iloc[0].mass_first == pytest.approx(1.0)
     assert tm.iloc[0].mass_last == pytest.approx(9 / 15)
+    # A cropped protein: 20 residues, the model saw 1..5 and 16..20 only.
+    sc = [1.0] * 5 + [float("nan")] * 10 + [1.0] * 5
+    tm = terminal_mass(_attr("C", "A" * 20, sc), n_first=3, n_last=2)
+    assert tm.iloc[0].expected_first == pytest.approx(3 / 10)
+    assert tm.iloc[0].expected_last == pytest.approx(2 / 10)
+    assert tm.iloc[0].mass_first == pytest.approx(3 / 10)
     with pytest.raises(ValueError):
         terminal_mass(_attr("Q", "A", [1.0]), n_first=0)
 
