@@ -135,3 +135,12 @@ def test_score_bad_options_exit_2(golden_db, subsequences, tmp_path):
     res = _run(subsequences, "--db", golden_db, "--group-by", "model", "--proteins",
                tmp_path / "p.csv")
     assert res.exit_code == 2 and "group-by column(s) model not in the input" in res.stderr
+
+
+def test_score_help_explains_every_option():
+    res = CliRunner().invoke(psl_app, ["score", "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    for option in ("--db", "--out", "--proteins", "--weighting", "--evidence", "--taxon",
+                   "--keep-self", "--group-by", "--null", "--seed"):
+        assert option in res.output
+    assert "ECO:0000269" in res.output and "1-based" in res.output
