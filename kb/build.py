@@ -10,14 +10,17 @@ after the new build is complete.
 from __future__ import annotations
 
 import datetime as _dt
+import gzip
 import hashlib
 import io
+import multiprocessing
 import os
 import shutil
 import tempfile
 import time
+import zlib
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -99,11 +102,11 @@ def read_entries(
     strict: bool = False,
     errors: list | None = None,
     handle: BinaryIO | None = None,
-    workers: int = 1,
 ) -> Iterator[Entry]:
     """Entries of one input file in the given format (``flatfile``, ``table``, ``fasta``).
 
-    Flat files are parsed by :mod:`kb.flatfile` (in ``workers`` processes when > 1).
+    Flat files are parsed by :func:`kb.flatfile.parse` (one process; ``build`` parses them in
+    worker processes itself, see :func:`_flatfile_batches_parallel`).
 
     Raises:
         InputFormatError: whole-file problems, or (``strict``) the first malformed entry.
@@ -112,12 +115,122 @@ def read_entries(
         return read_table(path, strict=strict, errors=errors, handle=handle)
     if fmt == "fasta":
         return read_fasta(path, strict=strict, errors=errors, handle=handle)
-    from kb.flatfile import parse, parse_parallel
+    from kb.flatfile import parse
 
-    source = handle if handle is not None else path
-    if workers > 1:
-        return parse_parallel(source, workers=workers, strict=strict, errors=errors)
-    return parse(source, strict=strict, errors=errors)
+    return parse(handle if handle is not None else path, strict=strict, errors=errors)
+
+
+# --- parallel flat-file parsing -------------------------------------------------------------
+#
+# The main process reads and decompresses the file and cuts it into chunks of whole entries
+# (at "//" lines). Each worker parses a chunk with kb.flatfile.parse AND converts the entries
+# into a columnar kb.store.Batch (pyarrow tables + residue bytes), which is cheap to send back;
+# sending Entry objects instead costs more to unpickle in the main process than parsing them.
+# At most 2 chunks per worker are in flight, so memory stays bounded.
+
+_CHUNK_BYTES = 8 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _decompressed(handle: io.BufferedReader, name: str, size: int) -> Iterator[bytes]:
+    """Blocks of about ``size`` decompressed bytes (gzip detected from the magic bytes)."""
+    stream = gzip.GzipFile(fileobj=handle) if handle.peek(2)[:2] == _GZIP_MAGIC else handle
+    try:
+        while block := stream.read(size):
+            yield block
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise InputFormatError(f"truncated or corrupt gzip data ({e})", name) from None
+
+
+def _last_terminator_end(data: bytes) -> int:
+    """Offset just after the last complete ``//`` line of ``data`` (0 if none)."""
+    end = len(data)
+    while True:
+        pos = data.rfind(b"\n//", 0, end)
+        if pos < 0:
+            return 0
+        nl = data.find(b"\n", pos + 3)
+        if nl >= 0 and not data[pos + 3 : nl].strip():
+            return nl + 1
+        end = pos
+
+
+def _entry_chunks(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """Re-cut decompressed blocks into chunks that end at an entry's ``//`` line."""
+    carry = b""
+    for block in blocks:
+        data = carry + block
+        cut = _last_terminator_end(data)
+        if cut == 0:
+            carry = data
+            continue
+        carry = data[cut:]
+        yield data[:cut]
+    if carry:
+        yield carry
+
+
+class _NamedBytes(io.BytesIO):
+    """A chunk of the file, named after the file for the parser's messages."""
+
+    def __init__(self, data: bytes, name: str):
+        super().__init__(data)
+        self.name = name
+
+
+def _pack(e: InputFormatError) -> tuple:
+    return (type(e), e.message, e.path, e.line, getattr(e, "entry", None))
+
+
+def _unpack(packed: tuple, offset: int) -> InputFormatError:
+    """Rebuild an error with its chunk-relative line number made absolute."""
+    cls, message, path, line, entry = packed
+    line = None if line is None else line + offset
+    from kb.flatfile import FlatFileError
+
+    if issubclass(cls, FlatFileError):
+        return cls(message, path, line, entry)
+    return cls(message, path, line)
+
+
+def _parse_chunk_to_batch(args: tuple) -> tuple:
+    """Worker: parse one chunk and convert it; returns (batch, errors, newlines, fatal)."""
+    chunk, name, strict, min_evidence = args
+    from kb.flatfile import parse
+    from kb.store import entries_to_batch
+
+    errors: list = []
+    try:
+        batch = entries_to_batch(
+            parse(_NamedBytes(chunk, name), strict=strict, errors=errors), None, min_evidence
+        )
+    except InputFormatError as e:
+        return None, [], chunk.count(b"\n"), _pack(e)
+    return batch, [_pack(e) for e in errors], chunk.count(b"\n"), None
+
+
+def _flatfile_batches_parallel(pool, handle, name, strict, min_evidence, errors, on_batch):
+    """Parse a flat file in ``pool``; ``on_batch(batch)`` is called in file order."""
+    pending: deque = deque()
+    offset = 0
+    limit = 2 * pool._processes  # noqa: SLF001 - the pool's size
+
+    def collect() -> None:
+        nonlocal offset
+        batch, errs, newlines, fatal = pending.popleft().get()
+        if fatal is not None:
+            raise _unpack(fatal, offset)
+        errors.extend(_unpack(e, offset) for e in errs)
+        offset += newlines
+        on_batch(batch)
+
+    for chunk in _entry_chunks(_decompressed(handle, name, _CHUNK_BYTES)):
+        pending.append(pool.apply_async(_parse_chunk_to_batch,
+                                        ((chunk, name, strict, min_evidence),)))
+        if len(pending) >= limit:
+            collect()
+    while pending:
+        collect()
 
 
 def _tool_version() -> str:
@@ -227,27 +340,66 @@ def _progress(enabled: bool):
 def _build_into(
     tmp, paths, formats, summary, min_evidence, strict, k, progress, workers
 ) -> KBWriter:
-    writer = KBWriter(tmp, min_evidence=min_evidence)
+    pool = None
+    if workers > 1 and "flatfile" in formats:
+        # Fork the workers before DuckDB starts its threads in this process.
+        pool = multiprocessing.get_context("fork").Pool(workers)
+    try:
+        writer = KBWriter(tmp, min_evidence=min_evidence)
+        _read_inputs(writer, pool, paths, formats, summary, min_evidence, strict, progress)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    if writer.n_entries == 0:
+        writer.close()
+        raise InputFormatError(
+            "no valid entries in the input" + (f" ({summary.skipped} skipped)"
+                                                if summary.skipped else ""),
+            ", ".join(str(p) for p in paths),
+        )
+    store = writer.sequence_store()
+    store.save(tmp)
+    from kb.index import write_index
+
+    index_meta = write_index(store, tmp, k)
+    summary.entries = writer.n_entries
+    summary.residues = writer.n_residues
+    summary.with_location = writer.count_with_location()
+    summary.duplicates = writer.n_duplicates
+    writer.write_meta({f"index.{key}": value for key, value in index_meta.items()})
+    writer.write_meta({"location_rows_dropped_by_min_evidence": writer.n_location_rows_dropped})
+    return writer
+
+
+def _read_inputs(writer, pool, paths, formats, summary, min_evidence, strict, progress) -> None:
+    """Stream every input into ``writer`` (flat files through ``pool`` when given)."""
     total = sum(p.stat().st_size for p in paths)
-    with ExitStack() as stack:
-        bar = stack.enter_context(_progress(progress))
+    with _progress(progress) as bar:
         task = bar.add_task("building", total=total, entries=0)
+
+        def on_batch(batch) -> None:
+            writer.add_batch(batch)
+            bar.update(task, entries=writer.n_entries)
+
         for path, fmt in zip(paths, formats, strict=True):
             errors: list = []
             before = writer.n_entries
             dup_before = writer.n_duplicates
-            raw = open(path, "rb")  # noqa: SIM115 - closed by the reader / below
-            handle = _CountingReader(raw, lambda n: bar.advance(task, n), str(path))
-            try:
-                for i, entry in enumerate(
-                    read_entries(path, fmt, strict=strict, errors=errors, workers=workers,
-                                 handle=io.BufferedReader(handle, 1 << 20))
-                ):
-                    writer.add(entry)
-                    if i % 4096 == 0:
-                        bar.update(task, entries=writer.n_entries)
-            finally:
-                raw.close()
+            with open(path, "rb") as raw:
+                counting = _CountingReader(raw, lambda n: bar.advance(task, n), str(path))
+                handle = io.BufferedReader(counting, 1 << 20)
+                if fmt == "flatfile" and pool is not None:
+                    _flatfile_batches_parallel(pool, handle, str(path), strict, min_evidence,
+                                               errors, on_batch)
+                else:
+                    for i, entry in enumerate(
+                        read_entries(path, fmt, strict=strict, errors=errors, handle=handle)
+                    ):
+                        writer.add(entry)
+                        if i % 4096 == 0:
+                            bar.update(task, entries=writer.n_entries + len(writer._buffer))
+                    writer.flush()
             bar.update(task, entries=writer.n_entries)
             summary.skipped += len(errors)
             room = MAX_KEPT_ERRORS - len(summary.errors)
@@ -263,25 +415,6 @@ def _build_into(
                     "skipped": len(errors),
                 }
             )
-    if writer.n_entries == 0:
-        writer.close()
-        raise InputFormatError(
-            "no valid entries in the input" + (f" ({summary.skipped} skipped)"
-                                                if summary.skipped else ""),
-            ", ".join(str(p) for p in paths),
-        )
-    store = writer.sequence_store()
-    store.save(tmp)
-    from kb.index import write_index
-
-    index_meta = write_index(store, tmp, k)
-    summary.entries = writer.n_entries
-    summary.residues = writer.n_residues
-    summary.with_location = writer.n_with_location
-    summary.duplicates = writer.n_duplicates
-    writer.write_meta({f"index.{key}": value for key, value in index_meta.items()})
-    writer.write_meta({"location_rows_dropped_by_min_evidence": writer.n_location_rows_dropped})
-    return writer
 
 
 def _finish(tmp: Path, writer: KBWriter, summary: BuildSummary, min_evidence: str, k: int,

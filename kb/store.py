@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ __all__ = [
     "MIN_EVIDENCE",
     "EXPERIMENTAL_ECO",
     "SCHEMA_VERSION",
+    "Batch",
+    "entries_to_batch",
     "KBWriter",
     "is_complete",
     "read_meta",
@@ -89,6 +92,7 @@ CREATE TABLE features (
 CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 """
 
+_CHILD_TABLES = ("secondary_accessions", "locations", "features")
 _SCHEMAS: dict[str, pa.Schema] = {
     "entries": pa.schema(
         [
@@ -131,8 +135,116 @@ _SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
+@dataclass
+class Batch:
+    """Entries converted to columns, ready for the database (built in parser workers too).
+
+    Attributes:
+        tables: ``entries`` (without ``entry_id``), ``secondary_accessions``, ``locations``,
+            ``features``; the child tables carry a ``_row`` column (row of the entry in
+            ``entries``) so duplicate entries can be dropped with their rows.
+        residues: the sequences joined, each followed by ``*``.
+        lengths: sequence lengths (``int64``).
+        dropped_locations: location rows removed by ``min_evidence``.
+    """
+
+    tables: dict[str, pa.Table]
+    residues: bytes
+    lengths: np.ndarray
+    dropped_locations: int = 0
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def entries_to_batch(
+    entries: Iterable[Entry], mapper: LocationMapper | None = None, min_evidence: str = "any"
+) -> Batch:
+    """Convert entries to a columnar :class:`Batch` (location terms mapped to classes).
+
+    Arguments:
+        entries: the entries.
+        mapper: term -> class mapper (default: the shipped map).
+        min_evidence: ``"any"`` or ``"experimental"`` (see :class:`KBWriter`).
+    """
+    mapper = mapper or default_mapper()
+    lookup = mapper.lookup
+    experimental_only = min_evidence == "experimental"
+    cols: dict[str, dict[str, list]] = {
+        t: {name: [] for name in s.names if name != "entry_id"} for t, s in _SCHEMAS.items()
+    }
+    for t in _CHILD_TABLES:
+        cols[t]["_row"] = []
+    e_acc, e_name, e_rev = (cols["entries"][k] for k in ("accession", "entry_name", "reviewed"))
+    e_prot, e_gene, e_org = (cols["entries"][k] for k in ("protein_name", "gene", "organism"))
+    e_tax, e_lin, e_len = (cols["entries"][k] for k in ("taxon_id", "lineage", "length"))
+    e_seq, e_hash = cols["entries"]["sequence"], cols["entries"]["seq_hash"]
+    sec, loc, feat = (cols[t] for t in _CHILD_TABLES)
+    md5 = hashlib.md5
+    dropped = 0
+    row = 0
+    for entry in entries:
+        acc = entry.accession
+        seq = entry.sequence
+        e_acc.append(acc)
+        e_name.append(entry.entry_name)
+        e_rev.append(entry.reviewed)
+        e_prot.append(entry.protein_name)
+        e_gene.append(entry.gene)
+        e_org.append(entry.organism)
+        e_tax.append(entry.taxon_id)
+        e_lin.append(entry.lineage)
+        e_len.append(len(seq))
+        e_seq.append(seq)
+        e_hash.append(md5(seq.encode("ascii")).hexdigest())
+        for s2 in entry.secondary_accessions:
+            sec["secondary"].append(s2)
+            sec["accession"].append(acc)
+            sec["_row"].append(row)
+        for location in entry.locations:
+            if location.label_class is not None:
+                sl_id, cls_ = None, location.label_class
+            else:
+                if experimental_only and (
+                    location.evidence is None or EXPERIMENTAL_ECO not in location.evidence
+                ):
+                    dropped += 1
+                    continue
+                match = lookup(location.term)
+                sl_id, cls_ = match.sl_id, match.label_class
+            loc["accession"].append(acc)
+            loc["isoform"].append(location.isoform)
+            loc["term"].append(location.term)
+            loc["sl_id"].append(sl_id)
+            loc["class"].append(cls_)
+            loc["evidence"].append(location.evidence)
+            loc["topology"].append(location.topology)
+            loc["_row"].append(row)
+        for f in entry.features:
+            feat["accession"].append(acc)
+            feat["type"].append(f.type)
+            feat["start"].append(f.start)
+            feat["end"].append(f.end)
+            feat["description"].append(f.description)
+            feat["evidence"].append(f.evidence)
+            feat["_row"].append(row)
+        row += 1
+    tables = {}
+    for t, schema in _SCHEMAS.items():
+        fields = [f for f in schema if f.name != "entry_id"]
+        if t in _CHILD_TABLES:
+            fields.append(pa.field("_row", pa.int32()))
+        tables[t] = pa.table(cols[t], schema=pa.schema(fields))
+    residues = ("*".join(e_seq) + "*").encode("ascii") if e_seq else b""
+    return Batch(tables, residues, np.asarray(e_len, dtype=np.int64), dropped)
+
+
 class KBWriter:
     """Stream entries into a new knowledge-base directory (normally a temporary one).
+
+    Entries come one at a time (:meth:`add`, buffered and converted per ``batch_size``) or as
+    ready :class:`Batch` es (:meth:`add_batch`, e.g. from parser workers). Duplicate
+    accessions: the first occurrence wins, later ones are counted in ``n_duplicates``.
 
     Arguments:
         directory: an existing, empty directory.
@@ -140,7 +252,7 @@ class KBWriter:
             whose evidence contains ``ECO:0000269`` (DeepLoc's rule) and dataset-label rows
             (table/FASTA labels already are curated classes and carry no evidence).
         mapper: the term -> class mapper (default: the shipped map).
-        batch_size: entries buffered before a batch is written to DuckDB.
+        batch_size: entries buffered by :meth:`add` before a batch is written.
 
     Raises:
         ValueError: an unknown ``min_evidence``.
@@ -152,7 +264,7 @@ class KBWriter:
         *,
         min_evidence: str = "any",
         mapper: LocationMapper | None = None,
-        batch_size: int = 50_000,
+        batch_size: int = 20_000,
     ):
         if min_evidence not in MIN_EVIDENCE:
             raise ValueError(
@@ -165,84 +277,19 @@ class KBWriter:
         self.con = duckdb.connect(str(self.directory / DB_FILE))
         self.con.execute(_DDL)
         self._seen: set[str] = set()
-        self._cols: dict[str, dict[str, list]] = {
-            t: {name: [] for name in s.names} for t, s in _SCHEMAS.items()
-        }
-        self._pending = 0
+        self._buffer: list[Entry] = []
         self._residue_chunks: list[bytes] = []
-        self._lengths: list[int] = []
+        self._lengths: list[np.ndarray] = []
         self.n_entries = 0
         self.n_residues = 0
-        self.n_with_location = 0
         self.n_duplicates = 0
         self.n_location_rows_dropped = 0
 
-    def add(self, entry: Entry) -> bool:
-        """Add one entry; returns ``False`` (and counts it) when its accession was seen before."""
-        acc = entry.accession
-        if acc in self._seen:
-            self.n_duplicates += 1
-            return False
-        self._seen.add(acc)
-        seq = entry.sequence
-        c = self._cols["entries"]
-        c["entry_id"].append(self.n_entries)
-        c["accession"].append(acc)
-        c["entry_name"].append(entry.entry_name)
-        c["reviewed"].append(entry.reviewed)
-        c["protein_name"].append(entry.protein_name)
-        c["gene"].append(entry.gene)
-        c["organism"].append(entry.organism)
-        c["taxon_id"].append(entry.taxon_id)
-        c["lineage"].append(entry.lineage)
-        c["length"].append(len(seq))
-        c["sequence"].append(seq)
-        c["seq_hash"].append(hashlib.md5(seq.encode("ascii")).hexdigest())
-        if entry.secondary_accessions:
-            s = self._cols["secondary_accessions"]
-            for sec in entry.secondary_accessions:
-                s["secondary"].append(sec)
-                s["accession"].append(acc)
-        mapped = False
-        if entry.locations:
-            loc = self._cols["locations"]
-            experimental_only = self.min_evidence == "experimental"
-            lookup = self.mapper.lookup
-            for location in entry.locations:
-                if location.label_class is not None:
-                    sl_id, cls_ = None, location.label_class
-                else:
-                    if experimental_only and (
-                        location.evidence is None or EXPERIMENTAL_ECO not in location.evidence
-                    ):
-                        self.n_location_rows_dropped += 1
-                        continue
-                    match = lookup(location.term)
-                    sl_id, cls_ = match.sl_id, match.label_class
-                mapped = mapped or cls_ is not None
-                loc["accession"].append(acc)
-                loc["isoform"].append(location.isoform)
-                loc["term"].append(location.term)
-                loc["sl_id"].append(sl_id)
-                loc["class"].append(cls_)
-                loc["evidence"].append(location.evidence)
-                loc["topology"].append(location.topology)
-        if entry.features:
-            f = self._cols["features"]
-            for feat in entry.features:
-                f["accession"].append(acc)
-                f["type"].append(feat.type)
-                f["start"].append(feat.start)
-                f["end"].append(feat.end)
-                f["description"].append(feat.description)
-                f["evidence"].append(feat.evidence)
-        self.n_entries += 1
-        self.n_residues += len(seq)
-        self.n_with_location += mapped
-        self._pending += 1
-        if self._pending >= self.batch_size:
+    def add(self, entry: Entry) -> None:
+        """Add one entry (buffered; written every ``batch_size`` entries)."""
+        self._buffer.append(entry)
+        if len(self._buffer) >= self.batch_size:
             self.flush()
-        return True
 
     def add_all(self, entries: Iterable[Entry]) -> None:
         """Add every entry of an iterable."""
@@ -250,27 +297,73 @@ class KBWriter:
             self.add(e)
 
     def flush(self) -> None:
-        """Write the buffered rows to DuckDB and the buffered sequences to the residue chunks."""
-        seqs = self._cols["entries"]["sequence"]
-        if seqs:
-            self._residue_chunks.append(("*".join(seqs) + "*").encode("ascii"))
-            self._lengths.extend(self._cols["entries"]["length"])
-        for table, schema in _SCHEMAS.items():
-            cols = self._cols[table]
-            if not cols[schema.names[0]]:
-                continue
-            batch = pa.table(cols, schema=schema)  # noqa: F841 - read by DuckDB below
-            self.con.execute(f"INSERT INTO {table} SELECT * FROM batch")
-            self._cols[table] = {name: [] for name in schema.names}
-        self._pending = 0
+        """Convert and write the buffered entries."""
+        if self._buffer:
+            batch = entries_to_batch(self._buffer, self.mapper, self.min_evidence)
+            self._buffer = []
+            self.add_batch(batch)
+
+    def add_batch(self, batch: Batch) -> None:
+        """Write a :class:`Batch`: drop duplicate accessions, number the entries, insert rows."""
+        if len(batch) == 0:
+            return
+        self.n_location_rows_dropped += batch.dropped_locations
+        entries = batch.tables["entries"]
+        accessions = entries.column("accession").to_pylist()
+        seen = self._seen
+        residues, lengths = batch.residues, batch.lengths
+        child = {t: batch.tables[t] for t in _CHILD_TABLES}
+        unique = set(accessions)
+        if len(unique) == len(accessions) and seen.isdisjoint(unique):
+            seen |= unique
+        else:  # duplicates: rare, slow path
+            keep = np.zeros(len(accessions), dtype=bool)
+            for i, acc in enumerate(accessions):
+                if acc not in seen:
+                    seen.add(acc)
+                    keep[i] = True
+            self.n_duplicates += int((~keep).sum())
+            entries = entries.filter(pa.array(keep))
+            lengths = lengths[keep]
+            seqs = entries.column("sequence").to_pylist()
+            residues = ("*".join(seqs) + "*").encode("ascii") if seqs else b""
+            for t, tab in child.items():
+                child[t] = tab.filter(pa.array(keep[tab.column("_row").to_numpy()]))
+        n = len(lengths)
+        if n == 0:
+            return
+        ids = pa.array(np.arange(self.n_entries, self.n_entries + n, dtype=np.int32))
+        self._insert("entries", entries.add_column(0, "entry_id", ids))
+        for t, tab in child.items():
+            if tab.num_rows:
+                self._insert(t, tab.drop_columns(["_row"]))
+        self._residue_chunks.append(residues)
+        self._lengths.append(lengths)
+        self.n_entries += n
+        self.n_residues += int(lengths.sum())
+
+    def _insert(self, table: str, data: pa.Table) -> None:
+        self.con.register("_kb_batch", data)
+        try:
+            self.con.execute(f"INSERT INTO {table} SELECT * FROM _kb_batch")
+        finally:
+            self.con.unregister("_kb_batch")
+
+    def count_with_location(self) -> int:
+        """Entries with at least one location row that has a DeepLoc class."""
+        self.flush()
+        return self.con.execute(
+            "SELECT count(DISTINCT accession) FROM locations WHERE class IS NOT NULL"
+        ).fetchone()[0]
 
     def sequence_store(self) -> SequenceStore:
         """The sequence store of everything added so far (flushes first)."""
         self.flush()
         residues = np.frombuffer(b"".join(self._residue_chunks), dtype=np.uint8)
-        offsets = np.zeros(len(self._lengths) + 1, dtype=np.int64)
-        np.cumsum(np.asarray(self._lengths, dtype=np.int64) + 1, out=offsets[1:])
         self._residue_chunks = []
+        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths + 1, out=offsets[1:])
         return SequenceStore(residues, offsets)
 
     def write_meta(self, meta: dict[str, Any]) -> None:

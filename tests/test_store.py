@@ -248,3 +248,42 @@ def test_sequence_store_offsets_from_batches(tmp_path):
     want = SequenceStore.from_sequences(seqs)
     assert np.array_equal(got.offsets, want.offsets)
     assert np.array_equal(np.asarray(got.residues), want.residues)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1 << 16, 1 << 23])
+def test_parallel_build_equals_single_process(tmp_path, test_data, sample_db, monkeypatch,
+                                              chunk_bytes):
+    """workers=2 (chunks parsed and converted in worker processes) == workers=1, row for row,
+    including skipped-entry messages with absolute line numbers across chunk boundaries."""
+    monkeypatch.setattr(kb_build, "_CHUNK_BYTES", chunk_bytes)
+    inputs = [test_data / SAMPLE, *sorted((test_data / "swissprot/bad").glob("*.dat"))]
+    one = build(inputs, tmp_path / "one", progress=False, workers=1)
+    two = build(inputs, tmp_path / "two", progress=False, workers=2)
+    assert (two.entries, two.residues, two.with_location, two.skipped, two.errors) == (
+        one.entries, one.residues, one.with_location, one.skipped, one.errors)
+    assert one.skipped > 0
+    a = duckdb.connect(str(tmp_path / "one" / DB_FILE), read_only=True)
+    b = duckdb.connect(str(tmp_path / "two" / DB_FILE), read_only=True)
+    for table in ("entries", "secondary_accessions", "locations", "features"):
+        q = f"SELECT * FROM {table} ORDER BY ALL"
+        assert a.execute(q).fetchall() == b.execute(q).fetchall(), table
+    a.close()
+    b.close()
+    assert np.array_equal(np.asarray(SequenceStore.load(tmp_path / "one").residues),
+                          np.asarray(SequenceStore.load(tmp_path / "two").residues))
+
+
+def test_parallel_strict_and_truncated(tmp_path, test_data, monkeypatch):
+    monkeypatch.setattr(kb_build, "_CHUNK_BYTES", 1 << 16)
+    bad = sorted((test_data / "swissprot/bad").glob("*.dat"))
+    with pytest.raises(InputFormatError) as one:
+        build([test_data / SAMPLE, *bad], tmp_path / "a", progress=False, strict=True, workers=1)
+    with pytest.raises(InputFormatError) as two:
+        build([test_data / SAMPLE, *bad], tmp_path / "b", progress=False, strict=True, workers=2)
+    assert str(one.value) == str(two.value) and ", line " in str(two.value)
+    data = (test_data / SAMPLE).read_bytes()
+    cut = tmp_path / "cut.dat.gz"
+    cut.write_bytes(data[: int(len(data) * 0.8)])
+    with pytest.raises(InputFormatError, match="cut.dat.gz: truncated or corrupt gzip"):
+        build([cut], tmp_path / "c", progress=False, workers=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.dat.gz"]

@@ -1,0 +1,339 @@
+"""Benchmark ``kb build``: wall time and peak memory at Swiss-Prot scale, and on DeepLoc 2.0.
+
+Measures, in one run on this machine:
+
+1. ``kb build`` of a synthetic Swiss-Prot flat file (``benchmarks/generate_swissprot.py``,
+   default 570,000 entries, about 205 M residues; generated once into
+   ``benchmarks/generated/`` and reused), run as a subprocess: wall time, peak RSS of the
+   largest process (``/usr/bin/time`` ``%M``) and peak RSS summed over the
+   process tree (sampled from ``/proc`` every 0.2 s: the parser workers count too).
+2. ``kb build`` of the shipped DeepLoc 2.0 CSV (28,303 entries): median of ``--repeats``.
+3. Baseline: Biopython's ``Bio.SwissProt.parse`` on the first ``--baseline-entries`` entries of
+   the same flat file (parsing only, no database), extrapolated linearly to the full file; and
+   ``kb.flatfile.parse`` on the same subset for the parser ratio.
+
+Targets (from the issue): full build <= 60 s and <= 6 GB RSS on 2 cores.
+Results: ``benchmarks/results/build.json`` and ``build.md``. The machine may be shared with
+other jobs: timings are noisy, and the report says so.
+
+Usage::
+
+    python benchmarks/bench_build.py                       # full scale (570k entries)
+    python benchmarks/bench_build.py --entries 50000        # smaller, quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GENERATED = REPO / "benchmarks" / "generated"
+RESULTS = REPO / "benchmarks" / "results"
+DEEPLOC2 = REPO / "data" / "deeploc2" / "deeploc2_swissprot.csv.gz"
+TARGET_SECONDS = 60.0
+TARGET_RSS_GB = 6.0
+
+
+def machine() -> dict:
+    """CPU, cores, memory and versions of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gb = round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    import duckdb
+    import numba
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "numba": numba.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def _tree_rss_bytes(root: int) -> int:
+    """Sum of VmRSS over ``root`` and its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{d}/statm") as fh:
+                rss[int(d)] = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def run_measured(cmd: list[str]) -> dict:
+    """Run ``cmd`` under ``/usr/bin/time``: wall time, exit code, max RSS of the largest
+    process (``%M``: the child and the children it waited for) and of the process tree."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(["/usr/bin/time", "-f", "MAXRSS_KB=%M", *cmd],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_bytes(proc.pid))
+            done.wait(0.2)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    done.set()
+    th.join()
+    err_lines = err.strip().splitlines()
+    max_kb = 0
+    if err_lines and err_lines[-1].startswith("MAXRSS_KB="):
+        max_kb = int(err_lines.pop()[len("MAXRSS_KB="):])
+    return {
+        "cmd": " ".join(cmd),
+        "returncode": proc.returncode,
+        "seconds": round(wall, 2),
+        "max_rss_largest_process_gb": round(max_kb / 1024**2, 3),
+        "peak_rss_tree_sampled_gb": round(peak / 1024**3, 3),
+        "stdout_tail": out.strip().splitlines()[-1:] if out.strip() else [],
+        "stderr_tail": err_lines[-3:],
+    }
+
+
+def ensure_flatfile(entries: int, seed: int) -> Path:
+    """The generated flat file with ``entries`` entries (generated once, then reused)."""
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    path = GENERATED / f"swissprot_synth_{entries}_seed{seed}.dat.gz"
+    if not path.exists():
+        print(f"generating {path} ...", flush=True)
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, str(REPO / "benchmarks/generate_swissprot.py"),
+             "--entries", str(entries), "--seed", str(seed), "--out", str(path)],
+            check=True,
+        )
+        print(f"  generated in {time.perf_counter() - t0:.1f} s", flush=True)
+    return path
+
+
+def kb_build_cmd(inputs: list[Path], db: Path, extra: list[str]) -> list[str]:
+    code = "from cli.main import kb_app; kb_app()"
+    return [sys.executable, "-c", code, "build", *map(str, inputs), "--db", str(db),
+            "--force", "--no-progress", *extra]
+
+
+def first_entries_text(path: Path, n: int) -> str:
+    """The first ``n`` entries of a flat file as text."""
+    out: list[str] = []
+    count = 0
+    with gzip.open(path, "rt") if path.suffix == ".gz" else open(path) as fh:
+        for line in fh:
+            out.append(line)
+            if line.startswith("//"):
+                count += 1
+                if count >= n:
+                    break
+    return "".join(out)
+
+
+def baseline(path: Path, n: int, total_entries: int) -> dict:
+    """Biopython vs kb.flatfile parse times on the first ``n`` entries (text in memory)."""
+    from Bio import SwissProt
+
+    from kb.flatfile import parse
+
+    text = first_entries_text(path, n)
+    t0 = time.perf_counter()
+    bio = sum(1 for _ in SwissProt.parse(io.StringIO(text)))
+    bio_s = time.perf_counter() - t0
+    raw = text.encode()
+    t0 = time.perf_counter()
+    ours = sum(1 for _ in parse(io.BytesIO(raw)))
+    ours_s = time.perf_counter() - t0
+    return {
+        "entries": n,
+        "biopython_entries_parsed": bio,
+        "biopython_seconds": round(bio_s, 3),
+        "biopython_entries_per_s": round(bio / bio_s),
+        "biopython_extrapolated_full_seconds": round(bio_s * total_entries / n, 1),
+        "kb_flatfile_entries_parsed": ours,
+        "kb_flatfile_seconds": round(ours_s, 3),
+        "kb_flatfile_entries_per_s": round(ours / ours_s),
+        "parser_speedup_vs_biopython": round(bio_s / ours_s, 2),
+    }
+
+
+def write_results(results: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "build.json").write_text(json.dumps(results, indent=1) + "\n")
+    m = results["machine"]
+    full = results.get("full_build")
+    lines = [
+        "# `kb build` benchmark",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM; Python "
+        f"{m['python']}, DuckDB {m['duckdb']}, numba {m['numba']}. Run at {results['date']}. "
+        "The machine is shared with other jobs: timings are noisy.",
+        "",
+    ]
+    if full:
+        f = full
+        lines += [
+            f"## Full scale: {f['entries']:,} synthetic entries "
+            f"({f.get('residues', 0):,} residues, {f['input_mb']:,.0f} MB gzip)",
+            "",
+            "| measure | value | target |",
+            "|---|---|---|",
+            f"| wall time | {f['seconds']:.1f} s | <= {TARGET_SECONDS:.0f} s |",
+            f"| peak RSS, largest process | {f['max_rss_largest_process_gb']:.2f} GB | "
+            f"<= {TARGET_RSS_GB:.0f} GB |",
+            f"| peak RSS, whole process tree (sampled) | {f['peak_rss_tree_sampled_gb']:.2f} GB"
+            " | |",
+            f"| KB size on disk | {f.get('db_mb', 0):,.0f} MB | |",
+            "",
+            f"Command: `{f['cmd_short']}`",
+            "",
+        ]
+        if f.get("phases"):
+            lines += ["Phases (from the build's meta): "
+                      + ", ".join(f"{k} {v} s" for k, v in f["phases"].items()), ""]
+    b = results.get("baseline")
+    if b:
+        lines += [
+            f"## Baseline: parsing the first {b['entries']:,} entries (text in memory)",
+            "",
+            "| parser | seconds | entries/s | extrapolated to full file |",
+            "|---|---|---|---|",
+            f"| Biopython `SwissProt.parse` | {b['biopython_seconds']} | "
+            f"{b['biopython_entries_per_s']:,} | {b['biopython_extrapolated_full_seconds']} s |",
+            f"| `kb.flatfile.parse` (1 process) | {b['kb_flatfile_seconds']} | "
+            f"{b['kb_flatfile_entries_per_s']:,} | |",
+            "",
+            f"Parser speed-up over Biopython: {b['parser_speedup_vs_biopython']}x. "
+            + (f"Full `kb build` (parse + DuckDB + sequence store + k-mer index) vs Biopython "
+               f"parse alone (extrapolated): {results['build_vs_biopython_parse']}x."
+               if results.get("build_vs_biopython_parse") else ""),
+            "",
+        ]
+    d = results.get("deeploc2_build")
+    if d:
+        lines += [
+            "## DeepLoc 2.0 CSV (28,303 entries)",
+            "",
+            f"`kb build data/deeploc2/deeploc2_swissprot.csv.gz`: median {d['median_seconds']} s "
+            f"over {len(d['seconds'])} runs ({d['seconds']}); peak RSS "
+            f"{d['max_rss_largest_process_gb']:.2f} GB.",
+            "",
+        ]
+    (RESULTS / "build.md").write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--entries", type=int, default=570_000, help="synthetic flat-file entries")
+    ap.add_argument("--seed", type=int, default=0, help="generator seed")
+    ap.add_argument("--baseline-entries", type=int, default=20_000,
+                    help="entries parsed by the Biopython baseline")
+    ap.add_argument("--repeats", type=int, default=3, help="DeepLoc 2.0 build repetitions")
+    ap.add_argument("--workers", type=int, default=None, help="kb build --workers")
+    ap.add_argument("--skip-full", action="store_true", help="skip the synthetic full build")
+    args = ap.parse_args(argv)
+
+    results: dict = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                  time.gmtime())}
+    print(json.dumps(results["machine"]), flush=True)
+    extra = ["--workers", str(args.workers)] if args.workers else []
+    work = Path(tempfile.mkdtemp(prefix="bench_build_", dir=GENERATED if GENERATED.exists()
+                                 else None))
+    try:
+        if not args.skip_full:
+            flat = ensure_flatfile(args.entries, args.seed)
+            db = work / "full"
+            r = run_measured(kb_build_cmd([flat], db, extra))
+            if r["returncode"] != 0:
+                print(r, file=sys.stderr)
+                return 1
+            from kb.store import read_meta
+
+            meta = read_meta(db)
+            r.update(
+                entries=meta["entries"],
+                residues=meta["residues"],
+                input_mb=round(flat.stat().st_size / 1e6, 1),
+                db_mb=round(sum(p.stat().st_size for p in db.iterdir()) / 1e6, 1),
+                cmd_short=f"kb build {flat.relative_to(REPO)} --db DIR --force --no-progress "
+                + " ".join(extra),
+                phases={"build_seconds (inside)": meta["build_seconds"],
+                        "index_seconds": meta.get("index.index_seconds")},
+            )
+            results["full_build"] = r
+            print(f"full build: {r['seconds']} s, largest process "
+                  f"{r['max_rss_largest_process_gb']} GB, tree {r['peak_rss_tree_sampled_gb']} GB",
+                  flush=True)
+            shutil.rmtree(db, ignore_errors=True)
+            b = baseline(flat, min(args.baseline_entries, args.entries), meta["entries"])
+            results["baseline"] = b
+            results["build_vs_biopython_parse"] = round(
+                b["biopython_extrapolated_full_seconds"] / r["seconds"], 2)
+            print(f"baseline: {b}", flush=True)
+        times, rss = [], []
+        for i in range(args.repeats):
+            r = run_measured(kb_build_cmd([DEEPLOC2], work / f"deeploc2_{i}", extra))
+            if r["returncode"] != 0:
+                print(r, file=sys.stderr)
+                return 1
+            times.append(r["seconds"])
+            rss.append(r["max_rss_largest_process_gb"])
+        results["deeploc2_build"] = {
+            "seconds": times,
+            "median_seconds": round(statistics.median(times), 2),
+            "max_rss_largest_process_gb": max(rss),
+        }
+        print(f"deeploc2 build: median {statistics.median(times):.2f} s {times}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write_results(results)
+    print(f"wrote {RESULTS / 'build.json'} and build.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
