@@ -160,7 +160,7 @@ def search_cmd(
             )
     write_rows(result.table, out, fmt)
     no_hit = [batch.peptides[i] for i in result.no_hit]
-    typer.echo(_summary(len(batch), len(batch.unique), result.table.num_rows, no_hit), err=True)
+    typer.echo(_summary(len(batch), batch.n_unique, result.table.num_rows, no_hit), err=True)
 
 
 @kb_app.command("scan")
@@ -205,4 +205,4 @@ def scan_cmd(
     has_hit[table.column("query").to_numpy()] = True
     no_hit = [batch.peptides[i] for i in np.flatnonzero(~has_hit)]
     typer.echo(f"{n_records} FASTA record(s); "
-               + _summary(len(batch), len(batch.unique), table.num_rows, no_hit), err=True)
+               + _summary(len(batch), batch.n_unique, table.num_rows, no_hit), err=True)

@@ -276,7 +276,7 @@ class KnowledgeBase:
         if ac.shape[0] == 0:
             return hit_off, hits
         ac_off, ac_hits = scan_store(
-            self.store, [batch.unique[u] for u in ac], il_equivalent,
+            self.store, [batch.peptides[q] for q in batch.first_query[ac].tolist()], il_equivalent,
             text=self._store_text(il_equivalent),
         )
         counts = np.diff(hit_off)
@@ -320,7 +320,7 @@ class KnowledgeBase:
         plen = batch.lengths.astype(np.int32)[batch.query_unique[query]]
         table = pa.table(
             {
-                "peptide": pa.array(batch.peptides, type=pa.string()).take(pa.array(query)),
+                "peptide": batch.unique_array().take(pa.array(batch.query_unique[query])),
                 "accession": self.accessions.take(pa.array(eid)),
                 "start": pa.array(start),
                 "end": pa.array(start + plen - 1),

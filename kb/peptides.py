@@ -26,6 +26,7 @@ from pathlib import Path
 import numba
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from kb.alphabet import SEQUENCE_LETTERS
 from kb.errors import InputFormatError, InvalidPeptideError
@@ -45,16 +46,35 @@ class PeptideBatch:
     Attributes:
         peptides: the upper-cased peptides, in input order (one per query).
         query_unique: ``int64`` array, for each query the index of its distinct peptide.
-        unique: the distinct peptides, in order of first appearance.
-        buf: the distinct peptides concatenated (``uint8`` ASCII).
-        offsets: ``int64`` offsets of the distinct peptides in ``buf`` (``len(unique) + 1``).
+        first_query: ``int64`` array, for each distinct peptide its first query.
+        buf: the distinct peptides concatenated (``uint8`` ASCII), in order of first
+            appearance.
+        offsets: ``int64`` offsets of the distinct peptides in ``buf`` (``n_unique + 1``).
     """
 
     peptides: list[str]
     query_unique: np.ndarray
-    unique: list[str]
+    first_query: np.ndarray
     buf: np.ndarray
     offsets: np.ndarray
+
+    @property
+    def unique(self) -> list[str]:
+        """The distinct peptides, in order of first appearance."""
+        return [self.peptides[q] for q in self.first_query.tolist()]
+
+    @property
+    def n_unique(self) -> int:
+        """Number of distinct peptides."""
+        return int(self.offsets.shape[0] - 1)
+
+    def unique_array(self) -> pa.StringArray:
+        """The distinct peptides as a pyarrow string array (zero-copy over ``buf``)."""
+        offsets = self.offsets.astype(np.int32 if self.buf.shape[0] < 2**31 else np.int64)
+        kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
+        return pa.Array.from_buffers(
+            kind, self.n_unique, [None, pa.py_buffer(offsets), pa.py_buffer(self.buf)]
+        )
 
     def __len__(self) -> int:
         return len(self.peptides)
@@ -162,30 +182,98 @@ def prepare_peptides(
     peptides = list(peptides)
     n = len(peptides)
     if n == 0:
-        return PeptideBatch([], np.zeros(0, np.int64), [], np.zeros(0, np.uint8),
-                            np.zeros(1, np.int64))
+        empty = np.zeros(0, np.int64)
+        return PeptideBatch([], empty, empty, np.zeros(0, np.uint8), np.zeros(1, np.int64))
     try:
         joined = "\n".join(peptides)
     except TypeError:
         _check_all(peptides, lines, source)
         raise  # pragma: no cover - _check_all raises first
-    if not joined.isascii() or joined.count("\n") != n - 1:
+    if not joined.isascii():
         _check_all(peptides, lines, source)
     upper = joined.upper()
     raw = np.frombuffer(upper.encode("ascii"), dtype=np.uint8)
-    ok = _VALID[raw] | (raw == ord("\n"))
-    lengths = np.fromiter(map(len, peptides), dtype=np.int64, count=n)
-    if not ok.all() or not lengths.all():
+    newline = raw == ord("\n")
+    seps = np.flatnonzero(newline)
+    if seps.shape[0] != n - 1 or not (_VALID[raw] | newline).all():
+        _check_all(peptides, lines, source)
+    starts = np.empty(n, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = seps + 1
+    ends = np.empty(n, dtype=np.int64)
+    ends[:-1] = seps
+    ends[-1] = raw.shape[0]
+    lengths = ends - starts
+    if not lengths.all():
         _check_all(peptides, lines, source)
     if upper != joined:
         peptides = upper.split("\n")
-    codes, uniques = pd.factorize(pd.Series(peptides, dtype=object), sort=False)
-    unique = list(uniques)
-    ulen = np.fromiter(map(len, unique), dtype=np.int64, count=len(unique))
-    offsets = np.zeros(len(unique) + 1, dtype=np.int64)
+    query_unique, first_query = _deduplicate(raw, starts, lengths)
+    if query_unique is None:  # a 64-bit hash collision: exact (slower) de-duplication
+        codes, _ = pd.factorize(pd.Series(peptides, dtype=object), sort=False)
+        query_unique = codes.astype(np.int64)
+        first_query = np.unique(query_unique, return_index=True)[1].astype(np.int64)
+    ulen = lengths[first_query]
+    offsets = np.zeros(first_query.shape[0] + 1, dtype=np.int64)
     np.cumsum(ulen, out=offsets[1:])
-    buf = np.frombuffer("".join(unique).encode("ascii"), dtype=np.uint8)
-    return PeptideBatch(peptides, codes.astype(np.int64, copy=False), unique, buf, offsets)
+    buf = np.empty(int(offsets[-1]), dtype=np.uint8)
+    _gather(raw, starts[first_query], ulen, offsets, buf)
+    return PeptideBatch(peptides, query_unique, first_query, buf, offsets)
+
+
+def _deduplicate(raw, starts, lengths):
+    """(query -> distinct index, distinct -> first query), distinct in first-appearance order.
+
+    Peptides are grouped by a 64-bit hash and the grouping is verified byte by byte; returns
+    ``(None, None)`` on a collision (never seen in practice).
+    """
+    hashes = np.empty(starts.shape[0], dtype=np.uint64)
+    _hash(raw, starts, lengths, hashes)
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # hash order -> first-appearance order
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.shape[0])
+    query_unique = rank[inverse.ravel()].astype(np.int64)
+    first_query = first[order].astype(np.int64)
+    if not _same_as_first(raw, starts, lengths, query_unique, first_query):
+        return None, None
+    return query_unique, first_query
+
+
+@numba.njit(parallel=True, cache=True)
+def _hash(raw, starts, lengths, out):  # pragma: no cover - numba
+    """FNV-1a 64-bit hash of every peptide."""
+    for i in numba.prange(starts.shape[0]):
+        h = np.uint64(14695981039346656037)
+        a = starts[i]
+        for j in range(lengths[i]):
+            h = (h ^ np.uint64(raw[a + j])) * np.uint64(1099511628211)
+        out[i] = h
+
+
+@numba.njit(cache=True)
+def _same_as_first(raw, starts, lengths, query_unique, first_query):  # pragma: no cover
+    for q in range(starts.shape[0]):
+        f = first_query[query_unique[q]]
+        if f == q:
+            continue
+        if lengths[q] != lengths[f]:
+            return False
+        a = starts[q]
+        b = starts[f]
+        for j in range(lengths[q]):
+            if raw[a + j] != raw[b + j]:
+                return False
+    return True
+
+
+@numba.njit(parallel=True, cache=True)
+def _gather(raw, starts, lengths, offsets, buf):  # pragma: no cover - numba
+    for u in numba.prange(starts.shape[0]):
+        a = starts[u]
+        w = offsets[u]
+        for j in range(lengths[u]):
+            buf[w + j] = raw[a + j]
 
 
 def _open_text(path: Path) -> io.TextIOBase:

@@ -274,14 +274,14 @@ def scan_fasta(
     us = np.concatenate(all_us) if all_us else np.zeros(0, np.int64)
     recs = np.concatenate(all_rec) if all_rec else np.zeros(0, np.int64)
     starts = np.concatenate(all_starts) if all_starts else np.zeros(0, np.int64)
-    hit_off, order = _group(len(batch.unique), us, (recs, starts))
+    hit_off, order = _group(batch.n_unique, us, (recs, starts))
     recs, starts = recs[order], starts[order]
     query, source = batch.expand(hit_off)
     lengths = batch.lengths[batch.query_unique[query]] if query.shape[0] else np.zeros(0, np.int64)
     start1 = (starts[source] + 1).astype(np.int32)
     table = pa.table(
         {
-            "peptide": pa.array(batch.peptides, type=pa.string()).take(pa.array(query)),
+            "peptide": batch.unique_array().take(pa.array(batch.query_unique[query])),
             "accession": pa.array(accessions, type=pa.string()).take(pa.array(recs[source])),
             "start": pa.array(start1),
             "end": pa.array((start1 + lengths - 1).astype(np.int32)),

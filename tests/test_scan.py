@@ -130,3 +130,60 @@ def test_scan_fasta_equals_brute_force(tmp_path, il):
 def test_scan_fasta_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         scan_fasta(tmp_path / "nope.fa", prepare_peptides(["AAA"]))
+
+
+# --------------------------------------------------------------------------- peptide batches
+def dict_oracle(peptides):
+    first: dict[str, int] = {}
+    for p in peptides:
+        first.setdefault(p.upper(), len(first))
+    return [first[p.upper()] for p in peptides], list(first)
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_prepare_peptides_deduplicates_like_a_dict(monkeypatch, collide):
+    import kb.peptides as peptides_module
+
+    if collide:  # every hash equal: the byte check must notice and fall back to exact grouping
+        def constant_hash(raw, starts, lengths, out):
+            out[:] = 7
+
+        monkeypatch.setattr(peptides_module, "_hash", constant_hash)
+    rng = np.random.default_rng(3)
+    peps = ["".join(rng.choice(list("ACDL"), size=int(rng.integers(1, 5)))) for _ in range(500)]
+    peps += [p.lower() for p in peps[:50]]
+    batch = prepare_peptides(peps)
+    codes, unique = dict_oracle(peps)
+    assert batch.query_unique.tolist() == codes
+    assert batch.unique == unique
+    assert batch.unique_array().to_pylist() == unique
+    assert batch.buf.tobytes().decode() == "".join(unique)
+    assert batch.peptides == [p.upper() for p in peps]
+    assert len(batch) == len(peps) and batch.n_unique == len(unique)
+
+
+def test_read_peptides_formats(tmp_path):
+    from kb.peptides import read_peptides
+
+    (tmp_path / "a.txt").write_text("# header comment\n\n  mkv  \nPEPTIDE\n# x\nAAA\n")
+    assert read_peptides(tmp_path / "a.txt") == (["mkv", "PEPTIDE", "AAA"], [3, 4, 6])
+    (tmp_path / "b.tsv").write_text("id\tPeptide\tscore\np1\tMKV\t1\n\np2\tAAA\t2\n")
+    assert read_peptides(tmp_path / "b.tsv") == (["MKV", "AAA"], [2, 4])
+    (tmp_path / "c.csv").write_text("id,sequence\np1,MKV\n")
+    with pytest.raises(InputFormatError, match="no 'peptide' column") as e:
+        read_peptides(tmp_path / "c.csv")
+    assert e.value.line == 1
+    (tmp_path / "d.csv").write_text("peptide,id\nMKV,1\n")
+    assert read_peptides(tmp_path / "d.csv") == (["MKV"], [2])
+    (tmp_path / "e.txt").write_text("")
+    assert read_peptides(tmp_path / "e.txt") == ([], [])
+
+
+def test_invalid_peptide_in_file_names_file_and_line(tmp_path):
+    from kb.errors import InvalidPeptideError
+    from kb.peptides import read_peptides
+
+    (tmp_path / "p.txt").write_text("MKV\n\nPEP1DE\n")
+    peps, lines = read_peptides(tmp_path / "p.txt")
+    with pytest.raises(InvalidPeptideError, match=r"p\.txt, line 3: invalid peptide 'PEP1DE'"):
+        prepare_peptides(peps, source=tmp_path / "p.txt", lines=lines)
