@@ -117,7 +117,13 @@ def _summary(n_queries: int, n_distinct: int, n_rows: int, no_hit_peptides: list
     return msg
 
 
-@kb_app.command("search")
+@kb_app.command(
+    "search",
+    help="Find every occurrence of peptides in the knowledge base.\n\n"
+    "One row per occurrence: peptide, accession, start, end (1-based, inclusive), query (index "
+    "of the peptide in the input), entry_id. Peptides without a hit are counted in a summary "
+    "on stderr.",
+)
 @user_errors
 def search_cmd(
     peptides: list[str] | None = typer.Argument(None, help=_PEPTIDES_HELP, show_default=False),
@@ -137,11 +143,7 @@ def search_cmd(
         "taxon_id, reviewed) and the entry's locations: classes (DeepLoc classes) and terms "
         "(subcellular-location terms), ';'-separated."),
 ) -> None:
-    """Find every occurrence of peptides in the knowledge base.
-
-    One row per occurrence: peptide, accession, start, end (1-based, inclusive), query (index of
-    the peptide in the input), entry_id. A summary (peptides without a hit) goes to stderr.
-    """
+    """``kb search`` (help text in the decorator)."""
     if fmt.lower() not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt.lower() == "parquet" and out is None:
@@ -163,7 +165,13 @@ def search_cmd(
     typer.echo(_summary(len(batch), batch.n_unique, result.table.num_rows, no_hit), err=True)
 
 
-@kb_app.command("scan")
+@kb_app.command(
+    "scan",
+    help="Find every occurrence of peptides in a FASTA file, without building a knowledge "
+    "base.\n\nStreams the FASTA once through an Aho-Corasick automaton of all peptides. One "
+    "row per occurrence: peptide, accession, start, end (1-based, inclusive), query, record "
+    "(index of the FASTA record). A summary goes to stderr.",
+)
 @user_errors
 def scan_cmd(
     peptides: list[str] | None = typer.Argument(None, help=_PEPTIDES_HELP, show_default=False),
@@ -175,12 +183,7 @@ def scan_cmd(
     fmt: str = typer.Option("tsv", "--format", "-f", help=_FORMAT_HELP),
     il_equivalent: bool = typer.Option(False, "--il-equivalent", help=_IL_HELP),
 ) -> None:
-    """Find every occurrence of peptides in a FASTA file, without building a knowledge base.
-
-    Streams the FASTA once through an Aho-Corasick automaton of all peptides. One row per
-    occurrence: peptide, accession, start, end (1-based, inclusive), query, record (index of the
-    FASTA record). A summary goes to stderr.
-    """
+    """``kb scan`` (help text in the decorator)."""
     if fmt.lower() not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt.lower() == "parquet" and out is None:
