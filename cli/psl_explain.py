@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.apps import psl_app, user_errors
+from cli.apps import experiment_app, psl_app, user_errors
 
 
 class Method(str, Enum):
@@ -208,3 +208,70 @@ def report_command(
     )
     write_report(document, out)
     typer.echo(f"report -> {out} ({len(document) / 1e6:.1f} MB)")
+
+
+def _parse_model(spec: str) -> tuple[str, Path]:
+    name, sep, path = spec.partition("=")
+    if not sep:
+        p = Path(spec)
+        return p.name or str(p), p
+    if not name or not path:
+        raise ValueError(f"--model expects DIR or NAME=DIR, got {spec!r}")
+    return name, Path(path)
+
+
+@experiment_app.command("hitrates")
+@user_errors
+def hitrates_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory (tables.md, rows.csv, "
+                             "groundtruth.md, hitrates.json, attributions/, scores)."),
+    model: list[str] = typer.Option(
+        None, "--model", help="Model checkpoint as DIR or NAME=DIR (repeatable; default: the "
+        "[hitrates.models] of the config, i.e. models/default)."
+    ),
+    config: Path = typer.Option(
+        Path(__file__).resolve().parents[1] / "configs" / "hitrates.toml", "--config", "-c",
+        help="Experiment TOML ([hitrates] table: split, attention modes, k, window, null, IG "
+        "settings, models)."
+    ),
+    db: Path = typer.Option(
+        None, "--db", help="Knowledge-base directory from 'kb build' (default: build the shipped "
+        "DeepLoc 2.0 Swiss-Prot set, 28,303 proteins, into OUT/kb once)."
+    ),
+    limit: int = typer.Option(
+        None, "--limit", min=1, help="A seeded random sample of N test proteins."
+    ),
+    n_steps: int = typer.Option(None, "--n-steps", min=1, help="Override the IG steps."),
+    null: int = typer.Option(None, "--null", min=0, help="Override the null-model replicates."),
+    seed: int = typer.Option(None, "--seed", help="Override the seed."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Smoke run: a tiny model trained for a few seconds, a tiny KB, "
+        "24 proteins, 4 IG steps."
+    ),
+) -> None:
+    """Tables 2 (IG) and 3 (attention) of the attention study, beside the research's numbers."""
+    from psl.experiment_hitrates import IGSettings, load_config, prepare_quick, run_hitrates
+
+    models = [_parse_model(m) for m in model] if model else None
+    overrides: dict = {"models": models, "db": db, "limit": limit, "null": null, "seed": seed}
+    out.mkdir(parents=True, exist_ok=True)
+    if quick:
+        mdir, kdir = prepare_quick(out, n_proteins=limit or 24, seed=seed or 0)
+        overrides.update(models=models or [("quick", mdir)], db=db or kdir,
+                         limit=limit or 24, null=3 if null is None else null, n_boot=200,
+                         n_perm=500, ig=IGSettings(n_steps=n_steps or 4, internal_batch_size=256))
+    exp = load_config(config, **overrides)
+    if n_steps is not None and not quick:
+        exp.ig = IGSettings(n_steps=n_steps, internal_batch_size=exp.ig.internal_batch_size,
+                            method=exp.ig.method)
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        result = run_hitrates(exp, out, say=lambda m: bar.console.print(m), progress=progress)
+    typer.echo(result["markdown"])
+    typer.echo(f"-> {out / 'tables.md'}, {out / 'rows.csv'}, {out / 'groundtruth.md'}")
