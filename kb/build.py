@@ -71,6 +71,7 @@ class _CountingReader(io.RawIOBase):
         self._raw = raw
         self._on_read = on_read
         self.name = name  # parsers name the file in their messages
+        self.sha256 = hashlib.sha256()  # of the bytes as stored, computed in the same pass
 
     def readable(self) -> bool:
         return True
@@ -78,11 +79,11 @@ class _CountingReader(io.RawIOBase):
     def readinto(self, buffer) -> int:  # type: ignore[override]
         n = self._raw.readinto(buffer)
         if n:
+            self.sha256.update(memoryview(buffer)[:n])
             self._on_read(n)
         return n
 
-    def close(self) -> None:
-        self._raw.close()
+    def close(self) -> None:  # the raw file is closed by its owner
         super().close()
 
 
@@ -400,6 +401,10 @@ def _read_inputs(writer, pool, paths, formats, summary, min_evidence, strict, pr
                         if i % 4096 == 0:
                             bar.update(task, entries=writer.n_entries + len(writer._buffer))
                     writer.flush()
+                if raw.read(1):  # a reader that stopped early: hash the file separately
+                    digest = sha256_file(path)
+                else:
+                    digest = counting.sha256.hexdigest()
             bar.update(task, entries=writer.n_entries)
             summary.skipped += len(errors)
             room = MAX_KEPT_ERRORS - len(summary.errors)
@@ -409,7 +414,7 @@ def _read_inputs(writer, pool, paths, formats, summary, min_evidence, strict, pr
                     "path": str(path.resolve()),
                     "format": fmt,
                     "bytes": path.stat().st_size,
-                    "sha256": sha256_file(path),
+                    "sha256": digest,
                     "entries": writer.n_entries - before,
                     "duplicates": writer.n_duplicates - dup_before,
                     "skipped": len(errors),

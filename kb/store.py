@@ -170,65 +170,66 @@ def entries_to_batch(
     mapper = mapper or default_mapper()
     lookup = mapper.lookup
     experimental_only = min_evidence == "experimental"
-    cols: dict[str, dict[str, list]] = {
-        t: {name: [] for name in s.names if name != "entry_id"} for t, s in _SCHEMAS.items()
-    }
-    for t in _CHILD_TABLES:
-        cols[t]["_row"] = []
-    e_acc, e_name, e_rev = (cols["entries"][k] for k in ("accession", "entry_name", "reviewed"))
-    e_prot, e_gene, e_org = (cols["entries"][k] for k in ("protein_name", "gene", "organism"))
-    e_tax, e_lin, e_len = (cols["entries"][k] for k in ("taxon_id", "lineage", "length"))
-    e_seq, e_hash = cols["entries"]["sequence"], cols["entries"]["seq_hash"]
-    sec, loc, feat = (cols[t] for t in _CHILD_TABLES)
+    entries = entries if isinstance(entries, list) else list(entries)
+    # Column-wise comprehensions: much cheaper than per-entry appends to a dozen lists.
+    e_seq = [e.sequence for e in entries]
+    e_len = [len(q) for q in e_seq]
     md5 = hashlib.md5
+    cols: dict[str, dict[str, list]] = {
+        "entries": {
+            "accession": [e.accession for e in entries],
+            "entry_name": [e.entry_name for e in entries],
+            "reviewed": [e.reviewed for e in entries],
+            "protein_name": [e.protein_name for e in entries],
+            "gene": [e.gene for e in entries],
+            "organism": [e.organism for e in entries],
+            "taxon_id": [e.taxon_id for e in entries],
+            "lineage": [e.lineage for e in entries],
+            "length": e_len,
+            "sequence": e_seq,
+            "seq_hash": [md5(q.encode("ascii")).hexdigest() for q in e_seq],
+        }
+    }
+    sec = [(i, e.accession, a) for i, e in enumerate(entries) for a in e.secondary_accessions]
+    cols["secondary_accessions"] = {
+        "secondary": [x[2] for x in sec],
+        "accession": [x[1] for x in sec],
+        "_row": [x[0] for x in sec],
+    }
+    locs = [(i, e.accession, loc) for i, e in enumerate(entries) for loc in e.locations]
     dropped = 0
-    row = 0
-    for entry in entries:
-        acc = entry.accession
-        seq = entry.sequence
-        e_acc.append(acc)
-        e_name.append(entry.entry_name)
-        e_rev.append(entry.reviewed)
-        e_prot.append(entry.protein_name)
-        e_gene.append(entry.gene)
-        e_org.append(entry.organism)
-        e_tax.append(entry.taxon_id)
-        e_lin.append(entry.lineage)
-        e_len.append(len(seq))
-        e_seq.append(seq)
-        e_hash.append(md5(seq.encode("ascii")).hexdigest())
-        for s2 in entry.secondary_accessions:
-            sec["secondary"].append(s2)
-            sec["accession"].append(acc)
-            sec["_row"].append(row)
-        for location in entry.locations:
-            if location.label_class is not None:
-                sl_id, cls_ = None, location.label_class
-            else:
-                if experimental_only and (
-                    location.evidence is None or EXPERIMENTAL_ECO not in location.evidence
-                ):
-                    dropped += 1
-                    continue
-                match = lookup(location.term)
-                sl_id, cls_ = match.sl_id, match.label_class
-            loc["accession"].append(acc)
-            loc["isoform"].append(location.isoform)
-            loc["term"].append(location.term)
-            loc["sl_id"].append(sl_id)
-            loc["class"].append(cls_)
-            loc["evidence"].append(location.evidence)
-            loc["topology"].append(location.topology)
-            loc["_row"].append(row)
-        for f in entry.features:
-            feat["accession"].append(acc)
-            feat["type"].append(f.type)
-            feat["start"].append(f.start)
-            feat["end"].append(f.end)
-            feat["description"].append(f.description)
-            feat["evidence"].append(f.evidence)
-            feat["_row"].append(row)
-        row += 1
+    if experimental_only:
+        n_all = len(locs)
+        locs = [
+            x for x in locs
+            if x[2].label_class is not None
+            or (x[2].evidence is not None and EXPERIMENTAL_ECO in x[2].evidence)
+        ]
+        dropped = n_all - len(locs)
+    matched = [None if x[2].label_class is not None else lookup(x[2].term) for x in locs]
+    cols["locations"] = {
+        "accession": [x[1] for x in locs],
+        "isoform": [x[2].isoform for x in locs],
+        "term": [x[2].term for x in locs],
+        "sl_id": [None if m is None else m.sl_id for m in matched],
+        "class": [
+            x[2].label_class if m is None else m.label_class
+            for x, m in zip(locs, matched, strict=True)
+        ],
+        "evidence": [x[2].evidence for x in locs],
+        "topology": [x[2].topology for x in locs],
+        "_row": [x[0] for x in locs],
+    }
+    feats = [(i, e.accession, f) for i, e in enumerate(entries) for f in e.features]
+    cols["features"] = {
+        "accession": [x[1] for x in feats],
+        "type": [x[2].type for x in feats],
+        "start": [x[2].start for x in feats],
+        "end": [x[2].end for x in feats],
+        "description": [x[2].description for x in feats],
+        "evidence": [x[2].evidence for x in feats],
+        "_row": [x[0] for x in feats],
+    }
     tables = {}
     for t, schema in _SCHEMAS.items():
         fields = [f for f in schema if f.name != "entry_id"]
