@@ -16,8 +16,9 @@ Layout (a CSR "inverted index", built by a two-pass counting sort in numba):
 Search (:meth:`KmerIndex.find`): for every peptide of length >= k, the window whose bucket is
 the smallest (the rarest k-mer of the peptide) is the anchor; every position of that bucket is
 a candidate start, verified byte by byte against the full peptide. The ``*`` separator after
-every sequence guarantees that no verified match spans two entries. Two numba passes (count,
-then fill preallocated arrays) keep Python out of the per-hit work.
+every sequence guarantees that no verified match spans two entries. Two numba passes keep
+Python out of the per-hit work: verify candidates into a buffer sized by the anchor buckets
+(each candidate is read once), then compact into the preallocated CSR result.
 
 Files in the knowledge-base directory: ``kmer_offsets.npy``, ``kmer_positions.npy`` (loaded
 with ``mmap_mode="r"``) and ``kmer_index.json`` (written last: its presence marks a finished
@@ -193,8 +194,10 @@ def _matches(residues, s, pep_buf, a, length, norm):  # pragma: no cover - numba
 
 
 @numba.njit(parallel=True, cache=True)
-def _count_hits(residues, kmer_offsets, positions, pep_buf, pep_off, anchor_off, anchor_key,
-                norm, counts):  # pragma: no cover - numba
+def _verify(residues, kmer_offsets, positions, pep_buf, pep_off, anchor_off, anchor_key,
+            norm, cand_off, cand, counts):  # pragma: no cover - numba
+    """Pass 1: verify every candidate of the anchor bucket; write matches into the peptide's
+    slot of ``cand`` (sized by its bucket) and count them."""
     n = residues.shape[0]
     for u in numba.prange(pep_off.shape[0] - 1):
         key = anchor_key[u]
@@ -203,30 +206,23 @@ def _count_hits(residues, kmer_offsets, positions, pep_buf, pep_off, anchor_off,
             a = pep_off[u]
             length = pep_off[u + 1] - a
             j = anchor_off[u]
+            w = cand_off[u]
             for t in range(kmer_offsets[key], kmer_offsets[key + 1]):
                 s = positions[t] - j
                 if s >= 0 and s + length <= n and _matches(residues, s, pep_buf, a, length, norm):
+                    cand[w + c] = s
                     c += 1
         counts[u] = c
 
 
 @numba.njit(parallel=True, cache=True)
-def _fill_hits(residues, kmer_offsets, positions, pep_buf, pep_off, anchor_off, anchor_key,
-               norm, hit_off, hits):  # pragma: no cover - numba
-    n = residues.shape[0]
-    for u in numba.prange(pep_off.shape[0] - 1):
-        key = anchor_key[u]
-        if key < 0:
-            continue
-        a = pep_off[u]
-        length = pep_off[u + 1] - a
-        j = anchor_off[u]
+def _compact(cand, cand_off, hit_off, hits):  # pragma: no cover - numba
+    """Pass 2: copy each peptide's verified positions into the preallocated CSR result."""
+    for u in numba.prange(hit_off.shape[0] - 1):
+        a = cand_off[u]
         w = hit_off[u]
-        for t in range(kmer_offsets[key], kmer_offsets[key + 1]):
-            s = positions[t] - j
-            if s >= 0 and s + length <= n and _matches(residues, s, pep_buf, a, length, norm):
-                hits[w] = s
-                w += 1
+        for t in range(hit_off[u + 1] - w):
+            hits[w + t] = cand[a + t]
 
 
 # ------------------------------------------------------------------------------ the index
@@ -288,17 +284,23 @@ class KmerIndex:
         anchor_off, anchor_key = anchors if anchors is not None else self.anchors(pep_buf, pep_off)
         n = pep_off.shape[0] - 1
         norm = il_table(il_equivalent)
+        # Candidates per peptide = size of its anchor bucket (0 without an anchor).
+        has = anchor_key >= 0
+        sizes = np.zeros(n, dtype=np.int64)
+        keys = anchor_key[has]
+        sizes[has] = self.kmer_offsets[keys + 1] - self.kmer_offsets[keys]
+        cand_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(sizes, out=cand_off[1:])
+        cand = np.empty(int(cand_off[-1]), dtype=np.int64)
         counts = np.zeros(n, dtype=np.int64)
-        residues = store.residues
-        if n:
-            _count_hits(residues, self.kmer_offsets, self.positions, pep_buf, pep_off,
-                        anchor_off, anchor_key, norm, counts)
+        if cand.shape[0]:
+            _verify(store.residues, self.kmer_offsets, self.positions, pep_buf, pep_off,
+                    anchor_off, anchor_key, norm, cand_off, cand, counts)
         hit_off = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=hit_off[1:])
         hits = np.empty(int(hit_off[-1]), dtype=np.int64)
         if hits.shape[0]:
-            _fill_hits(residues, self.kmer_offsets, self.positions, pep_buf, pep_off,
-                       anchor_off, anchor_key, norm, hit_off, hits)
+            _compact(cand, cand_off, hit_off, hits)
         return hit_off, hits
 
     @classmethod
