@@ -345,81 +345,98 @@ def _build_into(
     if workers > 1 and "flatfile" in formats:
         # Fork the workers before DuckDB starts its threads in this process.
         pool = multiprocessing.get_context("fork").Pool(workers)
+    writer = None
     try:
-        writer = KBWriter(tmp, min_evidence=min_evidence)
-        _read_inputs(writer, pool, paths, formats, summary, min_evidence, strict, progress)
+        with _progress(progress) as bar:
+            t0 = time.perf_counter()
+            writer = KBWriter(tmp, min_evidence=min_evidence)
+            _read_inputs(writer, pool, bar, paths, formats, summary, min_evidence, strict)
+            if pool is not None:
+                pool.close()
+            if writer.n_entries == 0:
+                raise InputFormatError(
+                    "no valid entries in the input"
+                    + (f" ({summary.skipped} skipped)" if summary.skipped else ""),
+                    ", ".join(str(p) for p in paths),
+                )
+            t1 = time.perf_counter()
+            bar.add_task("sequence store and k-mer index", total=None, entries=writer.n_entries)
+            store = writer.sequence_store()
+            store.save(tmp)
+            from kb.index import write_index
+
+            index_meta = write_index(store, tmp, k)
+            t2 = time.perf_counter()
+        summary.entries = writer.n_entries
+        summary.residues = writer.n_residues
+        summary.with_location = writer.count_with_location()
+        summary.duplicates = writer.n_duplicates
+        writer.write_meta({f"index.{key}": value for key, value in index_meta.items()})
+        writer.write_meta(
+            {
+                "location_rows_dropped_by_min_evidence": writer.n_location_rows_dropped,
+                "seconds.read_parse_insert": round(t1 - t0, 3),
+                "seconds.store_and_index": round(t2 - t1, 3),
+                "workers": workers,
+            }
+        )
+    except BaseException:
+        if writer is not None:
+            writer.con.close()
+        raise
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
-    if writer.n_entries == 0:
-        writer.close()
-        raise InputFormatError(
-            "no valid entries in the input" + (f" ({summary.skipped} skipped)"
-                                                if summary.skipped else ""),
-            ", ".join(str(p) for p in paths),
-        )
-    store = writer.sequence_store()
-    store.save(tmp)
-    from kb.index import write_index
-
-    index_meta = write_index(store, tmp, k)
-    summary.entries = writer.n_entries
-    summary.residues = writer.n_residues
-    summary.with_location = writer.count_with_location()
-    summary.duplicates = writer.n_duplicates
-    writer.write_meta({f"index.{key}": value for key, value in index_meta.items()})
-    writer.write_meta({"location_rows_dropped_by_min_evidence": writer.n_location_rows_dropped})
     return writer
 
 
-def _read_inputs(writer, pool, paths, formats, summary, min_evidence, strict, progress) -> None:
+def _read_inputs(writer, pool, bar, paths, formats, summary, min_evidence, strict) -> None:
     """Stream every input into ``writer`` (flat files through ``pool`` when given)."""
     total = sum(p.stat().st_size for p in paths)
-    with _progress(progress) as bar:
-        task = bar.add_task("building", total=total, entries=0)
+    task = bar.add_task("reading inputs", total=total, entries=0)
 
-        def on_batch(batch) -> None:
-            writer.add_batch(batch)
-            bar.update(task, entries=writer.n_entries)
+    def on_batch(batch) -> None:
+        writer.add_batch(batch)
+        bar.update(task, entries=writer.n_entries)
 
-        for path, fmt in zip(paths, formats, strict=True):
-            errors: list = []
-            before = writer.n_entries
-            dup_before = writer.n_duplicates
-            with open(path, "rb") as raw:
-                counting = _CountingReader(raw, lambda n: bar.advance(task, n), str(path))
-                handle = io.BufferedReader(counting, 1 << 20)
-                if fmt == "flatfile" and pool is not None:
-                    _flatfile_batches_parallel(pool, handle, str(path), strict, min_evidence,
-                                               errors, on_batch)
-                else:
-                    for i, entry in enumerate(
-                        read_entries(path, fmt, strict=strict, errors=errors, handle=handle)
-                    ):
-                        writer.add(entry)
-                        if i % 4096 == 0:
-                            bar.update(task, entries=writer.n_entries + len(writer._buffer))
-                    writer.flush()
-                if raw.read(1):  # a reader that stopped early: hash the file separately
-                    digest = sha256_file(path)
-                else:
-                    digest = counting.sha256.hexdigest()
-            bar.update(task, entries=writer.n_entries)
-            summary.skipped += len(errors)
-            room = MAX_KEPT_ERRORS - len(summary.errors)
-            summary.errors.extend(str(e) for e in errors[: max(room, 0)])
-            summary.sources.append(
-                {
-                    "path": str(path.resolve()),
-                    "format": fmt,
-                    "bytes": path.stat().st_size,
-                    "sha256": digest,
-                    "entries": writer.n_entries - before,
-                    "duplicates": writer.n_duplicates - dup_before,
-                    "skipped": len(errors),
-                }
-            )
+    for path, fmt in zip(paths, formats, strict=True):
+        errors: list = []
+        before = writer.n_entries
+        dup_before = writer.n_duplicates
+        with open(path, "rb") as raw:
+            counting = _CountingReader(raw, lambda n: bar.advance(task, n), str(path))
+            handle = io.BufferedReader(counting, 1 << 20)
+            if fmt == "flatfile" and pool is not None:
+                _flatfile_batches_parallel(pool, handle, str(path), strict, min_evidence,
+                                           errors, on_batch)
+            else:
+                for i, entry in enumerate(
+                    read_entries(path, fmt, strict=strict, errors=errors, handle=handle)
+                ):
+                    writer.add(entry)
+                    if i % 4096 == 0:
+                        bar.update(task, entries=writer.n_entries + len(writer._buffer))
+                writer.flush()
+            if raw.read(1):  # a reader that stopped early: hash the file separately
+                digest = sha256_file(path)
+            else:
+                digest = counting.sha256.hexdigest()
+        bar.update(task, entries=writer.n_entries)
+        summary.skipped += len(errors)
+        room = MAX_KEPT_ERRORS - len(summary.errors)
+        summary.errors.extend(str(e) for e in errors[: max(room, 0)])
+        summary.sources.append(
+            {
+                "path": str(path.resolve()),
+                "format": fmt,
+                "bytes": path.stat().st_size,
+                "sha256": digest,
+                "entries": writer.n_entries - before,
+                "duplicates": writer.n_duplicates - dup_before,
+                "skipped": len(errors),
+            }
+        )
 
 
 def _finish(tmp: Path, writer: KBWriter, summary: BuildSummary, min_evidence: str, k: int,
