@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib
 import io
 import re
 
@@ -12,11 +13,13 @@ import numpy as np
 import pytest
 from Bio import SwissProt
 
-import kb.build as kb_build
 from kb.build import build
 from kb.errors import InputFormatError, KBError, KBNotFoundError
 from kb.seqstore import SequenceStore
 from kb.store import DB_FILE, SUCCESS_FILE, info, is_complete, read_meta
+
+# The module, even if kb/__init__ exports the function ``build`` under the same name.
+kb_build = importlib.import_module("kb.build")
 
 SAMPLE = "swissprot/sample_entries.dat.gz"
 
