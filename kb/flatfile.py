@@ -707,21 +707,21 @@ def parse_subcellular_location(text: str) -> list[Location]:
     return locations
 
 
+_SEPARATORS = re.compile(r"([.;])")
+
+
 def _split_plain(s: str, parts: list, close_location: Callable[[], None]) -> None:
-    start = 0
-    for i, ch in enumerate(s):
-        if ch == ";":
-            txt, ev = parts[-1]
-            parts[-1] = (txt + s[start:i], ev)
-            parts.append(("", []))
-            start = i + 1
-        elif ch == ".":
-            txt, ev = parts[-1]
-            parts[-1] = (txt + s[start:i], ev)
-            close_location()
-            start = i + 1
+    """Feed text outside evidence braces: ``;`` starts a new part, ``.`` ends a location."""
+    pieces = _SEPARATORS.split(s)
     txt, ev = parts[-1]
-    parts[-1] = (txt + s[start:], ev)
+    parts[-1] = (txt + pieces[0], ev)
+    for k in range(1, len(pieces), 2):
+        if pieces[k] == ";":
+            parts.append(("", []))
+        else:
+            close_location()
+        txt, ev = parts[-1]
+        parts[-1] = (txt + pieces[k + 1], ev)
 
 
 _SL_CACHE: dict[str, tuple[Location, ...]] = {}
@@ -869,15 +869,18 @@ def parse_parallel(
     strict: bool = False,
     errors: ErrorSink = None,
     chunk_bytes: int = 1 << 23,
+    start_method: str | None = None,
 ) -> Iterator[Entry]:
     """Like :func:`parse`, but entries are parsed in a pool of ``workers`` processes.
 
     The main process reads (and decompresses) the file and cuts it into chunks of whole
     entries (at ``//`` lines); workers parse the chunks and send back ``Entry`` objects.
     Order and absolute line numbers are preserved; at most ``2 * workers`` chunks are in
-    flight, so memory stays bounded even when the consumer is slow. Workers are started with
-    the ``forkserver`` method (``spawn`` where unavailable), which is safe in a process that
-    runs threads (e.g. DuckDB). With ``workers <= 1`` this is :func:`parse`.
+    flight, so memory stays bounded even when the consumer is slow. Workers run only this
+    module's pure-Python parsing code, so the default ``fork`` start method (where available)
+    is safe even in a process running other threads (e.g. DuckDB); ``spawn``/``forkserver``
+    re-import ``__main__`` and need a ``if __name__ == "__main__":`` guard. With
+    ``workers <= 1`` this is :func:`parse`.
 
     Args:
         source: path of the flat file (plain or gzip).
@@ -885,6 +888,8 @@ def parse_parallel(
         strict: raise on the first malformed entry.
         errors: list or callable receiving the :class:`FlatFileError` of skipped entries.
         chunk_bytes: approximate decompressed size of the chunks sent to workers.
+        start_method: multiprocessing start method (default: ``fork`` where available,
+            else ``spawn``).
 
     Raises:
         FlatFileError, InputFormatError: as :func:`parse`.
@@ -893,8 +898,9 @@ def parse_parallel(
         yield from parse(source, strict=strict, errors=errors)
         return
     name = _source_name(source)
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if start_method is None:
+        start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(start_method)
     offset = 0
     pending: deque = deque()
     with ctx.Pool(workers) as pool:
