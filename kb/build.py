@@ -295,6 +295,9 @@ def build(
             raise FileNotFoundError(2, "input file not found", str(p))
         if p.is_dir():
             raise IsADirectoryError(21, "input is a directory", str(p))
+    from kb.index import _check_k  # fail on a bad k before reading gigabytes
+
+    _check_k(k)
     formats = [fmt or detect_format(p) for p in paths]
     if workers is None:
         workers = min(2, os.cpu_count() or 1)

@@ -156,6 +156,9 @@ def test_tables_fasta_format_override_and_min_evidence(tmp_path, repo_root):
             "experimental",)
     res = _run("build", csv_file, "--db", db, "--no-progress", "--min-evidence", "some")
     assert res.exit_code == 2
+    res = _run("build", csv_file, "--db", tmp_path / "k9", "--no-progress", "--k", "9")
+    assert res.exit_code == 2 and "k-mer length k must be an integer in 1..7" in res.stderr
+    assert not (tmp_path / "k9").exists()
 
 
 def test_info_on_missing_db(tmp_path):
