@@ -41,6 +41,7 @@ __all__ = [
     "ModelOutput",
     "LocalizationModel",
     "masked_softmax",
+    "window_sum",
 ]
 
 ENCODINGS = ("onehot", "blosum62", "onehot+blosum62", "learned")
@@ -141,6 +142,13 @@ class ModelOutput(NamedTuple):
     attention_residue: torch.Tensor
     attention_raw: torch.Tensor
     model_mask: torch.Tensor
+
+
+def window_sum(t: torch.Tensor, p: int) -> torch.Tensor:
+    """Sums of ``B x L`` values over consecutive windows of ``p`` (last window may be short)."""
+    width = -(-t.shape[1] // p)
+    padded = F.pad(t, (0, width * p - t.shape[1]))
+    return padded.view(t.shape[0], width, p).sum(-1)
 
 
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -274,7 +282,7 @@ class LocalizationModel(nn.Module):
             w = preset.to(h.dtype) * mask.to(h.dtype)
             p = self.config.pool
             if p > 1:
-                w = F.avg_pool1d(w.unsqueeze(1), p, p, ceil_mode=True).squeeze(1) * p
+                w = window_sum(w, p)
             w = w * fmask
             return w / w.sum(1, keepdim=True).clamp_min(1e-12)
         if generator is None and attention in ("permute", "random"):
@@ -303,7 +311,7 @@ class LocalizationModel(nn.Module):
         if p == 1:
             return alpha * mask.to(alpha.dtype)
         fmask = mask.to(alpha.dtype)
-        counts = F.avg_pool1d(fmask.unsqueeze(1), p, p, ceil_mode=True).squeeze(1) * p
+        counts = window_sum(fmask, p)
         per = alpha / counts.clamp_min(1.0)
         return per.repeat_interleave(p, dim=1)[:, : mask.shape[1]] * fmask
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -24,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import tomllib
 import torch
 import torch.nn.functional as F
 
@@ -35,11 +35,17 @@ from psl.metrics import accuracy, classification_report, macro_f1
 from psl.models import LocalizationModel, ModelConfig
 from psl.predict import infer, preset_batch
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
 __all__ = [
     "DataConfig",
     "TrainConfig",
     "RunConfig",
     "load_run_config",
+    "read_toml",
     "resolve_device",
     "load_splits",
     "teacher_attention",
@@ -152,6 +158,20 @@ class RunConfig:
                 "train": asdict(self.train)}
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file.
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: TOML syntax errors (with the file name).
+    """
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: invalid TOML: {e}") from None
+
+
 def load_run_config(path: str | Path) -> RunConfig:
     """Read a TOML run config.
 
@@ -159,11 +179,7 @@ def load_run_config(path: str | Path) -> RunConfig:
         FileNotFoundError: missing file.
         ValueError: TOML syntax errors (with the file name) and invalid values.
     """
-    path = Path(path)
-    try:
-        d = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: invalid TOML: {e}") from None
+    d = read_toml(path)
     try:
         return RunConfig.from_dict(d)
     except (ValueError, TypeError) as e:
@@ -345,6 +361,11 @@ def train(
             if improved:
                 best_score, best_epoch = score, epoch
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                # keep the best model on disk as we go (an interrupted run is still usable)
+                snapshot = LocalizationModel(run.model)
+                snapshot.load_state_dict(best_state)
+                save_model(out, snapshot, run.to_dict(),
+                           {"best_epoch": epoch, "finished": False, "val_so_far": val})
             sched.step(val[tc.select])
             rec = {
                 "epoch": epoch,
@@ -377,6 +398,7 @@ def train(
     model.eval()
     metrics: dict[str, Any] = {
         "best_epoch": best_epoch,
+        "finished": True,
         "epochs_run": len(history),
         "select": tc.select,
         "encode_seconds": round(encode_s, 2),

@@ -1,0 +1,90 @@
+"""Evaluate a checkpoint on its own test/val split or on a labelled FASTA file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kb.classes import LOCATION_CLASSES
+from psl.checkpoint import load_model, write_json_atomic
+from psl.data import EncodedSet, read_deeploc
+from psl.metrics import classification_report, plot_confusion
+from psl.models import ATTENTION_MODES
+from psl.predict import infer
+from psl.train import DataConfig, load_splits, resolve_device
+
+__all__ = ["evaluate", "write_evaluation"]
+
+
+def evaluate(
+    model: str | Path | None = None,
+    split: str = "test",
+    attention: str = "learned",
+    fasta: str | Path | None = None,
+    seed: int = 0,
+    n_boot: int = 1000,
+    device: str = "auto",
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """Score a checkpoint.
+
+    Arguments:
+        model: checkpoint directory (default: the shipped model).
+        split: ``test`` or ``val`` of the data config stored with the model.
+        attention: ``learned``, ``uniform``, ``permute`` or ``random`` (inference ablation).
+        fasta: a labelled DeepLoc-style FASTA to score instead of ``split`` (dual-label
+            proteins are skipped).
+        seed: seed of the ablation randomness and of the bootstrap.
+        n_boot: bootstrap resamples for the 95% intervals.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        batch_size: proteins per batch.
+
+    Returns:
+        The :func:`psl.metrics.classification_report` dict plus ``source``, ``attention``
+        and ``model``.
+
+    Raises:
+        ValueError: unknown split or attention mode, a FASTA without single-label proteins.
+    """
+    if split not in ("test", "val"):
+        raise ValueError(f"--split must be 'test' or 'val', got {split!r}")
+    if attention not in ATTENTION_MODES or attention == "preset":
+        raise ValueError(f"--attention must be learned, uniform, permute or random: {attention!r}")
+    dev = resolve_device(device)
+    loaded = load_model(model, device=dev)
+    if fasta is not None:
+        df = read_deeploc(fasta)
+        df = df[df["label"] >= 0]
+        if df.empty:
+            raise ValueError(f"{fasta}: no single-label protein to evaluate")
+        source = str(fasta)
+    else:
+        data_cfg = DataConfig(**loaded.run_config.get("data", {}))
+        df = load_splits(data_cfg)[split]
+        source = f"{data_cfg.split} split, {split}"
+    data = EncodedSet(df["sequence"].tolist(), df["label"].tolist(), loaded.config.max_len)
+    res = infer(loaded.model, data, batch_size=batch_size, attention=attention, seed=seed,
+                device=dev)
+    pred = res.logits.argmax(1)
+    report = classification_report(data.labels.numpy(), pred, list(LOCATION_CLASSES),
+                                   n_boot=n_boot, seed=seed)
+    report.update({"source": source, "attention": attention, "model": str(loaded.path)})
+    return report
+
+
+def write_evaluation(report: dict[str, Any], out: str | Path) -> None:
+    """Write ``metrics.json``, ``confusion.csv`` and ``confusion.png`` into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "metrics.json", report)
+    cm = np.asarray(report["confusion"])
+    classes = report["classes"]
+    lines = ["true\\predicted," + ",".join(classes)]
+    lines += [c + "," + ",".join(str(v) for v in row) for c, row in zip(classes, cm, strict=True)]
+    tmp = out / ".confusion.csv.tmp"
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(out / "confusion.csv")
+    plot_confusion(cm, classes, out / "confusion.png",
+                   title=f"{report['source']} (attention={report['attention']})")

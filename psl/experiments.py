@@ -1,0 +1,193 @@
+"""``psl experiment table1``: the model table of the attention study, beside the paper's numbers.
+
+Trains every configuration of an experiment TOML (default ``configs/table1/table1.toml``:
+BiLSTM with additive vs uniform attention; the token-wise MLP with uniform, trained and
+pre-set attention (Wiegreffe & Pinter, "Attention is not not Explanation", EMNLP 2019);
+CNN-BiLSTM with small {3,5} and large {3,5,7,11} kernels, with and without attention), scores
+each on its test split (accuracy = micro-F1, macro-F1, MCC with 95% bootstrap intervals) and
+runs the inference attention ablations (uniform / permute / random) on the attention models.
+Writes ``table1.md`` and ``table1.json`` in the output directory, each run in ``runs/NAME``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kb.classes import LOCATION_CLASSES
+from psl.checkpoint import load_model, write_json_atomic
+from psl.data import EncodedSet
+from psl.metrics import classification_report
+from psl.predict import infer
+from psl.train import RunConfig, load_splits, read_toml, resolve_device, train
+
+__all__ = ["DEFAULT_TABLE1_CONFIG", "load_experiment", "run_table1", "format_table1"]
+
+DEFAULT_TABLE1_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "table1" / "table1.toml"
+_VARIANT_KEYS = {"name", "label", "paper", "ablations", "preset_from", "model", "train", "data"}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for table, values in over.items():
+        out.setdefault(table, {}).update(values)
+    return out
+
+
+def load_experiment(path: str | Path | None = None, quick: bool = False, seed: int = 0
+                    ) -> list[dict[str, Any]]:
+    """The variants of an experiment TOML, each with its resolved :class:`RunConfig`.
+
+    Arguments:
+        path: experiment TOML (default :data:`DEFAULT_TABLE1_CONFIG`).
+        quick: apply the file's ``[quick]`` overrides.
+        seed: seed of every run (``[train] seed`` and ``[data] seed``).
+
+    Returns:
+        A list of dicts with ``name``, ``label``, ``paper`` ([micro, macro] or None),
+        ``ablations``, ``preset_from`` and ``run`` (a :class:`RunConfig`).
+
+    Raises:
+        ValueError: malformed TOML, unknown keys, duplicate names, a ``preset_from`` that
+            names no earlier variant.
+    """
+    path = Path(path) if path is not None else DEFAULT_TABLE1_CONFIG
+    doc = read_toml(path)
+    base = doc.get("base", {})
+    variants = doc.get("variant", [])
+    if not variants:
+        raise ValueError(f"{path}: no [[variant]] defined")
+    seen: list[str] = []
+    out = []
+    for i, v in enumerate(variants):
+        unknown = sorted(set(v) - _VARIANT_KEYS)
+        if unknown or "name" not in v:
+            raise ValueError(f"{path}: variant #{i + 1}: needs 'name'; unknown keys {unknown}")
+        if v["name"] in seen:
+            raise ValueError(f"{path}: duplicate variant name {v['name']!r}")
+        if v.get("preset_from") and v["preset_from"] not in seen:
+            raise ValueError(f"{path}: variant {v['name']!r}: preset_from "
+                             f"{v['preset_from']!r} must name an earlier variant")
+        cfg = _merge(base, {k: v[k] for k in ("model", "train", "data") if k in v})
+        if quick:
+            cfg = _merge(cfg, doc.get("quick", {}))
+        cfg = _merge(cfg, {"train": {"seed": seed}, "data": {"seed": seed}})
+        try:
+            run = RunConfig.from_dict(cfg)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path}: variant {v['name']!r}: {e}") from None
+        paper = v.get("paper")
+        out.append({"name": v["name"], "label": v.get("label", v["name"]),
+                    "paper": list(paper) if paper else None,
+                    "ablations": list(v.get("ablations", [])),
+                    "preset_from": v.get("preset_from", ""), "run": run})
+        seen.append(v["name"])
+    return out
+
+
+def run_table1(
+    out: str | Path,
+    config: str | Path | None = None,
+    quick: bool = False,
+    device: str = "auto",
+    seed: int = 0,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+    n_boot: int = 1000,
+) -> str:
+    """Train and evaluate every variant, run the ablations, write ``table1.md`` / ``.json``.
+
+    Arguments:
+        out: output directory.
+        config: experiment TOML (default :data:`DEFAULT_TABLE1_CONFIG`).
+        quick: tiny subset / models / epochs (the file's ``[quick]`` table).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        seed: seed of every run.
+        progress: progress bars while training.
+        log: called with one line per finished step.
+        n_boot: bootstrap resamples (intervals).
+
+    Returns:
+        The markdown table.
+    """
+    out = Path(out)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    dev = resolve_device(device)
+    variants = load_experiment(config, quick=quick, seed=seed)
+    results: list[dict[str, Any]] = []
+    n_b = 200 if quick else n_boot
+    for v in variants:
+        run: RunConfig = v["run"]
+        run_dir = out / "runs" / v["name"]
+        if v["preset_from"]:
+            run.train.preset_model = str(out / "runs" / v["preset_from"])
+        t0 = time.perf_counter()
+        metrics = train(run, run_dir, device=str(dev), progress=progress, n_boot=n_b)
+        row = {"name": v["name"], "label": v["label"], "paper": v["paper"],
+               "test": {k: metrics["test"][k] for k in ("n", "accuracy", "macro_f1", "mcc",
+                                                        "ci95")},
+               "best_epoch": metrics["best_epoch"], "epochs_run": metrics["epochs_run"],
+               "train_seconds_per_epoch": metrics["mean_train_seconds_per_epoch"],
+               "seconds": round(time.perf_counter() - t0, 1), "ablations": {}}
+        if v["ablations"]:
+            loaded = load_model(run_dir, device=dev)
+            test = load_splits(run.data)["test"]
+            data = EncodedSet(test["sequence"].tolist(), test["label"].tolist(), run.model.max_len)
+            for mode in ["learned", *v["ablations"]]:
+                res = infer(loaded.model, data, batch_size=run.train.eval_batch_size,
+                            attention=mode, seed=seed, device=dev)
+                rep = classification_report(data.labels.numpy(), res.logits.argmax(1),
+                                            list(LOCATION_CLASSES), n_boot=0)
+                row["ablations"][mode] = {"accuracy": rep["accuracy"],
+                                          "macro_f1": rep["macro_f1"]}
+        results.append(row)
+        if log is not None:
+            log(f"{v['name']}: test accuracy {row['test']['accuracy']:.3f}, macro-F1 "
+                f"{row['test']['macro_f1']:.3f} ({row['seconds']} s)")
+    md = format_table1(results, quick=quick, config=str(config or DEFAULT_TABLE1_CONFIG))
+    write_json_atomic(out / "table1.json", {"quick": quick, "seed": seed, "device": str(dev),
+                                            "results": results})
+    tmp = out / ".table1.md.tmp"
+    tmp.write_text(md)
+    tmp.replace(out / "table1.md")
+    return md
+
+
+def format_table1(results: list[dict[str, Any]], quick: bool = False, config: str = "") -> str:
+    """Markdown: the paper's F1 micro/macro beside ours (with intervals), then the ablations."""
+    lines = [
+        "# Table 1: localization models on DeepLoc 1.0" + (" (--quick smoke run)" if quick
+                                                          else ""),
+        "",
+        f"Config: `{config}`. Paper: F1 micro / macro on its random 70/15/15 split. Ours: "
+        "test split of the config, accuracy (= micro-F1) and macro-F1 with 95% bootstrap "
+        "intervals.",
+        "",
+        "| Model | paper micro | paper macro | ours micro [95% CI] | ours macro [95% CI] | "
+        "MCC | epochs (best) | s/epoch |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        t = r["test"]
+        ci = t["ci95"]
+        p = r["paper"] or ["–", "–"]
+        lines.append(
+            f"| {r['label']} | {p[0]} | {p[1]} | {t['accuracy']:.3f} "
+            f"[{ci['accuracy'][0]:.3f}, {ci['accuracy'][1]:.3f}] | {t['macro_f1']:.3f} "
+            f"[{ci['macro_f1'][0]:.3f}, {ci['macro_f1'][1]:.3f}] | {t['mcc']:.3f} | "
+            f"{r['epochs_run']} ({r['best_epoch']}) | {r['train_seconds_per_epoch']} |"
+        )
+    abl = [r for r in results if r["ablations"]]
+    if abl:
+        modes = list(abl[0]["ablations"])
+        lines += ["", "## Attention ablations at inference (test split, micro / macro F1)", "",
+                  "| Model | " + " | ".join(modes) + " |",
+                  "|---|" + "---|" * len(modes)]
+        for r in abl:
+            cells = [f"{r['ablations'][m]['accuracy']:.3f} / {r['ablations'][m]['macro_f1']:.3f}"
+                     for m in modes]
+            lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
