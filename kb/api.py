@@ -382,12 +382,18 @@ class KnowledgeBase:
         uniq = np.unique(eid)
         info = self._sql(
             """
+            WITH hit AS (SELECT unnest(?) AS entry_id),
+            loc AS (
+                SELECT accession,
+                       string_agg(DISTINCT "class", ';' ORDER BY "class") AS classes,
+                       string_agg(DISTINCT term, ';' ORDER BY term) AS terms
+                FROM locations WHERE accession IN (
+                    SELECT accession FROM entries JOIN hit USING (entry_id))
+                GROUP BY accession)
             SELECT e.entry_id, e.entry_name, e.protein_name, e.organism, e.taxon_id, e.reviewed,
-                   (SELECT string_agg(DISTINCT l.class, ';' ORDER BY l.class) FROM locations l
-                     WHERE l.accession = e.accession AND l.class IS NOT NULL) AS classes,
-                   (SELECT string_agg(DISTINCT l.term, ';' ORDER BY l.term) FROM locations l
-                     WHERE l.accession = e.accession AND l.term IS NOT NULL) AS terms
-            FROM entries e WHERE e.entry_id IN (SELECT unnest(?)) ORDER BY e.entry_id
+                   loc.classes, loc.terms
+            FROM entries e JOIN hit USING (entry_id) LEFT JOIN loc USING (accession)
+            ORDER BY e.entry_id
             """,
             [uniq.tolist()],
         ).to_arrow_table()
