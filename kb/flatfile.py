@@ -585,17 +585,21 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
     locations: list[Location] = []
     p = t.find(_SL_TAG, hdr_end, sq + 1)
     while p >= 0:
-        e = t.find(b"\n", p + 1)
-        lines = [t[p + 10 : e].rstrip()]  # text after "CC   -!- "
-        while t.startswith(b"\nCC      ", e):
-            e2 = t.find(b"\n", e + 1)
-            lines.append(t[e + 10 : e2].rstrip())
-            e = e2
-        decoded = [x.decode("utf-8", "replace") for x in lines]
-        text = " ".join(decoded)  # the way Biopython joins comment lines
-        body = text[len("SUBCELLULAR LOCATION:") :].strip()
-        sl_texts.append(body)
-        locations.extend(_parse_sl_cached(_join_wrapped([decoded[0][21:]] + decoded[1:])))
+        # Fast path: the block runs to the next topic / copyright line ("CC   -"), and every
+        # line in between is a plain continuation line ("CC" + 7 spaces, no trailing blank).
+        e = t.find(b"\nCC   -", p + 1, sq + 1)
+        raw = t[p + 10 : e] if e >= 0 else b""
+        if e < 0 or raw.count(b"\n") != raw.count(_SL_CONT) or b" \n" in raw:
+            e = t.find(b"\n", p + 1)
+            lines = [t[p + 10 : e].rstrip()]  # text after "CC   -!- "
+            while t.startswith(b"\nCC      ", e):  # Biopython's continuation rule
+                e2 = t.find(b"\n", e + 1)
+                lines.append(t[e + 10 : e2].rstrip())
+                e = e2
+            raw = _SL_CONT.join(lines)
+        text, locs = _subcellular_block(raw.rstrip())
+        sl_texts.append(text)
+        locations.extend(locs)
         p = t.find(_SL_TAG, e, sq + 1)
 
     # --- features ------------------------------------------------------------------------
@@ -724,17 +728,24 @@ def _split_plain(s: str, parts: list, close_location: Callable[[], None]) -> Non
         parts[-1] = (txt + pieces[k + 1], ev)
 
 
-_SL_CACHE: dict[str, tuple[Location, ...]] = {}
+_SL_CONT = b"\nCC       "
+_SL_CACHE: dict[bytes, tuple[str, tuple[Location, ...]]] = {}
 
 
-def _parse_sl_cached(text: str) -> tuple[Location, ...]:
-    """:func:`parse_subcellular_location` with a bounded cache (identical blocks are common)."""
-    hit = _SL_CACHE.get(text)
+def _subcellular_block(raw: bytes) -> tuple[str, tuple[Location, ...]]:
+    """Text and locations of one block, from its raw bytes (``SUBCELLULAR LOCATION: ...``
+    with ``\\nCC       `` between lines). Cached: identical blocks are common."""
+    hit = _SL_CACHE.get(raw)
     if hit is None:
-        hit = tuple(parse_subcellular_location(text))
+        # the raw text, joined the way Biopython joins comment lines (one space)
+        text = raw.replace(_SL_CONT, b" ").decode("utf-8", "replace")
+        text = text[len("SUBCELLULAR LOCATION:") :].strip()
+        # for parsing, undo line wrapping after a hyphen ("GPI-" + "anchor")
+        joined = raw.replace(b"-" + _SL_CONT, b"-").replace(_SL_CONT, b" ")
+        hit = (text, tuple(parse_subcellular_location(joined.decode("utf-8", "replace"))))
         if len(_SL_CACHE) > 200_000:
             _SL_CACHE.clear()
-        _SL_CACHE[text] = hit
+        _SL_CACHE[raw] = hit
     return hit
 
 
@@ -848,18 +859,61 @@ def read(source: Source) -> Entry:
 
 
 def _worker(args: tuple[bytes, str]) -> tuple[list, int]:
-    """Parse one chunk with line numbers counted from 1; returns (items, newline count)."""
+    """Parse one chunk with line numbers counted from 1.
+
+    Returns:
+        (items, newline count): entries as plain tuples (several times cheaper to pickle
+        than dataclass instances), errors as :class:`FlatFileError`.
+    """
     chunk, name = args
-    return list(_parse_chunk(chunk, 1, name)), chunk.count(b"\n")
+    items: list = []
+    for item in _parse_chunk(chunk, 1, name):
+        if isinstance(item, Entry):
+            items.append(
+                (
+                    item.accession,
+                    item.sequence,
+                    item.secondary_accessions,
+                    item.entry_name,
+                    item.reviewed,
+                    item.protein_name,
+                    item.gene,
+                    item.organism,
+                    item.taxon_id,
+                    item.lineage,
+                    [(x.term, x.isoform, x.evidence, x.topology) for x in item.locations],
+                    item.subcellular_location_text,
+                    [(f.type, f.start, f.end, f.description, f.evidence) for f in item.features],
+                    item.line,
+                )
+            )
+        else:
+            items.append(item)
+    return items, chunk.count(b"\n")
 
 
-def _shift(item: Entry | FlatFileError, offset: int) -> Entry | FlatFileError:
+def _shift(item: tuple | FlatFileError, offset: int) -> Entry | FlatFileError:
+    """Rebuild a worker's item with absolute line numbers."""
     if isinstance(item, FlatFileError):
         line = None if item.line is None else item.line + offset
         return type(item)(item.message, item.path, line, item.entry)
-    if item.line is not None:
-        item.line += offset
-    return item
+    (acc, seq, sec, name, rev, prot, gene, org, tax, lin, locs, sl, feats, line) = item
+    return Entry(
+        acc,
+        seq,
+        sec,
+        name,
+        rev,
+        prot,
+        gene,
+        org,
+        tax,
+        lin,
+        [Location(*x) for x in locs],
+        sl,
+        [Feature(*f) for f in feats],
+        None if line is None else line + offset,
+    )
 
 
 def parse_parallel(
