@@ -1,0 +1,164 @@
+"""psl train / evaluate / predict / experiment table1, in-process with CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import psl_app
+from kb.classes import LOCATION_CLASSES
+from psl.checkpoint import DEFAULT_MODEL_DIR
+from psl.data import read_deeploc
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def trained(repo_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "quick"
+    res = runner.invoke(psl_app, ["train", "--config", str(repo_root / "configs" / "quick.toml"),
+                                  "--out", str(out), "--device", "cpu", "--epochs", "2",
+                                  "--no-progress"])
+    assert res.exit_code == 0, res.output
+    return out, res.output
+
+
+@pytest.fixture(scope="module")
+def fasta_file(tmp_path_factory):
+    df = read_deeploc()
+    df = df[df.is_test & (df.label >= 0)].head(12)
+    p = tmp_path_factory.mktemp("fa") / "proteins.fasta"
+    p.write_text("".join(f">{a} {loc}-{sol} test\n{s}\n" for a, loc, sol, s in
+                         zip(df.accession, df.location, df.solubility, df.sequence, strict=True)))
+    return p, df
+
+
+def test_train_prints_one_json_line_per_epoch(trained):
+    out, output = trained
+    lines = [json.loads(x) for x in output.strip().splitlines() if x.startswith("{")]
+    assert [r["epoch"] for r in lines[:-1]] == [1, 2]
+    assert {"train_loss", "val_accuracy", "val_macro_f1"} <= set(lines[0])
+    assert lines[-1]["out"] == str(out)
+    assert (out / "weights.pt").is_file() and (out / "metrics.json").is_file()
+
+
+def test_predict_writes_table(trained, fasta_file, tmp_path):
+    out, _ = trained
+    fa, df = fasta_file
+    tsv = tmp_path / "pred.tsv"
+    res = runner.invoke(psl_app, ["predict", str(fa), "--model", str(out), "--out", str(tsv),
+                                  "--top-k", "2"])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(tsv, sep="\t")
+    assert list(table["id"]) == list(df.accession)
+    assert set(table["predicted"]) <= set(LOCATION_CLASSES)
+    assert all(len(c.split(";")) == 2 for c in table["top_attention"])
+    res = runner.invoke(psl_app, ["predict", str(fa), "--model", str(out)])
+    assert res.exit_code == 0 and res.output.startswith("id\tlength\tpredicted")
+
+
+@pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "weights.pt").is_file(),
+                    reason="the default model is not shipped in this checkout")
+def test_predict_works_out_of_the_box_with_the_default_model(fasta_file):
+    fa, df = fasta_file
+    res = runner.invoke(psl_app, ["predict", str(fa)])
+    assert res.exit_code == 0, res.output
+    rows = res.output.strip().splitlines()
+    assert len(rows) == 1 + len(df)
+    # the shipped model is good: most of these official test proteins come out right
+    pred = [r.split("\t")[2] for r in rows[1:]]
+    assert sum(p == t for p, t in zip(pred, df.location, strict=True)) >= len(df) // 2
+
+
+def test_evaluate_json_and_files(trained, fasta_file, tmp_path):
+    out, _ = trained
+    res = runner.invoke(psl_app, ["evaluate", "--model", str(out), "--json", "--n-boot", "20",
+                                  "--out", str(tmp_path / "ev")])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.output)
+    assert rep["source"] == "official split, test" and len(rep["per_class"]) == 10
+    assert rep["ci95"]["accuracy"][0] <= rep["accuracy"] <= rep["ci95"]["accuracy"][1]
+    for f in ("metrics.json", "confusion.csv", "confusion.png"):
+        assert (tmp_path / "ev" / f).is_file()
+    csv = (tmp_path / "ev" / "confusion.csv").read_text().splitlines()
+    assert len(csv) == 11 and sum(sum(map(int, r.split(",")[1:])) for r in csv[1:]) == rep["n"]
+    fa, df = fasta_file
+    res = runner.invoke(psl_app, ["evaluate", "--model", str(out), "--fasta", str(fa),
+                                  "--attention", "permute", "--n-boot", "10"])
+    assert res.exit_code == 0, res.output
+    assert f"n={len(df)}, attention=permute" in res.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "empty FASTA file"),
+        (">P1 a protein\n", "record 'P1' has no sequence"),
+        (">P1\nMKV\n>P2\nMKV1LL\n", "line 4: illegal letter '1'"),
+        ("MKVLL\n", "not FASTA"),
+    ],
+)
+def test_predict_rejects_bad_fasta(trained, tmp_path, content, message):
+    out, _ = trained
+    fa = tmp_path / "bad.fasta"
+    fa.write_text(content)
+    res = runner.invoke(psl_app, ["predict", str(fa), "--model", str(out)])
+    assert res.exit_code == 2
+    assert res.output.startswith("error: ") and message in res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["predict", "missing.fasta"], "missing.fasta"),
+        (["evaluate", "--model", "no/such/dir"], "model directory not found"),
+        (["train", "--config", "no.toml", "--out", "x"], "no.toml"),
+    ],
+)
+def test_user_errors_exit_2(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(psl_app, args)
+    assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
+
+
+def test_evaluate_rejects_bad_options(trained):
+    out, _ = trained
+    res = runner.invoke(psl_app, ["evaluate", "--model", str(out), "--split", "train"])
+    assert res.exit_code == 2 and "--split must be" in res.output
+    res = runner.invoke(psl_app, ["evaluate", "--model", str(out), "--attention", "preset"])
+    assert res.exit_code == 2 and "--attention must be" in res.output
+
+
+def test_train_rejects_bad_config(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[model]\nencoder = 'transformer'\n")
+    res = runner.invoke(psl_app, ["train", "--config", str(cfg), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "encoder must be one of" in res.output
+
+
+def test_table1_quick(tmp_path):
+    res = runner.invoke(psl_app, ["experiment", "table1", "--quick", "--out", str(tmp_path),
+                                  "--device", "cpu", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    md = (tmp_path / "table1.md").read_text()
+    data = json.loads((tmp_path / "table1.json").read_text())
+    names = [r["name"] for r in data["results"]]
+    assert names == ["bilstm_att", "bilstm_uniform", "mlp_uniform", "mlp_trained", "mlp_preset",
+                     "cnn_small", "cnn_small_att", "cnn_large", "cnn_large_att"]
+    assert "| BiLSTM + attention | 0.673 | 0.568 |" in md
+    abl = {r["name"]: r["ablations"] for r in data["results"] if r["ablations"]}
+    assert set(abl) == {"bilstm_att", "mlp_trained", "cnn_small_att", "cnn_large_att"}
+    assert all(set(a) == {"learned", "uniform", "permute", "random"} for a in abl.values())
+    # the pre-set MLP was trained with the BiLSTM's attention: its run records the teacher
+    cfg = json.loads((tmp_path / "runs" / "mlp_preset" / "config.json").read_text())
+    assert cfg["train"]["preset_model"].endswith("bilstm_att")
+
+
+def test_help_explains_options():
+    for cmd in (["train"], ["evaluate"], ["predict"], ["experiment", "table1"]):
+        res = runner.invoke(psl_app, [*cmd, "--help"])
+        assert res.exit_code == 0 and "--" in res.output

@@ -1,0 +1,120 @@
+"""psl.train / checkpoint / predict / evaluate: quick training, determinism, round trips."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from kb.classes import LOCATION_CLASSES
+from psl.checkpoint import CheckpointError, load_model, save_model
+from psl.data import encode_batch
+from psl.evaluate import evaluate
+from psl.models import LocalizationModel, ModelConfig
+from psl.predict import predict
+from psl.train import RunConfig, load_run_config, load_splits, train
+
+
+@pytest.fixture(scope="module")
+def quick_run(repo_root, tmp_path_factory):
+    run = load_run_config(repo_root / "configs" / "quick.toml")
+    out = tmp_path_factory.mktemp("quick")
+    metrics = train(run, out, device="cpu", n_boot=200)
+    return run, out, metrics
+
+
+def test_quick_training_beats_the_majority_class(quick_run):
+    run, out, metrics = quick_run
+    test = load_splits(run.data)["test"]
+    majority = test["label"].value_counts(normalize=True).max()
+    assert metrics["test"]["n"] == len(test)
+    assert metrics["test"]["accuracy"] > majority + 0.05
+    lines = (out / "epochs.jsonl").read_text().splitlines()
+    assert len(lines) == metrics["epochs_run"]
+    recs = [json.loads(x) for x in lines]
+    assert recs[metrics["best_epoch"] - 1]["val_accuracy"] == max(r["val_accuracy"] for r in recs)
+
+
+def test_checkpoint_round_trip_and_evaluate(quick_run):
+    run, out, metrics = quick_run
+    loaded = load_model(out)
+    assert loaded.classes == list(LOCATION_CLASSES)
+    assert loaded.config == run.model and not loaded.model.training
+    assert loaded.metrics["test"]["accuracy"] == metrics["test"]["accuracy"]
+    # evaluating the saved model reproduces the trainer's test score
+    rep = evaluate(out, split="test", n_boot=20, device="cpu")
+    assert rep["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert rep["confusion"] == metrics["test"]["confusion"]
+
+
+def test_predict_table(quick_run):
+    _, out, _ = quick_run
+    loaded = load_model(out)
+    seqs = ["MKTAYIAKQRQISFVKSHFSRQ" * 3, "M" + "ACDEFGHIKLMNPQRSTVWY" * 30]
+    df = predict(loaded, seqs, ids=["a", "b"], top_k=3)
+    assert list(df["id"]) == ["a", "b"] and list(df["length"]) == [66, 601]
+    probs = df[[f"p_{c}" for c in LOCATION_CLASSES]].to_numpy()
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+    assert list(df["predicted"]) == [LOCATION_CLASSES[i] for i in probs.argmax(1)]
+    # top attention positions: in the original numbering, inside the kept (cropped) residues
+    b = encode_batch(seqs, loaded.config)
+    with torch.no_grad():
+        att = loaded.model(b.tokens, b.mask).attention_residue
+    for i, cell in enumerate(df["top_attention"]):
+        pairs = [x.split(":") for x in cell.split(";")]
+        assert len(pairs) == 3
+        kept = set(b.positions[i][b.mask[i]].tolist())
+        best = int(b.positions[i, int(att[i].argmax())])
+        assert int(pairs[0][0]) == best and {int(p) for p, _ in pairs} <= kept
+
+
+def test_seeded_training_is_deterministic(repo_root, tmp_path):
+    run = load_run_config(repo_root / "configs" / "quick.toml")
+    run = RunConfig(replace(run.model, hidden=8, conv_channels=8),
+                    replace(run.data, subset=120), replace(run.train, epochs=2))
+    a = train(run, tmp_path / "a", device="cpu", n_boot=10)
+    b = train(run, tmp_path / "b", device="cpu", n_boot=10)
+    sa = torch.load(tmp_path / "a" / "weights.pt", weights_only=True)
+    sb = torch.load(tmp_path / "b" / "weights.pt", weights_only=True)
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert a["test"]["confusion"] == b["test"]["confusion"]
+    ha = [{k: v for k, v in json.loads(x).items() if "seconds" not in k}
+          for x in (tmp_path / "a" / "epochs.jsonl").read_text().splitlines()]
+    hb = [{k: v for k, v in json.loads(x).items() if "seconds" not in k}
+          for x in (tmp_path / "b" / "epochs.jsonl").read_text().splitlines()]
+    assert ha == hb
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_model(tmp_path / "nope")
+    with pytest.raises(CheckpointError, match="weights.pt is missing"):
+        load_model(tmp_path)
+    torch.manual_seed(0)
+    model = LocalizationModel(ModelConfig(hidden=4, conv_channels=4, attention_dim=4))
+    save_model(tmp_path / "m", model, {})
+    assert load_model(tmp_path / "m").config == model.config
+    meta = json.loads((tmp_path / "m" / "meta.json").read_text())
+    meta["classes"] = meta["classes"][::-1]
+    (tmp_path / "m" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="class list"):
+        load_model(tmp_path / "m")
+
+
+def test_run_config_errors(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[model]\nhiden = 3\n")
+    with pytest.raises(ValueError, match=r"c.toml: unknown \[model\] keys \['hiden'\]"):
+        load_run_config(p)
+    p.write_text("[train]\nselect = 'auc'\n")
+    with pytest.raises(ValueError, match="select"):
+        load_run_config(p)
+    p.write_text("[model\n")
+    with pytest.raises(ValueError, match="invalid TOML"):
+        load_run_config(p)
+    p.write_text("[data]\nsplit = 'cv'\n")
+    with pytest.raises(ValueError, match="split"):
+        load_run_config(p)
