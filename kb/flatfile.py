@@ -69,6 +69,7 @@ _FEATURE_LINE = re.compile(
     rb"\nFT   (" + b"|".join(sorted(t.encode() for t in FEATURE_TYPES)) + rb") +([^\n]*)"
 )
 _SEQ_DELETE = b" \n\t\r"
+_TAXID = re.compile(rb"=\s*([0-9]+)")
 _SEQ_LETTERS = "".join(sorted(SEQUENCE_LETTERS)).encode()
 _SL_TAG = b"\nCC   -!- SUBCELLULAR LOCATION:"
 _NOTE = re.compile(r"(?:^|(?<=[\s.]))Note=")
@@ -291,27 +292,6 @@ def _line_of(t: bytes, pos: int, first: int) -> int:
     return first + t.count(b"\n", 0, pos)
 
 
-def _collect(t: bytes, tag: bytes, start: int, end: int) -> tuple[list[bytes], int, int]:
-    """All consecutive lines with code ``tag`` (``b"\\nXX   "``) from the first one found.
-
-    Returns:
-        (contents after the 5-character prefix, position of the first line's ``\\n``,
-        position of the ``\\n`` ending the block) or ``([], -1, start)`` if absent.
-    """
-    p = t.find(tag, start, end)
-    if p < 0:
-        return [], -1, start
-    first = p
-    out = []
-    while True:
-        e = t.find(b"\n", p + 1)
-        out.append(t[p + 6 : e])
-        if t.startswith(tag, e):
-            p = e
-        else:
-            return out, first, e
-
-
 def _strip_evidence(s: str) -> str:
     i = s.find(" {")
     if i < 0 and s.startswith("{"):
@@ -363,44 +343,51 @@ def _old_qualifier(desc: str) -> tuple[str | None, str | None]:
     return desc or None, None
 
 
+def _qualifier_value(lines: list[bytes], skip: int) -> str:
+    """Value of a ``/key="..."`` qualifier spread over ``lines`` (``skip`` = len('/key="'))."""
+    if len(lines) == 1:
+        return lines[0][skip:].rstrip(b'"').decode("utf-8", "replace")
+    text = _join_wrapped([x.decode("utf-8", "replace") for x in lines])
+    return text[skip:].rstrip('"')
+
+
 def _feature(kind: str, rest: bytes, cont: list[bytes]) -> Feature:
     """One ``FT`` feature in the modern (``1..23`` + qualifiers) or old (columns) format."""
-    parts = rest.decode("utf-8", "replace").split()
-    if len(parts) == 1:  # modern: "FT   SIGNAL          1..23" then "/qual=..." lines
-        loc = parts[0]
-        if ".." in loc:
-            a, b = loc.split("..", 1)
-            start, end = _pos(a), _pos(b)
-        else:
-            start = end = _pos(loc)
-        quals: list[list[str]] = []
+    loc = rest.strip()
+    if b" " not in loc:  # modern: "FT   SIGNAL          1..23" then '/qual="..."' lines
+        a, sep, b = loc.partition(b"..")
+        start = _pos(a.decode("ascii", "replace"))
+        end = _pos(b.decode("ascii", "replace")) if sep else start
+        quals: list[list[bytes]] = []
         for raw in cont:
-            text = raw.decode("utf-8", "replace").strip()
-            if text.startswith("/"):
-                quals.append([text])
+            x = raw.strip()
+            if x[:1] == b"/":
+                quals.append([x])
             elif quals:
-                quals[-1].append(text)
+                quals[-1].append(x)
         note = evidence = None
         for q in quals:
-            joined = _join_wrapped(q)
-            key, _, value = joined[1:].partition("=")
-            value = value.strip().strip('"')
-            if key == "note":
-                note = value
-            elif key == "evidence":
-                evidence = value
+            head = q[0]
+            if head.startswith(b'/note="'):
+                note = _qualifier_value(q, 7)
+            elif head.startswith(b'/evidence="'):
+                evidence = _qualifier_value(q, 11)
         return Feature(kind, start, end, note, evidence)
     # old: "FT   TRANSMEM     20     40       1 (By similarity)." + continuation lines
+    parts = loc.decode("utf-8", "replace").split()
     start = _pos(parts[0]) if parts else None
     end = _pos(parts[1]) if len(parts) > 1 else start
     words = [" ".join(parts[2:])]
     for raw in cont:
         text = raw.decode("utf-8", "replace").strip()
-        if text.startswith("/FTId=") or text.startswith("/"):
+        if text.startswith("/"):  # "/FTId=PRO_0000164920."
             continue
         words.append(text)
     desc, qualifier = _old_qualifier(_join_wrapped(words))
     return Feature(kind, start, end, desc, qualifier)
+
+
+_FEATURE_NAMES = {t.encode(): t for t in FEATURE_TYPES}
 
 
 def _parse_entry(t: bytes, first: int, name: str) -> Entry:
@@ -449,24 +436,43 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
             if hdr_end < 0:
                 hdr_end = len(t)
 
-    ac_lines, ac_pos, pos = _collect(t, b"\nAC   ", nl, hdr_end)
+    # one split of the ~15 header lines, dispatched on the line code
+    ac_lines: list[bytes] = []
+    de_lines: list[bytes] = []
+    gn_lines: list[bytes] = []
+    os_lines: list[bytes] = []
+    oc_lines: list[bytes] = []
+    ox_line = None
+    for ln in t[nl + 1 : hdr_end].split(b"\n"):
+        c = ln[:2]
+        if c == b"OC":
+            oc_lines.append(ln[5:])
+        elif c == b"AC":
+            ac_lines.append(ln[5:])
+        elif c == b"DE":
+            de_lines.append(ln[5:])
+        elif c == b"GN":
+            gn_lines.append(ln[5:])
+        elif c == b"OS":
+            os_lines.append(ln[5:])
+        elif c == b"OX" and ox_line is None:
+            ox_line = ln[5:]
+
     if not ac_lines:
         raise FlatFileError("missing AC (accession) line", name, first + 1, entry_name)
-    accessions = [a.strip() for a in b" ".join(ac_lines).split(b";")]
-    accessions = [a for a in accessions if a]
+    accessions = b" ".join(ac_lines).replace(b" ", b"").rstrip(b";").split(b";")
     for a in accessions:
         if not _ACCESSION.fullmatch(a):
+            ac_pos = t.find(b"\nAC   ")
+            bad_at = t.find(a, ac_pos) if a else ac_pos + 1
             raise FlatFileError(
                 f"malformed accession {a.decode('utf-8', 'replace')!r}: expected a UniProtKB "
                 "accession such as 'P12345' or 'A0A023GPI8'",
                 name,
-                _line_of(t, t.find(a, ac_pos), first),
+                _line_of(t, bad_at, first),
                 entry_name,
             )
-    if not accessions:
-        raise FlatFileError("empty AC line", name, _line_of(t, ac_pos + 1, first), entry_name)
 
-    de_lines, _, pos = _collect(t, b"\nDE   ", pos, hdr_end)
     protein_name = None
     if de_lines:
         for prefix in (b"RecName: Full=", b"SubName: Full="):
@@ -483,10 +489,8 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
             text = b" ".join(d.strip() for d in de_lines).decode("utf-8", "replace")
             protein_name = text.rstrip(".").strip() or None
 
-    gn_lines, _, pos2 = _collect(t, b"\nGN   ", pos, hdr_end)
     gene = None
     if gn_lines:
-        pos = pos2
         gn = b" ".join(gn_lines).decode("utf-8", "replace")
         if "=" in gn:
             for tok in gn.rstrip("; ").split("; "):  # names may contain ';' ("PIP2;8")
@@ -497,28 +501,17 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
         else:  # old style "GN   FOS OR G0S7."
             gene = gn.split(" OR ")[0].strip().rstrip(".") or None
 
-    os_lines, _, pos2 = _collect(t, b"\nOS   ", pos, hdr_end)
-    organism = None
-    if os_lines:
-        pos = pos2
-        organism = b" ".join(o.rstrip() for o in os_lines).decode("utf-8", "replace").rstrip(".")
-    oc_lines, _, pos2 = _collect(t, b"\nOC   ", pos, hdr_end)
-    lineage = None
-    if oc_lines:
-        pos = pos2
-        lineage = b" ".join(o.strip() for o in oc_lines).decode("utf-8", "replace").rstrip(".")
+    organism = (
+        b" ".join(os_lines).decode("utf-8", "replace").rstrip().rstrip(".") if os_lines else None
+    )
+    lineage = (
+        b" ".join(oc_lines).decode("utf-8", "replace").rstrip().rstrip(".") if oc_lines else None
+    )
     taxon_id = None
-    ox = t.find(b"\nOX   ", pos, hdr_end)
-    if ox >= 0:
-        e = t.find(b"\n", ox + 1)
-        v = t[ox + 6 : e]
-        i = v.find(b"=")
-        digits = v[i + 1 :].lstrip()
-        j = 0
-        while j < len(digits) and 48 <= digits[j] <= 57:
-            j += 1
-        if j:
-            taxon_id = int(digits[:j])
+    if ox_line is not None:
+        m = _TAXID.search(ox_line)
+        if m:
+            taxon_id = int(m.group(1))
 
     # --- sequence ----------------------------------------------------------------------
     sq = t.rfind(b"\nSQ   ")
@@ -611,7 +604,7 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
             e2 = t.find(b"\n", e + 1)
             cont.append(t[e + 6 : e2])
             e = e2
-        features.append(_feature(m.group(1).decode(), m.group(2), cont))
+        features.append(_feature(_FEATURE_NAMES[m.group(1)], m.group(2), cont))
 
     return Entry(
         accession=accessions[0].decode(),
