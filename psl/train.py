@@ -312,6 +312,7 @@ def train(
 
     bar = None
     if progress:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -324,7 +325,8 @@ def train(
         bar = Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(),
                        MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                       TimeRemainingColumn(), transient=False)
+                       TimeRemainingColumn(), transient=False,
+                       console=Console(stderr=True))
         bar.start()
         task = bar.add_task("train", total=tc.epochs * n_batches, epoch=1, loss=float("nan"),
                             info="")
