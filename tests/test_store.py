@@ -290,3 +290,20 @@ def test_parallel_strict_and_truncated(tmp_path, test_data, monkeypatch):
     with pytest.raises(InputFormatError, match="cut.dat.gz: truncated or corrupt gzip"):
         build([cut], tmp_path / "c", progress=False, workers=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.dat.gz"]
+
+
+def test_mapped_classes_agree_with_deeploc1_labels(con, repo_root):
+    """Independent check of the term -> class mapping: for every sample entry that is also in
+    DeepLoc 1.0 (14 accessions), DeepLoc's label is among the classes we map its terms to."""
+    labels = {}
+    with gzip.open(repo_root / "data/deeploc1/deeploc_data.fasta.gz", "rt") as fh:
+        for line in fh:
+            if line.startswith(">"):
+                acc, label = line[1:].split()[:2]
+                labels[acc] = label.rsplit("-", 1)[0]
+    rows = _rows(con, "SELECT accession, list(DISTINCT class) FROM locations "
+                 "WHERE class IS NOT NULL AND isoform IS NULL GROUP BY accession")
+    overlap = [(acc, classes, labels[acc]) for acc, classes in rows if acc in labels]
+    assert len(overlap) == 14
+    for acc, classes, label in overlap:
+        assert set(label.split("-")) <= set(classes), (acc, classes, label)
