@@ -77,6 +77,10 @@ EVIDENCE = ["ECO:0000269|PubMed:{p}", "ECO:0000250|UniProtKB:{a}", "ECO:0000255"
             "ECO:0000305", "ECO:0000269|PubMed:{p}, ECO:0000305|PubMed:{q}",
             "ECO:0000256|ARBA:ARBA00004141", "ECO:0000269|Ref.1"]  # fmt: skip
 QUALIFIERS = ["By similarity", "Probable", "Potential"]
+OTHER_TOPICS = ["CATALYTIC ACTIVITY", "SUBUNIT", "TISSUE SPECIFICITY", "PTM", "DOMAIN",
+                "INDUCTION", "DISEASE", "MISCELLANEOUS"]  # fmt: skip
+OTHER_FEATURES = ["DOMAIN", "REGION", "MOD_RES", "DISULFID", "BINDING", "VARIANT",
+                  "CONFLICT", "HELIX", "STRAND", "TURN", "COMPBIAS", "CARBOHYD"]  # fmt: skip
 WORDS = (
     "protein binds regulates transport membrane complex activity cellular signaling "
     "required for the of in and to with plays a role during development response stress "
@@ -243,7 +247,7 @@ class _Generator:
         out.append(f"OS   {org[1]}\n")
         out.append(wrap("OC   ", org[3] + "."))
         out.append(f"OX   NCBI_TaxID={org[2]};\n")
-        for r in range(int(rng.integers(1, 4))):
+        for r in range(int(rng.integers(1, 8))):
             pm = int(rng.integers(1_000_000, 40_000_000))
             out.append(
                 f"RN   [{r + 1}]\nRP   NUCLEOTIDE SEQUENCE [MRNA].\n"
@@ -261,6 +265,10 @@ class _Generator:
             if rng.random() < 0.1:
                 for k in range(int(rng.integers(1, 3))):
                     out.append(self.subcellular_block(f"Isoform {k + 2}", modern))
+        for _ in range(int(rng.integers(0, 4))):
+            topic = OTHER_TOPICS[rng.integers(len(OTHER_TOPICS))]
+            text = f"-!- {topic}: " + self._sentence(int(rng.integers(8, 50)))
+            out.append(wrap("CC       ", text).replace("CC       -!- ", "CC   -!- ", 1))
         out.append(
             "CC   -!- SIMILARITY: Belongs to the synthetic protein family.\n"
             "CC   ---------------------------------------------------------------------------\n"
@@ -268,9 +276,12 @@ class _Generator:
             "CC   Distributed under the Creative Commons Attribution (CC BY 4.0) License\n"
             "CC   ---------------------------------------------------------------------------\n"
         )
-        for _ in range(int(rng.integers(4, 16))):
-            db = DR_DBS[rng.integers(len(DR_DBS))]
-            out.append(f"DR   {db}; {db[:3].upper()}{int(rng.integers(1e6)):06d}; -.\n")
+        k = int(rng.integers(8, 45))
+        dbs, ids = rng.integers(len(DR_DBS), size=k), rng.integers(1_000_000, size=k)
+        out.extend(
+            f"DR   {DR_DBS[d]}; {DR_DBS[d][:3].upper()}{x:06d}; -.\n"
+            for d, x in zip(dbs, ids, strict=True)
+        )
         out.append(f"PE   {1 if reviewed else 3}: Evidence at protein level;\n")
         kws = sorted({KEYWORDS[k] for k in rng.integers(len(KEYWORDS), size=4)})
         out.append(wrap("KW   ", "; ".join(kws) + "."))
@@ -317,6 +328,18 @@ class _Generator:
                 side = "Extracellular" if k % 2 else "Cytoplasmic"
                 out.append(f"FT   TOPO_DOM        {pos}..{n}\n"
                            f'FT                   /note="{side}"\n')  # fmt: skip
+        k = int(rng.integers(0, 24))  # features the parser skips
+        kinds = rng.integers(len(OTHER_FEATURES), size=k)
+        starts = rng.integers(1, n + 1, size=k)
+        spans = rng.integers(0, 40, size=k)
+        notes = rng.random(size=k) < 0.6
+        for kind, a, span, has_note in zip(kinds, starts, spans, notes, strict=True):
+            b = min(n, int(a + span))
+            loc = f"{a}..{b}" if b > a else f"{a}"
+            out.append(f"FT   {OTHER_FEATURES[kind]:<16}{loc}\n")
+            if has_note:
+                out.append(f'FT                   /note="{self._sentence(3)[:-1]}"\n')
+            out.append('FT                   /evidence="ECO:0000255"\n')
         if rng.random() < 0.1:
             a = int(rng.integers(1, max(n - 5, 2)))
             out.append(f"FT   MOTIF           {a}..{min(a + 4, n)}\n"
