@@ -19,6 +19,7 @@ Cropping
 
 from __future__ import annotations
 
+import functools
 import gzip
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -367,6 +368,12 @@ def encode_batch(sequences: Sequence[str], config: object) -> Batch:
 
 
 def feature_table(kind: str) -> np.ndarray:
+    """Per-token feature vectors (a fresh copy; see :func:`_feature_table`)."""
+    return _feature_table(kind).copy()
+
+
+@functools.cache
+def _feature_table(kind: str) -> np.ndarray:
     """Per-token feature vectors (row 0 = padding = zeros).
 
     Arguments:
