@@ -210,11 +210,13 @@ def _parse_chunk_to_batch(args: tuple) -> tuple:
     return batch, [_pack(e) for e in errors], chunk.count(b"\n"), None
 
 
-def _flatfile_batches_parallel(pool, handle, name, strict, min_evidence, errors, on_batch):
-    """Parse a flat file in ``pool``; ``on_batch(batch)`` is called in file order."""
+def _flatfile_batches_parallel(pool, workers, handle, name, strict, min_evidence, errors,
+                               on_batch):
+    """Parse a flat file in ``pool`` (of ``workers`` processes); ``on_batch(batch)`` is called
+    in file order."""
     pending: deque = deque()
     offset = 0
-    limit = 2 * pool._processes  # noqa: SLF001 - the pool's size
+    limit = 2 * workers
 
     def collect() -> None:
         nonlocal offset
@@ -353,7 +355,8 @@ def _build_into(
         with _progress(progress) as bar:
             t0 = time.perf_counter()
             writer = KBWriter(tmp, min_evidence=min_evidence)
-            _read_inputs(writer, pool, bar, paths, formats, summary, min_evidence, strict)
+            _read_inputs(writer, pool, workers, bar, paths, formats, summary, min_evidence,
+                         strict)
             if pool is not None:
                 pool.close()
             if writer.n_entries == 0:
@@ -394,7 +397,9 @@ def _build_into(
     return writer
 
 
-def _read_inputs(writer, pool, bar, paths, formats, summary, min_evidence, strict) -> None:
+def _read_inputs(
+    writer, pool, workers, bar, paths, formats, summary, min_evidence, strict
+) -> None:
     """Stream every input into ``writer`` (flat files through ``pool`` when given)."""
     total = sum(p.stat().st_size for p in paths)
     task = bar.add_task("reading inputs", total=total, entries=0)
@@ -411,8 +416,8 @@ def _read_inputs(writer, pool, bar, paths, formats, summary, min_evidence, stric
             counting = _CountingReader(raw, lambda n: bar.advance(task, n), str(path))
             handle = io.BufferedReader(counting, 1 << 20)
             if fmt == "flatfile" and pool is not None:
-                _flatfile_batches_parallel(pool, handle, str(path), strict, min_evidence,
-                                           errors, on_batch)
+                _flatfile_batches_parallel(pool, workers, handle, str(path), strict,
+                                           min_evidence, errors, on_batch)
             else:
                 for i, entry in enumerate(
                     read_entries(path, fmt, strict=strict, errors=errors, handle=handle)
