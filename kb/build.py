@@ -306,6 +306,9 @@ def build(
 
     db.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{db.name}.tmp-", dir=db.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the KB is an ordinary directory
     summary = BuildSummary(db=db)
     try:
         writer = _build_into(
