@@ -22,7 +22,9 @@ import gzip
 import io
 import multiprocessing
 import os
+import queue
 import re
+import threading
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -66,7 +68,9 @@ _ACCESSION = re.compile(
     rb"|IPI[0-9]{8}"
 )
 _FEATURE_LINE = re.compile(
-    rb"\nFT   (" + b"|".join(sorted(t.encode() for t in FEATURE_TYPES)) + rb") +([^\n]*)"
+    rb"\nFT   ("
+    + b"|".join(sorted(t.encode() for t in FEATURE_TYPES))
+    + rb") +([^\n]*)((?:\nFT    [^\n]*)*)"  # key, location, continuation lines
 )
 _SEQ_DELETE = b" \n\t\r"
 _TAXID = re.compile(rb"=\s*([0-9]+)")
@@ -197,6 +201,52 @@ class _Prefixed(io.RawIOBase):
         return n
 
 
+def _prefetch(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    """Run ``blocks`` (reading + gzip decompression) in a background thread.
+
+    zlib releases the GIL while inflating, so decompression of the next block overlaps with
+    parsing of the current one. Exceptions are re-raised in the consumer; closing the
+    consumer stops the thread.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for block in blocks:
+                if not put(("block", block)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # handed to the consumer
+            put(("error", exc))
+        finally:
+            blocks.close()
+
+    thread = threading.Thread(target=run, name="flatfile-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "block":
+                yield value
+            elif kind == "done":
+                return
+            else:
+                raise value
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[tuple[bytes, int]]:
     """Cut the decompressed input into chunks that hold whole entries.
 
@@ -210,7 +260,7 @@ def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[tup
     pending = b""
     line = 1
     checked = False
-    for data in _blocks(source, block_size):
+    for data in _prefetch(_blocks(source, block_size)):
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         buf = pending + data if pending else data
@@ -299,13 +349,6 @@ def _strip_evidence(s: str) -> str:
     return (s[:i] if i >= 0 else s).strip()
 
 
-def _pos(tok: str) -> int | None:
-    tok = tok.strip().lstrip("<>?").rstrip("<>?")
-    if ":" in tok:  # position on another isoform "P12345-2:10"
-        tok = tok.rsplit(":", 1)[1]
-    return int(tok) if tok.isdigit() else None
-
-
 def _join_wrapped(lines: Iterable[str]) -> str:
     """Join wrapped text lines: UniProt breaks lines after a hyphen without a space."""
     out = ""
@@ -343,43 +386,56 @@ def _old_qualifier(desc: str) -> tuple[str | None, str | None]:
     return desc or None, None
 
 
-def _qualifier_value(lines: list[bytes], skip: int) -> str:
-    """Value of a ``/key="..."`` qualifier spread over ``lines`` (``skip`` = len('/key="'))."""
-    if len(lines) == 1:
-        return lines[0][skip:].rstrip(b'"').decode("utf-8", "replace")
-    text = _join_wrapped([x.decode("utf-8", "replace") for x in lines])
-    return text[skip:].rstrip('"')
+def _pos_b(tok: bytes) -> int | None:
+    tok = tok.strip().strip(b"<>?")
+    if b":" in tok:  # position on another isoform "P12345-2:10"
+        tok = tok.rsplit(b":", 1)[1]
+    return int(tok) if tok.isdigit() else None
 
 
-def _feature(kind: str, rest: bytes, cont: list[bytes]) -> Feature:
-    """One ``FT`` feature in the modern (``1..23`` + qualifiers) or old (columns) format."""
+def _qualifier(block: bytes, key: bytes) -> str | None:
+    """Value of the qualifier ``key`` (``b'/note="'``) in a feature's continuation lines."""
+    i = block.find(key)
+    if i < 0:
+        return None
+    i += len(key)
+    j = block.find(b'"', i)
+    value = block[i:j] if j >= 0 else block[i:]
+    if b"\n" in value:  # wrapped over several "FT" lines
+        lines = value.split(b"\n")
+        text = _join_wrapped(
+            [lines[0].decode("utf-8", "replace")]
+            + [x[2:].decode("utf-8", "replace") for x in lines[1:]]
+        )
+        return text
+    return value.decode("utf-8", "replace")
+
+
+def _feature(kind: str, rest: bytes, block: bytes) -> Feature:
+    """One ``FT`` feature in the modern (``1..23`` + qualifiers) or old (columns) format.
+
+    Args:
+        kind: the feature key.
+        rest: the rest of the key line (the location; old format: from, to, description).
+        block: the continuation lines (``\\nFT    ...``), possibly empty.
+    """
     loc = rest.strip()
     if b" " not in loc:  # modern: "FT   SIGNAL          1..23" then '/qual="..."' lines
         a, sep, b = loc.partition(b"..")
-        start = _pos(a.decode("ascii", "replace"))
-        end = _pos(b.decode("ascii", "replace")) if sep else start
-        quals: list[list[bytes]] = []
-        for raw in cont:
-            x = raw.strip()
-            if x[:1] == b"/":
-                quals.append([x])
-            elif quals:
-                quals[-1].append(x)
-        note = evidence = None
-        for q in quals:
-            head = q[0]
-            if head.startswith(b'/note="'):
-                note = _qualifier_value(q, 7)
-            elif head.startswith(b'/evidence="'):
-                evidence = _qualifier_value(q, 11)
-        return Feature(kind, start, end, note, evidence)
+        start = _pos_b(a)
+        end = _pos_b(b) if sep else start
+        if not block:
+            return Feature(kind, start, end)
+        return Feature(
+            kind, start, end, _qualifier(block, b'/note="'), _qualifier(block, b'/evidence="')
+        )
     # old: "FT   TRANSMEM     20     40       1 (By similarity)." + continuation lines
     parts = loc.decode("utf-8", "replace").split()
-    start = _pos(parts[0]) if parts else None
-    end = _pos(parts[1]) if len(parts) > 1 else start
+    start = _pos_b(parts[0].encode()) if parts else None
+    end = _pos_b(parts[1].encode()) if len(parts) > 1 else start
     words = [" ".join(parts[2:])]
-    for raw in cont:
-        text = raw.decode("utf-8", "replace").strip()
+    for raw in block.split(b"\n")[1:]:
+        text = raw[2:].decode("utf-8", "replace").strip()
         if text.startswith("/"):  # "/FTId=PRO_0000164920."
             continue
         words.append(text)
@@ -596,15 +652,10 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
         p = t.find(_SL_TAG, e, sq + 1)
 
     # --- features ------------------------------------------------------------------------
-    features: list[Feature] = []
-    for m in _FEATURE_LINE.finditer(t, hdr_end, sq + 1):
-        e = m.end()
-        cont = []
-        while t.startswith(b"\nFT    ", e):
-            e2 = t.find(b"\n", e + 1)
-            cont.append(t[e + 6 : e2])
-            e = e2
-        features.append(_feature(_FEATURE_NAMES[m.group(1)], m.group(2), cont))
+    features = [
+        _feature(_FEATURE_NAMES[m.group(1)], m.group(2), m.group(3))
+        for m in _FEATURE_LINE.finditer(t, hdr_end, sq + 1)
+    ]
 
     return Entry(
         accession=accessions[0].decode(),
