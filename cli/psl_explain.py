@@ -82,10 +82,10 @@ def explain_command(
     ),
     n_steps: int = typer.Option(50, "--n-steps", min=1, help="IG integration steps."),
     internal_batch_size: int = typer.Option(
-        512, "--internal-batch-size", min=1,
+        256, "--internal-batch-size", min=1,
         help="IG: at most this many (protein, step) rows per forward/backward (bounds memory).",
     ),
-    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Proteins per batch."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Proteins per batch."),
     limit: int = typer.Option(
         None, "--limit", min=1, help="Only the first N proteins (quick looks)."
     ),
@@ -242,6 +242,10 @@ def hitrates_command(
         None, "--limit", min=1, help="A seeded random sample of N test proteins."
     ),
     n_steps: int = typer.Option(None, "--n-steps", min=1, help="Override the IG steps."),
+    method: list[Method] = typer.Option(
+        None, "--method", help="Run only these attribution methods (repeatable: attention for "
+        "Table 3, ig for Table 2; default: both)."
+    ),
     null: int = typer.Option(None, "--null", min=0, help="Override the null-model replicates."),
     seed: int = typer.Option(None, "--seed", help="Override the seed."),
     quick: bool = typer.Option(
@@ -253,7 +257,8 @@ def hitrates_command(
     from psl.experiment_hitrates import IGSettings, load_config, prepare_quick, run_hitrates
 
     models = [_parse_model(m) for m in model] if model else None
-    overrides: dict = {"models": models, "db": db, "limit": limit, "null": null, "seed": seed}
+    overrides: dict = {"models": models, "db": db, "limit": limit, "null": null, "seed": seed,
+                       "methods": tuple(m.value for m in method) if method else None}
     out.mkdir(parents=True, exist_ok=True)
     if quick:
         mdir, kdir = prepare_quick(out, n_proteins=limit or 24, seed=seed or 0)

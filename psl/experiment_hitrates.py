@@ -90,6 +90,7 @@ class HitrateExperiment:
             dual-label ones excepted).
         limit: a seeded random sample of N proteins (quick runs); ``None`` = all.
         attention_modes: attention runs (Table 3).
+        methods: which of ``attention`` (Table 3) and ``ig`` (Table 2) to run.
         ig: Integrated-Gradients settings (Table 2); ``ig_target`` its target class.
         k, window: extraction threshold and window.
         null: null-model replicates per protein (0 = none).
@@ -105,6 +106,7 @@ class HitrateExperiment:
     split: str = "test"
     limit: int | None = None
     attention_modes: tuple[str, ...] = ("learned", "permute", "random")
+    methods: tuple[str, ...] = ("attention", "ig")
     ig: IGSettings = field(default_factory=IGSettings)
     ig_target: str = "predicted"
     k: float = 2.0
@@ -112,7 +114,7 @@ class HitrateExperiment:
     null: int = 20
     n_boot: int = 1000
     n_perm: int = 5000
-    batch_size: int = 32
+    batch_size: int = 16
     seed: int = 0
     weighting: str = "paper"
 
@@ -122,6 +124,9 @@ class HitrateExperiment:
         names = [n for n, _ in self.models]
         if len(set(names)) != len(names):
             raise ValueError(f"model names must be unique, got {names}")
+        bad = set(self.methods) - {"attention", "ig"}
+        if bad or not self.methods:
+            raise ValueError(f"methods must be among attention, ig; got {list(self.methods)}")
         if self.n_boot < 1 or self.n_perm < 1 or self.null < 0:
             raise ValueError("n_boot and n_perm must be >= 1 and null >= 0")
 
@@ -148,8 +153,9 @@ def load_config(path: str | Path, **overrides: Any) -> HitrateExperiment:
         ig = IGSettings(**d.pop("ig", {}))
         models = [(str(n), p if Path(p).is_absolute() else root / p)
                   for n, p in d.pop("models", {"default": "models/default"}).items()]
-        if "attention_modes" in d:
-            d["attention_modes"] = tuple(d["attention_modes"])
+        for key in ("attention_modes", "methods"):
+            if key in d:
+                d[key] = tuple(d[key])
         if d.get("db"):
             d["db"] = Path(d["db"])
         d.update({k: v for k, v in overrides.items() if v is not None})
@@ -379,8 +385,11 @@ def run_hitrates(
     kb = open_kb(db)
     timings["load"] = time.perf_counter() - t0
 
-    runs: list[tuple[str, str]] = [("attention", m) for m in exp.attention_modes]
-    runs.append(("ig", "learned"))
+    runs: list[tuple[str, str]] = []
+    if "attention" in exp.methods:
+        runs += [("attention", m) for m in exp.attention_modes]
+    if "ig" in exp.methods:
+        runs.append(("ig", "learned"))
     all_subs = []
     attributions = {}
     t_att = time.perf_counter()

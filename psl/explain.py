@@ -74,7 +74,7 @@ class IGSettings:
     """
 
     n_steps: int = 50
-    internal_batch_size: int | None = 512
+    internal_batch_size: int | None = 256
     method: str = "gausslegendre"
 
     def __post_init__(self) -> None:
@@ -209,7 +209,7 @@ def explain(
     target: Literal["predicted", "true"] = "predicted",
     max_len: int | None = None,
     classes: Sequence[str] = LOCATION_CLASSES,
-    batch_size: int = 32,
+    batch_size: int = 16,
     ig: IGSettings | None = None,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,

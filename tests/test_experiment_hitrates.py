@@ -83,6 +83,9 @@ def test_config_errors(tmp_path):
     bad.write_text("[hitrates]\nwhatever = 1\n")
     with pytest.raises(ValueError, match="bad.toml"):
         load_config(bad)
+    bad.write_text('[hitrates]\nmethods = ["lime"]\n')
+    with pytest.raises(ValueError, match="methods"):
+        load_config(bad)
 
 
 def test_quick_run_end_to_end(tmp_path):
