@@ -260,8 +260,13 @@ def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[tup
     pending = b""
     line = 1
     checked = False
+    held_cr = b""
     for data in _prefetch(_blocks(source, block_size)):
+        if held_cr:
+            data, held_cr = held_cr + data, b""
         if b"\r" in data:
+            if data.endswith(b"\r"):  # its "\n" may start the next block
+                data, held_cr = data[:-1], b"\r"
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         buf = pending + data if pending else data
         if not checked:
@@ -287,6 +292,8 @@ def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[tup
         chunk, pending = buf[:cut], buf[cut:]
         yield chunk, line
         line += chunk.count(b"\n")
+    if held_cr:
+        pending += b"\n"
     if not checked:
         raise InputFormatError("empty input: no UniProt entry found", name)
     if pending.strip():

@@ -14,6 +14,7 @@ from kb.errors import InputFormatError
 from kb.flatfile import (
     FEATURE_TYPES,
     FlatFileError,
+    _chunks_of_entries,
     parse,
     parse_parallel,
     parse_subcellular_location,
@@ -159,6 +160,13 @@ def test_plain_file_and_handles_give_the_same_entries(entries, sample_text, tmp_
     with open(SAMPLE, "rb") as handle:
         assert list(parse(handle)) == entries
     assert list(parse(io.StringIO(sample_text))) == entries
+    crlf = tmp_path / "crlf.dat"  # Windows line ends
+    crlf.write_bytes(sample_text.replace("\n", "\r\n").encode())
+    assert list(parse(crlf)) == entries
+    # a "\r\n" split between two read blocks is still one line end
+    blocks = list(_chunks_of_entries(crlf, block_size=4093))
+    assert sum(chunk.count(b"\n") for chunk, _ in blocks) == sample_text.count("\n")
+    assert b"\r" not in b"".join(chunk for chunk, _ in blocks)
 
 
 # ------------------------------------------------------------------------------------------
