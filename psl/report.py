@@ -347,6 +347,7 @@ def build_report(
                     ]
                     more = len(ents) - _MAX_ENTRIES
                     ent_html = "<br>".join(lst) + (f"<br>… {more} more" if more > 0 else "")
+                    ent_html = ent_html or "none (besides the protein itself)"
                 else:
                     ent_html = "–" if kb is None else "none"
                 trs.append(
