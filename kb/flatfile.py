@@ -247,18 +247,17 @@ def _prefetch(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
         thread.join()
 
 
-def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[tuple[bytes, int]]:
+def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[bytes]:
     """Cut the decompressed input into chunks that hold whole entries.
 
-    Yields ``(chunk, first_line)``: ``chunk`` ends right after a ``//`` line (or is the tail
-    of the file), ``first_line`` is the 1-based line number of its first line.
+    Yields chunks that end right after a ``//`` line (the last one may be the tail of the
+    file). Line numbers are counted while the chunks are split into entries.
 
     Raises:
         InputFormatError: empty input, not a UniProt flat file, truncated gzip.
     """
     name = _source_name(source)
     pending = b""
-    line = 1
     checked = False
     held_cr = b""
     for data in _prefetch(_blocks(source, block_size)):
@@ -290,25 +289,25 @@ def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[tup
             continue
         cut += 4
         chunk, pending = buf[:cut], buf[cut:]
-        yield chunk, line
-        line += chunk.count(b"\n")
+        yield chunk
     if held_cr:
         pending += b"\n"
     if not checked:
         raise InputFormatError("empty input: no UniProt entry found", name)
     if pending.strip():
-        yield pending, line
+        yield pending
 
 
 def _entries_of_chunk(
     chunk: bytes, line: int, name: str
-) -> tuple[list[tuple[bytes, int]], _TruncatedAtEOF | None]:
+) -> tuple[list[tuple[bytes, int]], _TruncatedAtEOF | None, int]:
     """Split a chunk into entry texts.
 
     Returns:
-        ``[(text, first_line), ...]`` for every entry (``text`` without its ``//`` line,
-        ending with a newline) and the error for trailing text without a ``//`` line (only
-        possible at the end of the input), or ``None``.
+        ``[(text, first_line), ...]`` for every entry (``text`` without its ``//`` line and
+        without the newline before it), the error for trailing text without a ``//`` line
+        (only possible at the end of the input) or ``None``, and the line number that follows
+        the chunk.
     """
     out: list[tuple[bytes, int]] = []
     pieces = chunk.split(b"\n//")
@@ -330,13 +329,17 @@ def _entries_of_chunk(
             piece = stripped
         if i == last:
             if piece.strip():
-                return out, _TruncatedAtEOF(
-                    "entry truncated at end of file: no '//' line after it", name, line
+                return (
+                    out,
+                    _TruncatedAtEOF(
+                        "entry truncated at end of file: no '//' line after it", name, line
+                    ),
+                    line,
                 )
             break
-        out.append((piece + b"\n", line))
-        line += piece.count(b"\n") + 1  # its lines and the '//' line
-    return out, None
+        out.append((piece, line))
+        line += piece.count(b"\n") + 1  # up to the "//" line (its newline comes next)
+    return out, None, line
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,6 +463,8 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
         FlatFileError: the entry is malformed (with the line of the problem).
     """
     nl = t.find(b"\n")
+    if nl < 0:
+        nl = len(t)
     id_line = t[:nl]
     if not id_line.startswith(b"ID   "):
         raise FlatFileError(
@@ -582,10 +587,12 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
         raise FlatFileError(
             "missing SQ line (sequence header) before '//'",
             name,
-            first + t.count(b"\n"),
+            first + t.count(b"\n") + 1,  # the '//' line
             entry_name,
         )
     sq_end = t.find(b"\n", sq + 1)
+    if sq_end < 0:
+        sq_end = len(t)
     sq_toks = t[sq + 1 : sq_end].split()
     if len(sq_toks) < 4 or sq_toks[1] != b"SEQUENCE" or not sq_toks[2].isdigit():
         raise FlatFileError(
@@ -596,12 +603,12 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
         )
     sq_len = int(sq_toks[2])
     block = t[sq_end + 1 :]
-    if block and (
-        not block.startswith(b"     ") or block.count(b"\n     ") != block.count(b"\n") - 1
-    ):
+    if block and (not block.startswith(b"     ") or block.count(b"\n     ") != block.count(b"\n")):
         k = 0  # start of the first line that is not a sequence line
-        while k < len(block) and block.startswith(b"     ", k):
+        while block.startswith(b"     ", k):
             k = block.find(b"\n", k) + 1
+            if k == 0:  # cannot happen: some line is not a sequence line
+                break
         raise FlatFileError(
             "unexpected line in the sequence block: sequence lines start with 5 spaces "
             "and the entry must end with '//'",
@@ -814,23 +821,29 @@ def _report(err: FlatFileError, errors: ErrorSink) -> None:
         errors.append(err)
 
 
-def _parse_chunk(chunk: bytes, line: int, name: str) -> Iterator[Entry | FlatFileError]:
-    """Parse the entries of one chunk; malformed ones come out as :class:`FlatFileError`
-    (a :class:`_TruncatedAtEOF` last, if the chunk ends inside an entry)."""
-    texts, truncated = _entries_of_chunk(chunk, line, name)
+def _parse_chunk(chunk: bytes, line: int, name: str) -> tuple[list, int]:
+    """Parse the entries of one chunk that starts at line ``line``.
+
+    Returns:
+        (items, next line): entries, and a :class:`FlatFileError` for each malformed one
+        (a :class:`_TruncatedAtEOF` last, if the chunk ends inside an entry).
+    """
+    texts, truncated, next_line = _entries_of_chunk(chunk, line, name)
+    items: list = []
     # An entry that lost its '//' swallows the next one. Cheap chunk-level check (one C-speed
     # count): as many sequence headers as entries, else look inside every entry of the chunk.
     suspicious = chunk.count(b"\nSQ   SEQUENCE") != len(texts)
     for text, first in texts:
         if suspicious and text.find(b"\nID   ") >= 0:
-            yield from _recover(text, first, name, None)
+            items.extend(_recover(text, first, name, None))
             continue
         try:
-            yield _parse_entry(text, first, name)
+            items.append(_parse_entry(text, first, name))
         except FlatFileError as exc:
-            yield from _recover(text, first, name, exc)
+            items.extend(_recover(text, first, name, exc))
     if truncated is not None:
-        yield truncated
+        items.append(truncated)
+    return items, next_line
 
 
 def _emit(item: Entry | FlatFileError, strict: bool, errors: ErrorSink) -> bool:
@@ -885,8 +898,10 @@ def parse(source: Source, *, strict: bool = False, errors: ErrorSink = None) -> 
             entry truncated at end of file (no ``//``), missing file.
     """
     name = _source_name(source)
-    for chunk, line in _chunks_of_entries(source):
-        for item in _parse_chunk(chunk, line, name):
+    line = 1
+    for chunk in _chunks_of_entries(source):
+        items, line = _parse_chunk(chunk, line, name)
+        for item in items:
             if _emit(item, strict, errors):
                 yield item
 
@@ -918,7 +933,8 @@ def _worker(args: tuple[bytes, str]) -> tuple[list, int]:
     """
     chunk, name = args
     items: list = []
-    for item in _parse_chunk(chunk, 1, name):
+    parsed, next_line = _parse_chunk(chunk, 1, name)
+    for item in parsed:
         if isinstance(item, Entry):
             items.append(
                 (
@@ -940,7 +956,7 @@ def _worker(args: tuple[bytes, str]) -> tuple[list, int]:
             )
         else:
             items.append(item)
-    return items, chunk.count(b"\n")
+    return items, next_line - 1
 
 
 def _shift(item: tuple | FlatFileError, offset: int) -> Entry | FlatFileError:
@@ -1017,7 +1033,7 @@ def parse_parallel(
                 if nxt is None:
                     exhausted = True
                 else:
-                    pending.append(pool.apply_async(_worker, ((nxt[0], name),)))
+                    pending.append(pool.apply_async(_worker, ((nxt, name),)))
             if not pending:
                 break
             items, newlines = pending.popleft().get()

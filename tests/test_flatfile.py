@@ -165,8 +165,8 @@ def test_plain_file_and_handles_give_the_same_entries(entries, sample_text, tmp_
     assert list(parse(crlf)) == entries
     # a "\r\n" split between two read blocks is still one line end
     blocks = list(_chunks_of_entries(crlf, block_size=4093))
-    assert sum(chunk.count(b"\n") for chunk, _ in blocks) == sample_text.count("\n")
-    assert b"\r" not in b"".join(chunk for chunk, _ in blocks)
+    assert sum(chunk.count(b"\n") for chunk in blocks) == sample_text.count("\n")
+    assert b"\r" not in b"".join(blocks)
 
 
 # ------------------------------------------------------------------------------------------
