@@ -4,7 +4,7 @@ Measures, in one run on the same file: gzip decompression alone (the floor), ``p
 (single process), ``parse_parallel`` (main process decompresses, workers parse) and, as the
 baseline, Biopython's ``Bio.SwissProt.parse`` on a subset. Reports entries/s and MB/s of
 decompressed text (medians of ``--repeats`` runs) and writes ``benchmarks/results/parse.json``
-and ``parse.md``. The machine is shared: timings are noisy.
+and ``parse.md`` (``--results-name`` changes the stem). The machine is shared: timings are noisy.
 
 Usage::
 
@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="runs per measurement (median)")
     ap.add_argument("--workers", type=int, default=2, help="workers of parse_parallel")
     ap.add_argument("--seed", type=int, default=0, help="generator seed")
+    ap.add_argument(
+        "--results-name", default="parse", help="results file stem under benchmarks/results/"
+    )
     args = ap.parse_args(argv)
 
     GENERATED.mkdir(parents=True, exist_ok=True)
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         "speedup_vs_biopython": speedup,
         "speedup_vs_biopython_cpu": speedup_cpu,
     }
-    _atomic_write(RESULTS / "parse.json", json.dumps(result, indent=2) + "\n")
+    _atomic_write(RESULTS / f"{args.results_name}.json", json.dumps(result, indent=2) + "\n")
     md = [
         "# Flat-file parser throughput",
         "",
@@ -166,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         f"**{speedup_cpu}x** CPU time.",
         "",
     ]
-    _atomic_write(RESULTS / "parse.md", "\n".join(md))
+    _atomic_write(RESULTS / f"{args.results_name}.md", "\n".join(md))
     return 0
 
 

@@ -5,12 +5,12 @@ https://www.uniprot.org/docs/userman.htm): one entry is a run of lines, each sta
 two-letter line code (``ID``, ``AC``, ``DE``, ..., ``SQ``, sequence lines starting with
 blanks) and ending with a ``//`` line.
 
-Speed: the file is read in large byte blocks, cut into entries at ``//`` lines and every entry
-is handled as one ``bytes`` object. Only the fields this project needs are looked for with
-``bytes.find`` / one compiled regular expression (C speed); reference, cross-reference,
-keyword and other comment lines are never split into Python lines. The sequence block is
-cleaned with one ``bytes.translate``. ``parse_parallel`` additionally parses blocks of whole
-entries in worker processes while the main process decompresses.
+Speed: the file is read (and gunzipped, in a background thread) in large byte blocks, cut
+into entries at ``//`` lines and every entry is handled as one ``bytes`` object. Only the
+fields this project needs are looked for with ``bytes.find`` / compiled regular expressions
+(C speed); reference, cross-reference, keyword and other comment lines are never split into
+Python lines. The sequence block is cleaned with one ``bytes.translate``. ``parse_parallel``
+additionally parses chunks of whole entries in worker processes.
 
 Public API: :func:`parse`, :func:`parse_parallel`, :func:`read`,
 :func:`parse_subcellular_location`, :class:`FlatFileError`, :data:`FEATURE_TYPES`.
@@ -154,21 +154,14 @@ def _blocks(source: Source, block_size: int = _BLOCK) -> Iterator[bytes]:
         raw = _TextAsBytes(source) if isinstance(probe, str) else source  # type: ignore[assignment]
     try:
         head = raw.read(2)
-        if head == _GZIP_MAGIC:
-            rest = raw.read(block_size)
-            inner = io.BufferedReader(_Prefixed(head + rest, raw), buffer_size=1 << 20)
-            stream: IO[bytes] = gzip.GzipFile(fileobj=inner, mode="rb")
-            first = b""
-        else:
-            stream = raw
-            first = head
+        if raw.seekable():
+            raw.seek(-len(head), io.SEEK_CUR)
+            src: IO[bytes] = raw
+        else:  # a pipe or text adapter: put the two bytes back in front
+            src = io.BufferedReader(_Prefixed(head, raw), buffer_size=1 << 20)  # type: ignore[arg-type]
+        stream: IO[bytes] = gzip.GzipFile(fileobj=src, mode="rb") if head == _GZIP_MAGIC else src
         try:
-            while True:
-                data = stream.read(block_size)
-                if first:
-                    data, first = first + data, b""
-                if not data:
-                    return
+            while data := stream.read(block_size):
                 yield data
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise InputFormatError(
