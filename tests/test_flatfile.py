@@ -368,6 +368,10 @@ def test_bad_id_line_is_skipped_and_neighbours_kept():
     with pytest.raises(FlatFileError) as info:
         list(parse(path, strict=True))
     assert info.value.line == 87
+    # in worker processes, with chunks of one entry: same absolute line
+    with pytest.raises(FlatFileError) as info:
+        list(parse_parallel(path, workers=2, strict=True, chunk_bytes=4096))
+    assert info.value.line == 87 and info.value.path == str(path)
     # the callback form receives the same error
     seen = []
     assert len(list(parse(path, errors=seen.append))) == 2
