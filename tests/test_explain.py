@@ -108,22 +108,22 @@ def test_batching_does_not_change_results_and_ablations_are_seeded():
     a = explain(model, SEQS, NAMES, TRUE, method="ig", batch_size=1, ig=IGSettings(n_steps=10))
     b = explain(model, SEQS, NAMES, TRUE, method="ig", batch_size=4, ig=IGSettings(n_steps=10))
     np.testing.assert_allclose(a.score, b.score, rtol=1e-4, atol=1e-5)
-    for mode in ("uniform", "permute", "random"):
+    for mode in ("permute", "random"):
         x = explain(model, SEQS, NAMES, TRUE, attention=mode, seed=1)
         y = explain(model, SEQS, NAMES, TRUE, attention=mode, seed=1)
         np.testing.assert_array_equal(x.score, y.score)
         assert x.groupby("protein").score.sum().to_numpy() == pytest.approx(1.0, abs=1e-5)
     u = explain(model, ["MAAAAAAAAK"], ["U"], attention="uniform")
     np.testing.assert_allclose(u.score, 0.1, rtol=1e-5)
-    learned = explain(model, SEQS, NAMES, TRUE)
-    perm = explain(model, SEQS, NAMES, TRUE, attention="permute", seed=1)
-    for name in NAMES:  # permute shuffles each protein's own pooled weights
-        lw = np.sort(learned[learned.protein == name].score.to_numpy())
-        pw = np.sort(perm[perm.protein == name].score.to_numpy())
-        assert lw.sum() == pytest.approx(pw.sum(), abs=1e-5)
+    # permute shuffles each protein's own pooled weights: with pool 2 and an even length, the
+    # multiset of residue weights is the learned one.
+    learned = explain(model, ["MKVLAAGIVGSTRPQWEDCA"], ["A"])
+    perm = explain(model, ["MKVLAAGIVGSTRPQWEDCA"], ["A"], attention="permute", seed=1)
+    np.testing.assert_allclose(np.sort(learned.score), np.sort(perm.score), rtol=1e-5)
+    assert not np.allclose(learned.score, perm.score)
     # IG under an ablation holds the drawn weights fixed along the path: completeness holds.
-    ig = explain(model, SEQS, NAMES, TRUE, method="ig", attention="random",
-                 ig=IGSettings(n_steps=64))
+    ig = explain(model, SEQS[:2], NAMES[:2], TRUE[:2], method="ig", attention="random",
+                 ig=IGSettings(n_steps=32))
     assert ig.groupby("protein").delta.first().abs().max() < 0.05
 
 
