@@ -10,6 +10,7 @@ after the new build is complete.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import gzip
 import hashlib
 import io
@@ -310,6 +311,11 @@ def build(
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the KB is an ordinary directory
     summary = BuildSummary(db=db)
+    # Entries, locations and features are acyclic: reference counting frees them, and the
+    # cyclic GC only rescans millions of live objects (20-50% of parse/convert CPU time).
+    # Forked parser workers inherit the disabled GC.
+    gc_enabled = gc.isenabled()
+    gc.disable()
     try:
         writer = _build_into(
             tmp, paths, formats, summary, min_evidence, strict, k, progress, workers
@@ -320,6 +326,9 @@ def build(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if gc_enabled:
+            gc.enable()
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary
 
