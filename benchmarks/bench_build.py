@@ -25,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
 import io
 import json
@@ -218,12 +219,20 @@ def _best_cpu(fn, repeats: int = 3):
 def phase_costs(path: Path, n: int, total_entries: int) -> dict:
     """Best-of-3 CPU seconds of each build phase on the first ``n`` entries, scaled linearly to
     ``total_entries``: a load-robust estimate (other jobs inflate wall time much more)."""
+    text = first_entries_text(path, n).encode()
+    packed = gzip.compress(text, compresslevel=4)
+    gc.disable()  # as kb.build does
+    try:
+        return _phase_costs(text, packed, total_entries)
+    finally:
+        gc.enable()
+
+
+def _phase_costs(text: bytes, packed: bytes, total_entries: int) -> dict:
     from kb.flatfile import parse
     from kb.index import write_index
     from kb.store import KBWriter, entries_to_batch
 
-    text = first_entries_text(path, n).encode()
-    packed = gzip.compress(text, compresslevel=4)
     t_gunzip, _ = _best_cpu(lambda: gzip.decompress(packed))
     t_parse, entries = _best_cpu(lambda: list(parse(io.BytesIO(text))))
     t_batch, batch = _best_cpu(lambda: entries_to_batch(entries))
