@@ -304,6 +304,8 @@ def build(
     formats = [fmt or detect_format(p) for p in paths]
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        workers = 1  # the parser pool relies on fork (workers inherit the loaded modules)
 
     db.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{db.name}.tmp-", dir=db.parent))
