@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -106,6 +108,75 @@ class ItemScores:
     hit_rate: np.ndarray  # float64, NaN where n_entries == 0
 
 
+_WEIGHTING_CODE = {"paper": 0, "normalized": 1, "none": 2}
+
+
+@numba.njit(inline="always")
+def _same_sequence(residues, offsets, a, b):  # pragma: no cover - numba
+    if a == b:
+        return True
+    start_a, start_b = offsets[a], offsets[b]
+    n = offsets[a + 1] - start_a
+    if offsets[b + 1] - start_b != n:
+        return False
+    for i in range(n - 1):  # the last byte is the separator
+        if residues[start_a + i] != residues[start_b + i]:
+            return False
+    return True
+
+
+@numba.njit(parallel=True, cache=True)
+def _score_items(ptr, occ_entry, occ_start, item_query, item_start, item_class, item_key,
+                 item_twin, entry_mask, entry_key, residues, offsets, weighting, keep_self,
+                 n_entries, n_hits, n_unannotated, rate):  # pragma: no cover - numba
+    """One pass over each item's occurrences (grouped by entry, nearest occurrence kept)."""
+    for i in numba.prange(item_query.shape[0]):
+        n_e = 0
+        n_h = 0
+        n_u = 0
+        hits = 0.0
+        betas = 0.0
+        q = item_query[i]
+        if q >= 0:
+            p = item_start[i]
+            bit = item_class[i]
+            key = item_key[i]
+            twin = item_twin[i]
+            j = ptr[q]
+            end = ptr[q + 1]
+            while j < end:
+                e = occ_entry[j]
+                d = abs(occ_start[j] - p)
+                j += 1
+                while j < end and occ_entry[j] == e:
+                    d = min(d, abs(occ_start[j] - p))
+                    j += 1
+                if not keep_self:
+                    if key >= 0 and entry_key[e] == key:
+                        continue
+                    if twin >= 0 and _same_sequence(residues, offsets, e, twin):
+                        continue
+                mask = entry_mask[e]
+                if mask == 0:
+                    n_u += 1
+                    continue
+                beta = 1.0 if (weighting == 2 or d == 0) else 1.0 / d
+                n_e += 1
+                betas += beta
+                if (mask >> bit) & 1:
+                    n_h += 1
+                    hits += beta
+        n_entries[i] = n_e
+        n_hits[i] = n_h
+        n_unannotated[i] = n_u
+        if n_e == 0:
+            rate[i] = np.nan
+        elif weighting == 1:
+            rate[i] = hits / betas
+        else:
+            rate[i] = hits / n_e
+
+
 def score_occurrences(
     occ_query: np.ndarray,
     occ_entry: np.ndarray,
@@ -115,33 +186,39 @@ def score_occurrences(
     item_start: np.ndarray,
     item_class: np.ndarray,
     item_key: np.ndarray,
-    item_hash: np.ndarray,
+    item_twin: np.ndarray,
     entry_mask: np.ndarray,
     entry_key: np.ndarray,
-    entry_hash: np.ndarray,
+    residues: np.ndarray,
+    offsets: np.ndarray,
     weighting: str = "paper",
     keep_self: bool = False,
 ) -> ItemScores:
     """Hit rates of items from an occurrence table (the research paper's eqs. 4-5).
 
     An *item* is one subsequence to score: which searched peptide it is (``item_query``), where
-    it starts in its protein, the protein's reference class and identity codes. Several items
-    may share a peptide (the same subsequence in different proteins or at different starts).
+    it starts in its protein, the protein's reference class and identity. Several items may
+    share a peptide (the same subsequence in different proteins or at different starts).
+
+    Occurrences are grouped by peptide (a CSR pointer from ``np.bincount``); a numba kernel,
+    parallel over items, walks each item's occurrences once: consecutive rows of one entry
+    give its nearest occurrence d_e, then the entry is excluded (self, isoform, identical
+    sequence), counted as unannotated, or added to |E_s| with beta_e and hit_e.
 
     Arguments:
         occ_query, occ_entry, occ_start: the occurrences of the searched peptides (peptide
-            index, entry id, 1-based start), as ``kb.search`` returns them; sorted by
-            (query, entry) is expected and checked (sorted here otherwise).
+            index, entry id, 1-based start), as ``kb.search`` returns them; rows sorted by
+            (query, entry) are expected and checked (sorted here otherwise).
         item_query: peptide index of each item (-1: no peptide; the item scores nothing).
         item_start: 1-based start of each item in its query protein.
         item_class: index in :data:`~kb.classes.LOCATION_CLASSES` of the reference class.
-        item_key: code of the query protein's accession without isoform suffix (>= 0).
-        item_hash: code of the query protein's sequence hash, -1 when unknown.
+        item_key: code of the query protein's accession without isoform suffix (-1: none).
+        item_twin: an entry id whose sequence is the query protein's (-1: none known); every
+            entry with that sequence is an identical copy.
         entry_mask: per entry id, bit ``c`` set when the entry has class ``c`` (0 = no mapped
             location).
         entry_key: per entry id, the accession code comparable with ``item_key`` (-1 = none).
-        entry_hash: per entry id, the sequence-hash code comparable with ``item_hash``
-            (-1 = none).
+        residues, offsets: the knowledge base's sequence store (:mod:`kb.seqstore` layout).
         weighting: one of :data:`WEIGHTINGS`.
         keep_self: do not exclude the query protein, its isoforms and identical sequences.
 
@@ -156,92 +233,41 @@ def score_occurrences(
     occ_entry = np.asarray(occ_entry, dtype=np.int64)
     occ_start = np.asarray(occ_start, dtype=np.int64)
     item_query = np.asarray(item_query, dtype=np.int64)
+    n_items = item_query.shape[0]
     item_start = np.asarray(item_start, dtype=np.int64)
     item_class = np.asarray(item_class, dtype=np.int64)
     item_key = np.asarray(item_key, dtype=np.int64)
-    item_hash = np.asarray(item_hash, dtype=np.int64)
-    entry_mask = np.asarray(entry_mask)
+    item_twin = np.asarray(item_twin, dtype=np.int64)
+    entry_mask = np.asarray(entry_mask, dtype=np.int64)
     entry_key = np.asarray(entry_key, dtype=np.int64)
-    entry_hash = np.asarray(entry_hash, dtype=np.int64)
-    n_items = item_query.shape[0]
+    offsets = np.asarray(offsets, dtype=np.int64)
     if not (occ_entry.shape == occ_start.shape == occ_query.shape):
         raise ValueError("occurrence columns have different lengths")
-    if not (item_start.shape == item_class.shape == item_key.shape == item_hash.shape
+    if not (item_start.shape == item_class.shape == item_key.shape == item_twin.shape
             == (n_items,)):
         raise ValueError("item columns have different lengths")
-    if not (entry_key.shape == entry_hash.shape == entry_mask.shape):
-        raise ValueError("entry columns have different lengths")
+    if not (entry_key.shape == entry_mask.shape == (offsets.shape[0] - 1,)):
+        raise ValueError("entry columns and the sequence store have different lengths")
 
-    zeros = np.zeros(n_items, dtype=np.int64)
-    if n_items == 0 or occ_query.size == 0:
-        return ItemScores(zeros, zeros.copy(), zeros.copy(), np.full(n_items, np.nan))
-
-    # Occurrences grouped by peptide (CSR), entries contiguous inside a peptide.
-    n_entries_total = int(max(occ_entry.max(), entry_mask.shape[0] - 1)) + 1
-    sort_key = occ_query * n_entries_total + occ_entry
-    if np.any(sort_key[1:] < sort_key[:-1]):
-        order = np.argsort(sort_key, kind="stable")
-        occ_query, occ_entry, occ_start = occ_query[order], occ_entry[order], occ_start[order]
-    n_queries = int(max(occ_query.max(), item_query.max())) + 1
+    if occ_query.size:
+        order_key = occ_query * entry_mask.shape[0] + occ_entry
+        if np.any(order_key[1:] < order_key[:-1]):
+            order = np.argsort(order_key, kind="stable")
+            occ_query, occ_entry, occ_start = occ_query[order], occ_entry[order], occ_start[order]
+    n_queries = int(max(occ_query.max(initial=-1), item_query.max(initial=-1))) + 1
     ptr = np.zeros(n_queries + 1, dtype=np.int64)
     np.cumsum(np.bincount(occ_query, minlength=n_queries), out=ptr[1:])
 
-    # Expand: every item gets the occurrences of its peptide.
-    has_peptide = item_query >= 0
-    safe_query = np.where(has_peptide, item_query, 0)
-    counts = np.where(has_peptide, ptr[safe_query + 1] - ptr[safe_query], 0)
-    pair_item = np.repeat(np.arange(n_items, dtype=np.int64), counts)
-    total = pair_item.shape[0]
-    if total == 0:
-        return ItemScores(zeros, zeros.copy(), zeros.copy(), np.full(n_items, np.nan))
-    first = np.cumsum(counts) - counts
-    occ_idx = np.arange(total, dtype=np.int64) + np.repeat(ptr[safe_query] - first, counts)
-    entry = occ_entry[occ_idx]
-    dist = np.abs(occ_start[occ_idx] - item_start[pair_item])
-
-    # One group per (item, entry): the nearest occurrence.
-    new_group = np.empty(total, dtype=bool)
-    new_group[0] = True
-    np.logical_or(pair_item[1:] != pair_item[:-1], entry[1:] != entry[:-1], out=new_group[1:])
-    bounds = np.flatnonzero(new_group)
-    d_min = np.minimum.reduceat(dist, bounds)
-    g_item = pair_item[bounds]
-    g_entry = entry[bounds]
-
-    keep = np.ones(g_item.shape[0], dtype=bool)
-    if not keep_self:
-        own_key = item_key[g_item]
-        own_hash = item_hash[g_item]
-        is_self = (entry_key[g_entry] == own_key) & (own_key >= 0)
-        is_self |= (entry_hash[g_entry] == own_hash) & (own_hash >= 0)
-        keep = ~is_self
-    mask = entry_mask[g_entry].astype(np.int64)
-    annotated = mask != 0
-    valid = keep & annotated
-    unannotated = keep & ~annotated
-    hit = valid & (((mask >> item_class[g_item]) & 1) == 1)
-
-    if weighting == "none":
-        beta = np.ones(d_min.shape[0], dtype=np.float64)
-    else:
-        beta = 1.0 / np.maximum(d_min, 1).astype(np.float64)  # d = 0 -> 1
-
-    n_entries = np.bincount(g_item[valid], minlength=n_items)
-    n_hits = np.bincount(g_item[hit], minlength=n_items)
-    n_unannotated = np.bincount(g_item[unannotated], minlength=n_items)
-    weighted_hits = np.bincount(g_item[hit], weights=beta[hit], minlength=n_items)
-    if weighting == "normalized":
-        denominator = np.bincount(g_item[valid], weights=beta[valid], minlength=n_items)
-    else:
-        denominator = n_entries.astype(np.float64)
+    n_entries = np.zeros(n_items, dtype=np.int64)
+    n_hits = np.zeros(n_items, dtype=np.int64)
+    n_unannotated = np.zeros(n_items, dtype=np.int64)
     rate = np.full(n_items, np.nan)
-    np.divide(weighted_hits, denominator, out=rate, where=n_entries > 0)
-    return ItemScores(
-        n_entries.astype(np.int64),
-        n_hits.astype(np.int64),
-        n_unannotated.astype(np.int64),
-        rate,
-    )
+    if n_items:
+        _score_items(ptr, occ_entry, occ_start, item_query, item_start, item_class, item_key,
+                     item_twin, entry_mask, entry_key, np.asarray(residues), offsets,
+                     _WEIGHTING_CODE[weighting], keep_self,
+                     n_entries, n_hits, n_unannotated, rate)
+    return ItemScores(n_entries, n_hits, n_unannotated, rate)
 
 
 def entry_class_masks(con: Any, evidence: str = "any", n_entries: int | None = None) -> np.ndarray:
@@ -408,6 +434,22 @@ def _clean_input(table: pd.DataFrame, source: str | Path | None) -> dict[str, np
     return out
 
 
+#: Per open knowledge base, what is read from it once (class bitmasks per evidence level,
+#: isoform entries): a KB never changes once built; the entry dies with the KB object.
+_KB_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached(kb: Any, key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``, once per knowledge-base object and ``key``."""
+    try:
+        per_kb = _KB_CACHE.setdefault(kb, {})
+    except TypeError:  # not weak-referenceable: no cache
+        return compute()
+    if key not in per_kb:
+        per_kb[key] = compute()
+    return per_kb[key]
+
+
 def _register(con: Any, name: str, columns: dict[str, Any]) -> None:
     con.register(name, pa.table(columns))
 
@@ -425,7 +467,9 @@ class _ProteinSequences:
         source: per protein, 0 = unknown, 1 = KB store, 2 = input column.
         offset: start of the sequence in its source buffer.
         length: sequence length (-1 when unknown).
-        hashes: md5 hex digest of each sequence (None when unknown).
+        entry: the protein's entry id in the KB, by exact accession (-1 when absent).
+        twin: an entry id holding the same sequence (-1 when none is known): the protein's own
+            entry, or for an input sequence an entry with the same ``seq_hash``.
         kb_residues: the KB store's residues.
         given: the input sequences, concatenated (ASCII).
     """
@@ -433,7 +477,8 @@ class _ProteinSequences:
     source: np.ndarray
     offset: np.ndarray
     length: np.ndarray
-    hashes: list[str | None]
+    entry: np.ndarray
+    twin: np.ndarray
     kb_residues: np.ndarray
     given: np.ndarray
 
@@ -478,25 +523,15 @@ def _protein_sequences(
     source = np.zeros(n, dtype=np.int8)
     offset = np.zeros(n, dtype=np.int64)
     length = np.full(n, -1, dtype=np.int64)
-    hashes: list[str | None] = [None] * n
-    table = "_psl_hitrate_proteins"
-    _register(con, table, {"accession": pa.array(names.tolist(), type=pa.string()),
-                           "idx": pa.array(np.arange(n, dtype=np.int64))})
-    try:
-        got = con.execute(
-            f"SELECT p.idx, e.entry_id, e.seq_hash FROM entries e "
-            f"JOIN {table} p ON e.accession = p.accession"
-        ).fetchnumpy()
-    finally:
-        con.unregister(table)
-    idx = np.asarray(got["idx"], dtype=np.int64)
-    entry = np.asarray(got["entry_id"], dtype=np.int64)
+    twin = np.full(n, -1, dtype=np.int64)
+    idx, entry = _lookup(con, "accession", names.tolist())  # exact accession
     kb_offsets = np.asarray(kb.store.offsets)
     source[idx] = 1
     offset[idx] = kb_offsets[entry]
     length[idx] = kb_offsets[entry + 1] - kb_offsets[entry] - 1
-    for i, h in zip(idx.tolist(), list(got["seq_hash"]), strict=True):
-        hashes[i] = h
+    twin[idx] = entry
+    in_kb = np.full(n, -1, dtype=np.int64)
+    in_kb[idx] = entry
     given_buffer = np.zeros(0, dtype=np.uint8)
     if given is not None:
         rows = np.flatnonzero(np.array([x is not None for x in given], dtype=bool))
@@ -506,55 +541,74 @@ def _protein_sequences(
         source[proteins] = 2
         length[proteins] = lengths
         offset[proteins] = np.cumsum(lengths) - lengths
-        for p, seq in zip(proteins.tolist(), sequences, strict=True):
-            hashes[p] = hashlib.md5(seq.encode("ascii")).hexdigest()
+        twin[proteins] = -1
+        hashes = [hashlib.md5(seq.encode("ascii")).hexdigest() for seq in sequences]
+        found, entry = _lookup(con, "seq_hash", hashes)
+        twin[proteins[found]] = entry
         given_buffer = np.frombuffer("".join(sequences).encode("ascii"), dtype=np.uint8)
-    return _ProteinSequences(source, offset, length, hashes, kb.store.residues, given_buffer)
+    return _ProteinSequences(source, offset, length, in_kb, twin, kb.store.residues,
+                             given_buffer)
 
 
-def _entry_codes(
-    con: Any, n_entries: int, bases: list[str], hashes: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per entry id: the index of its isoform-free accession in ``bases`` and of its sequence
-    hash in ``hashes`` (-1 where none)."""
+def _lookup(con: Any, column: str, values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(i, entry_id)`` pairs where ``entries.<column> = values[i]`` (one entry per value)."""
+    if not values:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    table = "_psl_hitrate_lookup"
+    _register(con, table, {"value": pa.array(values, type=pa.string()),
+                           "i": pa.array(np.arange(len(values), dtype=np.int64))})
+    try:
+        got = con.execute(
+            f"SELECT v.i, min(e.entry_id) AS entry_id FROM entries e "
+            f"JOIN {table} v ON e.{column} = v.value GROUP BY v.i"
+        ).fetchnumpy()
+    finally:
+        con.unregister(table)
+    return (np.asarray(got["i"], dtype=np.int64), np.asarray(got["entry_id"], dtype=np.int64))
+
+
+def _self_keys(
+    con: Any, n_entries: int, bases: list[str], known: tuple[np.ndarray, np.ndarray],
+    isoforms: list[tuple[int, str]],
+) -> np.ndarray:
+    """Per entry id, the index in ``bases`` of its accession without isoform suffix (-1 when
+    it is none of them): the entry ``B`` and its isoforms ``B-N`` for every base ``B``.
+
+    ``known`` = ``(base index, entry id)`` of the bases already found in the KB (the query
+    proteins without isoform suffix); the other bases are looked up.
+    """
     entry_key = np.full(n_entries, -1, dtype=np.int64)
-    entry_hash = np.full(n_entries, -1, dtype=np.int64)
-    if bases:
-        _register(con, "_psl_hitrate_bases", {
-            "base": pa.array(bases, type=pa.string()),
-            "code": pa.array(np.arange(len(bases), dtype=np.int64)),
-        })
-        try:  # exact accessions, then the (rare) isoform accessions with their suffix stripped
-            got = con.execute(
-                "SELECT e.entry_id, b.code FROM entries e JOIN _psl_hitrate_bases b "
-                "ON e.accession = b.base "
-                "UNION ALL "
-                "SELECT e.entry_id, b.code FROM entries e JOIN _psl_hitrate_bases b "
-                f"ON regexp_replace(e.accession, '{_ISOFORM_SQL}', '') = b.base "
-                "WHERE contains(e.accession, '-')"
-            ).fetchnumpy()
-        finally:
-            con.unregister("_psl_hitrate_bases")
-        entry_key[np.asarray(got["entry_id"], dtype=np.int64)] = got["code"]
-    if hashes:
-        _register(con, "_psl_hitrate_hashes", {
-            "hash": pa.array(hashes, type=pa.string()),
-            "code": pa.array(np.arange(len(hashes), dtype=np.int64)),
-        })
-        try:
-            got = con.execute(
-                "SELECT e.entry_id, h.code FROM entries e JOIN _psl_hitrate_hashes h "
-                "ON e.seq_hash = h.hash"
-            ).fetchnumpy()
-        finally:
-            con.unregister("_psl_hitrate_hashes")
-        entry_hash[np.asarray(got["entry_id"], dtype=np.int64)] = got["code"]
-    return entry_key, entry_hash
+    found, entry = known
+    entry_key[entry] = found
+    rest = np.setdiff1d(np.arange(len(bases)), found)
+    if rest.size:
+        more, more_entry = _lookup(con, "accession", [bases[i] for i in rest.tolist()])
+        entry_key[more_entry] = rest[more]
+    if isoforms:
+        code = {b: i for i, b in enumerate(bases)}
+        for entry_id, accession in isoforms:
+            base = _ISOFORM.sub("", accession)
+            if base in code:
+                entry_key[entry_id] = code[base]
+    return entry_key
+
+
+def _isoform_entries(con: Any) -> list[tuple[int, str]]:
+    """``(entry_id, accession)`` of the entries whose accession has an isoform suffix."""
+    return con.execute(
+        f"SELECT entry_id, accession FROM entries WHERE regexp_matches(accession, '{_ISOFORM_SQL}')"
+    ).fetchall()
 
 
 def _first_rows(group_of_row: np.ndarray) -> np.ndarray:
     """Row where each group (numbered 0.. in order of first appearance) first occurs."""
-    return np.unique(group_of_row, return_index=True)[1]
+    if group_of_row.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    seen = np.maximum.accumulate(group_of_row)
+    new = np.empty(group_of_row.shape[0], dtype=bool)
+    new[0] = True
+    new[1:] = seen[1:] > seen[:-1]
+    return np.flatnonzero(new)
 
 
 def score(
@@ -683,22 +737,21 @@ def _score(kb, con, frame, cols, *, weighting, evidence, taxon, keep_self, prote
             f"protein's sequence (rows {shown}{more}); scored with the given start"
         )
 
-    # Identity codes for the self / identical-sequence exclusion.
-    base_code, bases = pd.factorize(
-        np.asarray([_ISOFORM.sub("", p) for p in prot_names], dtype=object)
-    )
-    hashes = list(dict.fromkeys(h for h in seqs.hashes if h is not None))
-    hash_index = {h: i for i, h in enumerate(hashes)}
-    prot_hash = np.array([hash_index.get(h, -1) if h else -1 for h in seqs.hashes],
-                         dtype=np.int64)
+    # Identity: accession without isoform suffix, and an entry with the same sequence.
+    stripped = np.asarray([_ISOFORM.sub("", p) for p in prot_names], dtype=object)
+    base_code, bases = pd.factorize(stripped)
     if keep_self:
         entry_key = np.full(n_entries, -1, dtype=np.int64)
-        entry_hash = np.full(n_entries, -1, dtype=np.int64)
     else:
-        say("finding the query proteins' isoforms and identical sequences")
-        entry_key, entry_hash = _entry_codes(con, n_entries, list(bases), hashes)
+        say("finding the query proteins' isoforms")
+        isoforms = _cached(kb, "isoforms", lambda: _isoform_entries(con))
+        # proteins without isoform suffix found in the KB: their base's entry is known
+        same = (seqs.entry >= 0) & (stripped == prot_names)
+        entry_key = _self_keys(con, n_entries, list(bases),
+                               (base_code[same], seqs.entry[same]), isoforms)
     say("reading entry locations")
-    entry_mask = entry_class_masks(con, evidence, n_entries)
+    entry_mask = _cached(kb, f"masks:{evidence}",
+                         lambda: entry_class_masks(con, evidence, n_entries))
 
     # Groups (protein, location, group_by) and their distinct items ("pairs").
     want_groups = proteins or null > 0
@@ -769,8 +822,9 @@ def _score(kb, con, frame, cols, *, weighting, evidence, taxon, keep_self, prote
     scores = score_occurrences(
         occ_query, occ_entry, occ_start,
         item_query=all_query, item_start=all_start, item_class=item_class[all_items],
-        item_key=base_code[item_protein][all_items], item_hash=prot_hash[item_protein][all_items],
-        entry_mask=entry_mask, entry_key=entry_key, entry_hash=entry_hash,
+        item_key=base_code[item_protein][all_items], item_twin=seqs.twin[item_protein][all_items],
+        entry_mask=entry_mask, entry_key=entry_key, residues=kb.store.residues,
+        offsets=kb.store.offsets,
         weighting=weighting, keep_self=keep_self,
     )
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from kb.classes import LOCATION_CLASSES
+from kb.seqstore import SequenceStore
 from psl._hitrate_reference import reference_hit_rates
 from psl.hitrate import entry_class_masks, score_occurrences
 
@@ -98,19 +99,17 @@ def _core_inputs(kb_entries, items):
         for ent, pos in occ[p]:
             q.append(qi), e.append(ent), st.append(pos)
     bases = {}
-    hashes = {}
     for acc in accessions:
         bases.setdefault(_ISO.sub("", acc), len(bases))
     for it in items:
         bases.setdefault(_ISO.sub("", it[0]), len(bases))
-    for s in sequences:
-        hashes.setdefault(s, len(hashes))
     masks = []
     for _, _, classes in kb_entries:
         m = 0
         for c in classes:
             m |= 1 << LOCATION_CLASSES.index(c)
         masks.append(m)
+    store = SequenceStore.from_sequences(sequences)
     return dict(
         occ_query=np.array(q, dtype=np.int64),
         occ_entry=np.array(e, dtype=np.int64),
@@ -119,10 +118,13 @@ def _core_inputs(kb_entries, items):
         item_start=np.array([it[4] for it in items]),
         item_class=np.array([LOCATION_CLASSES.index(it[2]) for it in items]),
         item_key=np.array([bases[_ISO.sub("", it[0])] for it in items]),
-        item_hash=np.array([hashes.get(it[1], -1) if it[1] else -1 for it in items]),
+        # an entry with the protein's sequence (the first one), -1 when none
+        item_twin=np.array([sequences.index(it[1]) if it[1] in sequences else -1
+                            for it in items]),
         entry_mask=np.array(masks, dtype=np.uint16),
         entry_key=np.array([bases[_ISO.sub("", a)] for a in accessions]),
-        entry_hash=np.array([hashes[s] for s in sequences]),
+        residues=store.residues,
+        offsets=store.offsets,
     ), occ
 
 
