@@ -482,6 +482,28 @@ class _ProteinSequences:
     kb_residues: np.ndarray
     given: np.ndarray
 
+    def _gather(self, which: int, protein: np.ndarray, start0: np.ndarray,
+                width: int) -> np.ndarray:
+        """Windows of one source and width as a fixed-width bytes array (``S<width>``)."""
+        buffer = self.kb_residues if which == 1 else self.given
+        first = self.offset[protein] + start0
+        chars = np.asarray(buffer[first[:, None] + np.arange(width)], dtype=np.uint8)
+        return np.ascontiguousarray(chars).view(f"S{width}").reshape(-1)
+
+    def contains_at(self, protein: np.ndarray, start0: np.ndarray, words: np.ndarray,
+                    length: np.ndarray) -> np.ndarray:
+        """Whether each protein has ``words[i]`` at 0-based ``start0[i]`` (False if unknown)."""
+        out = np.zeros(protein.shape[0], dtype=bool)
+        src = self.source[protein]
+        fits = (src > 0) & (start0 + length <= self.length[protein])
+        for which in (1, 2):
+            in_source = fits & (src == which)
+            for width in np.unique(length[in_source]).tolist():
+                sel = np.flatnonzero(in_source & (length == width))
+                got = self._gather(which, protein[sel], start0[sel], width)
+                out[sel] = got == words[sel].astype(f"S{width}")
+        return out
+
     def windows(
         self, protein: np.ndarray, start0: np.ndarray, length: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -497,15 +519,13 @@ class _ProteinSequences:
         fits = (src > 0) & (start0 >= 0) & (start0 + length <= self.length[protein])
         pieces: list[np.ndarray] = []
         n_words = 0
-        for which, buffer in ((1, self.kb_residues), (2, self.given)):
+        for which in (1, 2):
             in_source = fits & (src == which)
             for width in np.unique(length[in_source]).tolist():
                 chosen = np.flatnonzero(in_source & (length == width))
                 for lo in range(0, chosen.shape[0], _WINDOW_BLOCK):
                     sel = chosen[lo : lo + _WINDOW_BLOCK]
-                    first = self.offset[protein[sel]] + start0[sel]
-                    chars = np.asarray(buffer[first[:, None] + np.arange(width)], dtype=np.uint8)
-                    as_bytes = np.ascontiguousarray(chars).view(f"S{width}").reshape(-1)
+                    as_bytes = self._gather(which, protein[sel], start0[sel], width)
                     uniq, inverse = np.unique(as_bytes, return_inverse=True)
                     code[sel] = n_words + inverse.reshape(-1)
                     pieces.append(uniq.astype(f"U{width}").astype(object))
@@ -702,7 +722,7 @@ def _score(kb, con, frame, cols, *, weighting, evidence, taxon, keep_self, prote
     n_rows = len(frame)
     prot_code, prot_names = pd.factorize(cols["protein"])
     prot_names = np.asarray(prot_names, dtype=object)
-    n_entries = int(con.execute("SELECT count(*) FROM entries").fetchall()[0][0])
+    n_entries = int(np.asarray(kb.store.offsets).shape[0]) - 1
     say("looking up the query proteins")
     seqs = _protein_sequences(kb, con, prot_names, prot_code, cols.get("sequence"))
 
@@ -724,9 +744,7 @@ def _score(kb, con, frame, cols, *, weighting, evidence, taxon, keep_self, prote
     item_len = np.fromiter(map(len, item_sub), dtype=np.int64, count=n_items)
 
     # Position check where the protein's sequence is known (warn, count, score anyway).
-    words, at = seqs.windows(item_protein, item_start - 1, item_len)
-    found = np.zeros(n_items, dtype=bool)
-    found[at >= 0] = words[at[at >= 0]] == item_sub[at >= 0]
+    found = seqs.contains_at(item_protein, item_start - 1, item_sub, item_len)
     bad_item = (seqs.source[item_protein] > 0) & ~found
     mismatch_rows = (np.flatnonzero(bad_item[item_of_row]) + 1).tolist()
     if mismatch_rows:
@@ -738,7 +756,8 @@ def _score(kb, con, frame, cols, *, weighting, evidence, taxon, keep_self, prote
         )
 
     # Identity: accession without isoform suffix, and an entry with the same sequence.
-    stripped = np.asarray([_ISOFORM.sub("", p) for p in prot_names], dtype=object)
+    stripped = np.asarray([_ISOFORM.sub("", p) if "-" in p else p for p in prot_names],
+                          dtype=object)
     base_code, bases = pd.factorize(stripped)
     if keep_self:
         entry_key = np.full(n_entries, -1, dtype=np.int64)
