@@ -141,3 +141,35 @@ def test_bad_arguments():
         IGSettings(n_steps=0)
     with pytest.raises(ValueError, match="illegal letter"):
         explain(model, ["MK1"], ["bad"])
+
+
+def test_explain_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import psl_app
+    from psl.checkpoint import save_model
+
+    model_dir = save_model(tmp_path / "m", _tiny_model())
+    fasta = tmp_path / "p.fasta"
+    fasta.write_text(">P1 Peroxisome-U test\nMKVLAAGIVGSKL\n>P2 some protein\nMAAWTRKDEL\n")
+    out = tmp_path / "ig.parquet"
+    runner = CliRunner()
+    res = runner.invoke(psl_app, ["explain", "--model", str(model_dir), "--fasta", str(fasta),
+                                  "--method", "ig", "--n-steps", "8", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    import pandas as pd
+
+    t = pd.read_parquet(out)
+    assert t.groupby("protein").size().to_dict() == {"P1": 13, "P2": 10}
+    assert t[t.protein == "P1"].true_label.iat[0] == "Peroxisome"
+    assert t[t.protein == "P2"].true_label.isna().all()
+    assert (t.method == "ig").all() and t.delta.notna().all()
+    res = runner.invoke(psl_app, ["explain", "--model", str(model_dir), "--fasta", str(fasta),
+                                  "--split", "test", "--out", str(out)])
+    assert res.exit_code == 2 and "exactly one of" in res.output
+    res = runner.invoke(psl_app, ["explain", "--model", str(tmp_path / "nope"), "--fasta",
+                                  str(fasta), "--out", str(out)])
+    assert res.exit_code == 2 and "error:" in res.output and "Traceback" not in res.output
+    res = runner.invoke(psl_app, ["explain", "--model", str(model_dir), "--fasta", str(fasta),
+                                  "--method", "ig", "--target", "true", "--out", str(out)])
+    assert res.exit_code == 2 and "true label" in res.output

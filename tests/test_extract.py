@@ -156,3 +156,27 @@ def test_unseen_residues_are_ignored_but_can_be_in_windows():
     out = extract_subsequences(_table({"P": (seq, scores)}), k=2.0)
     # seen: six 0 and one 9 -> mean 9/7, std 9*sqrt(6)/7 = 3.15, threshold 7.58 < 9.
     assert out[["start", "end", "subsequence", "score"]].values.tolist() == [[5, 9, "FGHIK", 9.0]]
+
+
+def test_extract_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import psl_app
+
+    scores = [0.0] * 20
+    scores[9] = 10.0
+    t = _table({"P1": ("ACDEFGHIKLMNPQRSTVWY", scores)})
+    src = tmp_path / "a.csv"
+    t.to_csv(src, index=False)
+    out = tmp_path / "s.tsv"
+    res = CliRunner().invoke(psl_app, ["extract", str(src), "--out", str(out), "--label",
+                                       "both"])
+    assert res.exit_code == 0, res.output
+    got = pd.read_csv(out, sep="\t")
+    assert got[["location", "subsequence", "start", "end", "label_kind"]].values.tolist() == [
+        ["Nucleus", "IKLMN", 8, 12, "true"],
+        ["Cytoplasm", "IKLMN", 8, 12, "predicted"],
+    ]
+    t.drop(columns=["residue"]).to_csv(src, index=False)
+    res = CliRunner().invoke(psl_app, ["extract", str(src), "--out", str(out)])
+    assert res.exit_code == 2 and "lacks column(s) residue" in res.output
