@@ -104,22 +104,28 @@ def open(path: str | Path) -> KnowledgeBase:  # noqa: A001 - the public name is 
     return KnowledgeBase(path, con, store, index)
 
 
+#: Block size (residues) of the position -> entry lookup table.
+_BLOCK_SHIFT = 8
+
+
+def _block_table(offsets: np.ndarray) -> np.ndarray:
+    """For every block of 2**_BLOCK_SHIFT residues, the entry holding its first position."""
+    n = int(offsets[-1])
+    firsts = np.arange(0, max(n, 1), 1 << _BLOCK_SHIFT, dtype=np.int64)
+    return (np.searchsorted(offsets, firsts, side="right") - 1).astype(np.int64)
+
+
 @numba.njit(parallel=True, cache=True)
-def _locate(hits, offsets, entry_id, start):  # pragma: no cover - numba
-    """entry_id / 0-based start of absolute positions (binary search over offsets)."""
-    n_entries = offsets.shape[0] - 1
+def _locate(hits, offsets, blocks, entry_id, start):  # pragma: no cover - numba
+    """entry_id / 0-based start of absolute positions: the block table gives the entry of the
+    block's first position, then a short forward scan over ``offsets``."""
     for i in numba.prange(hits.shape[0]):
         p = hits[i]
-        lo = 0
-        hi = n_entries
-        while hi - lo > 1:
-            mid = (lo + hi) >> 1
-            if offsets[mid] <= p:
-                lo = mid
-            else:
-                hi = mid
-        entry_id[i] = lo
-        start[i] = p - offsets[lo]
+        e = blocks[p >> _BLOCK_SHIFT]
+        while offsets[e + 1] <= p:
+            e += 1
+        entry_id[i] = e
+        start[i] = p - offsets[e]
 
 
 @numba.njit(parallel=True, cache=True)
@@ -156,6 +162,7 @@ class KnowledgeBase:
         self.index = index
         self._accessions: pa.Array | None = None
         self._text: dict[bool, str] = {}
+        self._block_entries: np.ndarray | None = None
 
     # -------------------------------------------------------------------------- basics
     def __len__(self) -> int:
@@ -255,6 +262,11 @@ class KnowledgeBase:
         return mask
 
     # -------------------------------------------------------------------------- search
+    def _blocks(self) -> np.ndarray:
+        if self._block_entries is None:
+            self._block_entries = _block_table(np.asarray(self.store.offsets))
+        return self._block_entries
+
     def _store_text(self, il_equivalent: bool) -> str:
         if il_equivalent not in self._text:
             self._text[il_equivalent] = store_text(self.store, il_equivalent)
@@ -272,7 +284,7 @@ class KnowledgeBase:
         hit_off, hits = self.index.find(
             self.store, batch.buf, batch.offsets, il_equivalent=il_equivalent, anchors=anchors
         )
-        ac = np.flatnonzero(anchors[1] < 0)
+        ac = np.flatnonzero(anchors[1][:, 0] < 0)
         if ac.shape[0] == 0:
             return hit_off, hits
         ac_off, ac_hits = scan_store(
@@ -284,7 +296,7 @@ class KnowledgeBase:
         new_off = np.zeros_like(hit_off)
         np.cumsum(counts, out=new_off[1:])
         new_hits = np.empty(int(new_off[-1]), dtype=np.int64)
-        idx = np.flatnonzero(anchors[1] >= 0)
+        idx = np.flatnonzero(anchors[1][:, 0] >= 0)
         idx_off = np.zeros(idx.shape[0] + 1, dtype=np.int64)
         np.cumsum(np.diff(hit_off)[idx], out=idx_off[1:])
         _scatter(idx, idx_off, hits, new_off, new_hits)
@@ -306,7 +318,7 @@ class KnowledgeBase:
         entry_id = np.empty(hits.shape[0], dtype=np.int32)
         start0 = np.empty(hits.shape[0], dtype=np.int32)
         if hits.shape[0]:
-            _locate(hits, np.asarray(self.store.offsets), entry_id, start0)
+            _locate(hits, np.asarray(self.store.offsets), self._blocks(), entry_id, start0)
         mask = self.entry_mask(taxon, reviewed_only)
         if mask is not None and hits.shape[0]:
             keep = mask[entry_id]

@@ -15,7 +15,10 @@ Layout (a CSR "inverted index", built by a two-pass counting sort in numba):
 
 Search (:meth:`KmerIndex.find`): for every peptide of length >= k, the window whose bucket is
 the smallest (the rarest k-mer of the peptide) is the anchor; every position of that bucket is
-a candidate start, verified byte by byte against the full peptide. The ``*`` separator after
+a candidate start. When the peptide has a second window whose bucket is not much larger, the
+two sorted buckets are intersected (shifted by the windows' offsets) by a sequential merge,
+which removes most candidates without touching the residues; the survivors are verified byte
+by byte against the full peptide. The ``*`` separator after
 every sequence guarantees that no verified match spans two entries. Two numba passes keep
 Python out of the per-hit work: verify candidates into a buffer sized by the anchor buckets
 (each candidate is read once), then compact into the preallocated CSR result.
@@ -27,6 +30,7 @@ index).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -156,15 +160,23 @@ def _fill_chunks(residues, codes, k, n_buckets, cursors, positions):  # pragma: 
 
 # -------------------------------------------------------------------------- search kernels
 @numba.njit(parallel=True, cache=True)
-def _anchors(pep_buf, pep_off, codes, k, kmer_offsets, anchor_off, anchor_key):  # pragma: no cover
-    """Rarest all-standard window of every peptide (offset in peptide, bucket); -1 if none."""
-    n_buckets = kmer_offsets.shape[0] - 1
+def _anchors(pep_buf, pep_off, codes, k, sizes, out_off, out_key):  # pragma: no cover
+    """Rarest and second-rarest all-standard windows of every peptide.
+
+    ``sizes``: bucket sizes (saturated ``uint16``: 5 MB for k=5, cache-friendlier than the
+    offsets). ``out_off[u, r]`` / ``out_key[u, r]``: offset in the peptide and bucket of the
+    ``r``-th rarest window (r = 0, 1); -1 where there is none.
+    """
+    n_buckets = sizes.shape[0]
     for u in numba.prange(pep_off.shape[0] - 1):
         a = pep_off[u]
         length = pep_off[u + 1] - a
         best = -1
         best_key = -1
         best_size = np.int64(1) << 62
+        second = -1
+        second_key = -1
+        second_size = np.int64(1) << 62
         key = 0
         valid = 0
         for j in range(length):
@@ -176,13 +188,20 @@ def _anchors(pep_buf, pep_off, codes, k, kmer_offsets, anchor_off, anchor_key): 
                 key = (key * 19 + cd) % n_buckets
                 valid += 1
                 if valid >= k:
-                    size = kmer_offsets[key + 1] - kmer_offsets[key]
+                    size = np.int64(sizes[key])
                     if size < best_size:
+                        second, second_key, second_size = best, best_key, best_size
                         best_size = size
                         best = j - k + 1
                         best_key = key
-        anchor_off[u] = best
-        anchor_key[u] = best_key
+                    elif size < second_size:
+                        second_size = size
+                        second = j - k + 1
+                        second_key = key
+        out_off[u, 0] = best
+        out_key[u, 0] = best_key
+        out_off[u, 1] = second
+        out_key[u, 1] = second_key
 
 
 @numba.njit(inline="always")
@@ -193,25 +212,64 @@ def _matches(residues, s, pep_buf, a, length, norm):  # pragma: no cover - numba
     return True
 
 
+#: Intersect the two anchor buckets only while the second is at most this many times larger.
+_MAX_MERGE_RATIO = 16
+
+
 @numba.njit(parallel=True, cache=True)
-def _verify(residues, kmer_offsets, positions, pep_buf, pep_off, anchor_off, anchor_key,
-            norm, cand_off, cand, counts):  # pragma: no cover - numba
-    """Pass 1: verify every candidate of the anchor bucket; write matches into the peptide's
-    slot of ``cand`` (sized by its bucket) and count them."""
+def _verify(residues, kmer_offsets, positions, pep_buf, pep_off, anchor_off, anchor_key, k,
+            il_equivalent, norm, cand_off, cand, counts):  # pragma: no cover - numba
+    """Pass 1: candidates of every peptide, verified; written into the peptide's slot of
+    ``cand`` (sized by its rarest bucket) and counted.
+
+    Candidates are the starts implied by the rarest bucket, intersected (sorted merge, reading
+    both buckets sequentially) with those of the second-rarest window when that bucket is not
+    much larger; each remaining candidate is verified byte by byte. A peptide that is exactly
+    one k-mer needs no verification unless exact mode must tell I from L.
+    """
     n = residues.shape[0]
+    ord_i = np.uint8(73)
+    ord_l = np.uint8(76)
     for u in numba.prange(pep_off.shape[0] - 1):
-        key = anchor_key[u]
+        key = anchor_key[u, 0]
         c = 0
         if key >= 0:
             a = pep_off[u]
             length = pep_off[u + 1] - a
-            j = anchor_off[u]
+            j = anchor_off[u, 0]
             w = cand_off[u]
-            for t in range(kmer_offsets[key], kmer_offsets[key + 1]):
-                s = positions[t] - j
-                if s >= 0 and s + length <= n and _matches(residues, s, pep_buf, a, length, norm):
-                    cand[w + c] = s
-                    c += 1
+            lo = kmer_offsets[key]
+            hi = kmer_offsets[key + 1]
+            key2 = anchor_key[u, 1]
+            if key2 >= 0 and (kmer_offsets[key2 + 1] - kmer_offsets[key2]) <= (
+                _MAX_MERGE_RATIO * (hi - lo) + 64
+            ):
+                j2 = anchor_off[u, 1]
+                t1 = lo
+                t2 = kmer_offsets[key2]
+                e2 = kmer_offsets[key2 + 1]
+                while t1 < hi and t2 < e2:  # branch-free advance: few mispredictions
+                    s1 = positions[t1] - j
+                    s2 = positions[t2] - j2
+                    if s1 == s2 and s1 >= 0 and s1 + length <= n and _matches(
+                        residues, s1, pep_buf, a, length, norm
+                    ):
+                        cand[w + c] = s1
+                        c += 1
+                    t1 += s1 <= s2
+                    t2 += s2 <= s1
+            else:
+                trust = length == k
+                if trust and not il_equivalent:
+                    for i in range(length):
+                        if pep_buf[a + i] == ord_i or pep_buf[a + i] == ord_l:
+                            trust = False
+                for t in range(lo, hi):
+                    s = positions[t] - j
+                    if trust or (s >= 0 and s + length <= n
+                                 and _matches(residues, s, pep_buf, a, length, norm)):
+                        cand[w + c] = s
+                        c += 1
         counts[u] = c
 
 
@@ -234,27 +292,34 @@ class KmerIndex:
     kmer_offsets: np.ndarray  # int64, 19**k + 1
     positions: np.ndarray  # int32 or int64
 
+    @functools.cached_property
+    def bucket_sizes(self) -> np.ndarray:
+        """Size of every bucket, saturated at 65535 (``uint16``; for picking rare windows)."""
+        return np.minimum(np.diff(self.kmer_offsets), 65535).astype(np.uint16)
+
     @property
     def n_buckets(self) -> int:
         """Number of k-mer buckets (``19**k``)."""
         return int(self.kmer_offsets.shape[0] - 1)
 
     def anchors(self, pep_buf: np.ndarray, pep_off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The rarest indexed window of every peptide.
+        """The two rarest indexed windows of every peptide.
 
         Arguments:
             pep_buf: concatenated upper-case peptides (``uint8`` ASCII).
             pep_off: ``int64`` offsets, length ``n + 1``.
 
         Returns:
-            ``(offset_in_peptide, bucket)`` arrays (``int64``); both -1 for a peptide with no
-            all-standard window of length ``k`` (it must be searched by :mod:`kb.scan`).
+            ``(offset_in_peptide, bucket)``, two ``(n, 2)`` ``int64`` arrays: column 0 the
+            rarest window, column 1 the second rarest; -1 where there is none. A peptide with
+            ``bucket[:, 0] == -1`` has no all-standard window of length ``k`` and must be
+            searched by :mod:`kb.scan`.
         """
         n = pep_off.shape[0] - 1
-        anchor_off = np.empty(n, dtype=np.int64)
-        anchor_key = np.empty(n, dtype=np.int64)
+        anchor_off = np.empty((n, 2), dtype=np.int64)
+        anchor_key = np.empty((n, 2), dtype=np.int64)
         if n:
-            _anchors(pep_buf, pep_off, _CODES, self.k, self.kmer_offsets, anchor_off, anchor_key)
+            _anchors(pep_buf, pep_off, _CODES, self.k, self.bucket_sizes, anchor_off, anchor_key)
         return anchor_off, anchor_key
 
     def find(
@@ -284,10 +349,10 @@ class KmerIndex:
         anchor_off, anchor_key = anchors if anchors is not None else self.anchors(pep_buf, pep_off)
         n = pep_off.shape[0] - 1
         norm = il_table(il_equivalent)
-        # Candidates per peptide = size of its anchor bucket (0 without an anchor).
-        has = anchor_key >= 0
+        # Candidates per peptide <= size of its rarest bucket (0 without an anchor).
+        has = anchor_key[:, 0] >= 0
         sizes = np.zeros(n, dtype=np.int64)
-        keys = anchor_key[has]
+        keys = anchor_key[has, 0]
         sizes[has] = self.kmer_offsets[keys + 1] - self.kmer_offsets[keys]
         cand_off = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(sizes, out=cand_off[1:])
@@ -295,7 +360,8 @@ class KmerIndex:
         counts = np.zeros(n, dtype=np.int64)
         if cand.shape[0]:
             _verify(store.residues, self.kmer_offsets, self.positions, pep_buf, pep_off,
-                    anchor_off, anchor_key, norm, cand_off, cand, counts)
+                    anchor_off, anchor_key, self.k, bool(il_equivalent), norm, cand_off, cand,
+                    counts)
         hit_off = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=hit_off[1:])
         hits = np.empty(int(hit_off[-1]), dtype=np.int64)

@@ -105,7 +105,7 @@ def test_find_equals_brute_force(il, k):
     index = build_index(store, k)
     peps = sample_peptides(rng, seqs, 400, k, k + 12) + ["A" * k, "LILILIL"[:k], "LLLLLLL"]
     batch, got = index_hits(index, store, peps, il)
-    anchors = index.anchors(batch.buf, batch.offsets)[1]
+    anchors = index.anchors(batch.buf, batch.offsets)[1][:, 0]
     n_checked = 0
     for u, pep in enumerate(batch.unique):
         if anchors[u] < 0:  # no all-standard k-window: served by the scanner instead
@@ -144,8 +144,9 @@ def test_anchor_is_rarest_window_and_nonstandard_peptides_have_none():
     index = build_index(store, 2)
     batch = prepare_peptides(["AAAWC", "XXXX", "A", "AXA", "XAWX"])
     off, key = index.anchors(batch.buf, batch.offsets)
-    assert off.tolist() == [3, -1, -1, -1, 1]  # "WC" is rarer than "AA" and "AW"
-    assert (key[[1, 2, 3]] == -1).all()
+    assert off[:, 0].tolist() == [3, -1, -1, -1, 1]  # "WC" is rarer than "AA" and "AW"
+    assert off[:, 1].tolist() == [2, -1, -1, -1, -1]  # then "AW" (4) before "AA" (15)
+    assert (key[[1, 2, 3]] == -1).all() and key[4, 1] == -1
 
 
 def test_write_load_roundtrip(tmp_path):
