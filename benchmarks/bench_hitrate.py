@@ -79,6 +79,7 @@ def machine() -> dict:
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "duckdb": duckdb.__version__,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -253,8 +254,9 @@ def write_results(results: dict) -> None:
         "# Hit-rate scoring benchmark",
         "",
         f"Machine: {m['cpu']}, {m['cpus']} CPUs, {m['memory']}, Python {m['python']}, "
-        f"NumPy {m['numpy']}, DuckDB {m['duckdb']}. Shared machine: timings are noisy medians "
-        f"of {results['repeats']} runs.",
+        f"NumPy {m['numpy']}, DuckDB {m['duckdb']}. Shared machine (load average at start "
+        f"{m['load_average_at_start']}): timings are noisy medians of {results['repeats']} "
+        "runs.",
         "",
         f"Command: `{results['command']}`",
         "",
@@ -295,8 +297,8 @@ def write_results(results: dict) -> None:
         "The reference is the plain-Python loop of "
         "`psl/_hitrate_reference.py` over the same search result; its time includes building "
         "its input dicts (occurrences per peptide; entry accessions, sequences and classes from "
-        "DuckDB) and is split as input + loop. It runs on a subset and scaled linearly; speed-up = "
-        "reference scaled / beyond search.",
+        "DuckDB) and is split as input + loop; it runs on --reference-n rows (default: all of "
+        "them; scaled linearly to --n otherwise). Speed-up = reference / beyond search (warm).",
     ]
     (RESULTS / "hitrate.md").write_text("\n".join(lines) + "\n")
 
