@@ -240,8 +240,16 @@ def hitrates_command(
         None, "--db", help="Knowledge-base directory from 'kb build' (default: build the shipped "
         "DeepLoc 2.0 Swiss-Prot set, 28,303 proteins, into OUT/kb once)."
     ),
+    split: str = typer.Option(
+        None, "--split", help="Proteins: 'model' (each model's own test split; default) or the "
+        "DeepLoc 1.0 'test' / 'train' / 'all'."
+    ),
     limit: int = typer.Option(
         None, "--limit", min=1, help="A seeded random sample of N test proteins."
+    ),
+    ig_limit: int = typer.Option(
+        None, "--ig-limit", min=1, help="IG on a seeded sample of N of them only (IG costs "
+        "~100x attention on CPU)."
     ),
     n_steps: int = typer.Option(None, "--n-steps", min=1, help="Override the IG steps."),
     method: list[Method] = typer.Option(
@@ -260,11 +268,12 @@ def hitrates_command(
 
     models = [_parse_model(m) for m in model] if model else None
     overrides: dict = {"models": models, "db": db, "limit": limit, "null": null, "seed": seed,
-                       "methods": tuple(m.value for m in method) if method else None}
+                       "methods": tuple(m.value for m in method) if method else None,
+                       "split": split, "ig_limit": ig_limit}
     out.mkdir(parents=True, exist_ok=True)
     if quick:
         mdir, kdir = prepare_quick(out, n_proteins=limit or 24, seed=seed or 0)
-        overrides.update(models=models or [("quick", mdir)], db=db or kdir,
+        overrides.update(models=models or [("quick", mdir)], db=db or kdir, split=split or "test",
                          limit=limit or 24, null=3 if null is None else null, n_boot=200,
                          n_perm=500, ig=IGSettings(n_steps=n_steps or 4, internal_batch_size=256))
     exp = load_config(config, **overrides)

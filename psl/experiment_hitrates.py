@@ -52,6 +52,7 @@ __all__ = [
     "load_config",
     "prepare_quick",
     "select_proteins",
+    "model_test_proteins",
 ]
 
 DEFAULT_KB_SOURCE = (
@@ -86,11 +87,14 @@ class HitrateExperiment:
         models: ``(name, checkpoint directory)`` pairs.
         db: knowledge-base directory; ``None`` = build the shipped DeepLoc 2.0 set into
             ``<out>/kb`` (reused when already there).
-        split: DeepLoc 1.0 partition explained (``test`` = all 2,773 test proteins, the
-            dual-label ones excepted).
+        split: proteins explained: ``model`` = each model's own test split (from its run
+            config; the official DeepLoc 1.0 test set for the default model), or ``test`` /
+            ``train`` / ``all`` of DeepLoc 1.0 (dual-label proteins excepted).
         limit: a seeded random sample of N proteins (quick runs); ``None`` = all.
         attention_modes: attention runs (Table 3).
         methods: which of ``attention`` (Table 3) and ``ig`` (Table 2) to run.
+        ig_limit: IG on a seeded sample of N of the proteins (IG costs ~100x attention on CPU);
+            ``None`` = all.
         ig: Integrated-Gradients settings (Table 2); ``ig_target`` its target class.
         k, window: extraction threshold and window.
         null: null-model replicates per protein (0 = none).
@@ -103,10 +107,11 @@ class HitrateExperiment:
 
     models: list[tuple[str, Path]]
     db: Path | None = None
-    split: str = "test"
+    split: str = "model"
     limit: int | None = None
     attention_modes: tuple[str, ...] = ("learned", "permute", "random")
     methods: tuple[str, ...] = ("attention", "ig")
+    ig_limit: int | None = None
     ig: IGSettings = field(default_factory=IGSettings)
     ig_target: str = "predicted"
     k: float = 2.0
@@ -124,6 +129,10 @@ class HitrateExperiment:
         names = [n for n, _ in self.models]
         if len(set(names)) != len(names):
             raise ValueError(f"model names must be unique, got {names}")
+        if self.split not in ("model", "test", "train", "all"):
+            raise ValueError(f"split must be model, test, train or all, got {self.split!r}")
+        if self.ig_limit is not None and self.ig_limit < 1:
+            raise ValueError(f"ig_limit must be >= 1, got {self.ig_limit}")
         bad = set(self.methods) - {"attention", "ig"}
         if bad or not self.methods:
             raise ValueError(f"methods must be among attention, ig; got {list(self.methods)}")
@@ -166,6 +175,31 @@ def load_config(path: str | Path, **overrides: Any) -> HitrateExperiment:
         return HitrateExperiment(models=[(n, Path(p)) for n, p in models], ig=ig, **d)
     except TypeError as e:
         raise ValueError(f"{path}: {e}") from None
+
+
+def model_test_proteins(
+    run_config: dict[str, Any], split: str = "model"
+) -> tuple[list[str], list[str], list[str | None]]:
+    """The proteins to explain for a model: its own test split, or a DeepLoc 1.0 split.
+
+    Arguments:
+        run_config: the checkpoint's run config (``LoadedModel.run_config``).
+        split: ``model`` (the test split its ``[data]`` table describes; the official test
+            set when it has none) or ``test`` / ``train`` / ``all``.
+
+    Returns:
+        ``(names, sequences, labels)``.
+    """
+    if split != "model":
+        return load_proteins(split=split)
+    data = run_config.get("data")
+    if not data:
+        return load_proteins(split="test")
+    from psl.train import DataConfig, load_splits
+
+    cfg = DataConfig(**{k: v for k, v in data.items() if k != "subset"})
+    test = load_splits(cfg)["test"]
+    return (test["accession"].tolist(), test["sequence"].tolist(), test["location"].tolist())
 
 
 def select_proteins(
@@ -380,7 +414,6 @@ def run_hitrates(
     (out / "attributions").mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    names, seqs, labels = select_proteins(*load_proteins(split=exp.split), exp.limit, exp.seed)
     db = _ensure_kb(exp.db, out, say)
     kb = open_kb(db)
     timings["load"] = time.perf_counter() - t0
@@ -392,18 +425,29 @@ def run_hitrates(
         runs.append(("ig", "learned"))
     all_subs = []
     attributions = {}
+    seq_of: dict[str, str] = {}
+    n_proteins: dict[str, dict[str, int]] = {}
     t_att = time.perf_counter()
     for model_name, model_dir in exp.models:
         loaded = load_model(model_dir)
+        all_names, all_seqs, all_labels = select_proteins(
+            *model_test_proteins(loaded.run_config, exp.split), exp.limit, exp.seed
+        )
+        seq_of.update(zip(all_names, all_seqs, strict=True))
+        n_proteins[model_name] = {}
         for method, mode in runs:
-            stage = f"{model_name}: {method} ({mode})"
+            names, seqs, labels = all_names, all_seqs, all_labels
+            if method == "ig":
+                names, seqs, labels = select_proteins(names, seqs, labels, exp.ig_limit, exp.seed)
+            n_proteins[model_name][f"{method}.{mode}"] = len(names)
+            stage = f"{model_name}: {method} ({mode}), {len(names)} proteins"
             say(stage)
             t1 = time.perf_counter()
             table = explain(
                 loaded.model, seqs, names, labels, method=method, attention=mode,
                 target=exp.ig_target, classes=loaded.classes, batch_size=exp.batch_size,
                 ig=exp.ig, seed=exp.seed,
-                progress=(lambda d, s=stage: progress(s, d, len(seqs))) if progress else None,
+                progress=(lambda d, s=stage, n=len(seqs): progress(s, d, n)) if progress else None,
             )
             timings[f"{model_name}.{method}.{mode}"] = time.perf_counter() - t1
             table.insert(0, "model", model_name)
@@ -414,7 +458,6 @@ def run_hitrates(
             all_subs.append(subs)
     timings["attributions"] = time.perf_counter() - t_att
     subs = pd.concat(all_subs, ignore_index=True)
-    seq_of = dict(zip(names, seqs, strict=True))
     subs["sequence"] = subs["protein"].map(seq_of)
     write_table(subs.drop(columns=["sequence"]), out / "subsequences.parquet")
 
@@ -438,7 +481,7 @@ def run_hitrates(
 
     # Ground truth per model, run and class.
     gt_parts = []
-    feats = _features(kb, sorted(set(names)))
+    feats = _features(kb, sorted(seq_of))
     for (model_name, method, mode), table in attributions.items():
         s = subs[(subs.model == model_name) & (subs.method == method) & (subs.attention == mode)
                  & (subs.label_kind == "true")]
@@ -446,14 +489,14 @@ def run_hitrates(
                                       feats if len(feats) else None)
         gt_parts.append((f"{model_name} — {method} ({mode})", summary))
     timings["total"] = time.perf_counter() - t0
-    md = format_tables(rows, exp, len(names), db, timings)
+    md = format_tables(rows, exp, n_proteins, db, timings)
     gt_md = _format_groundtruth(gt_parts, has_features=len(feats) > 0)
     _write_text(out / "tables.md", md)
     _write_text(out / "groundtruth.md", gt_md)
     meta = {
         "settings": {**asdict(exp), "models": [[n, str(p)] for n, p in exp.models],
                      "db": str(db), "ig": asdict(exp.ig)},
-        "proteins": len(names),
+        "proteins": n_proteins,
         "subsequences": int(len(subs)),
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
         "rows": json.loads(rows.to_json(orient="records")),
@@ -477,7 +520,7 @@ def _f(x: float, d: int = 3) -> str:
 def format_tables(
     rows: pd.DataFrame,
     exp: HitrateExperiment,
-    n_proteins: int,
+    n_proteins: dict[str, dict[str, int]],
     db: Path,
     timings: dict[str, float] | None = None,
 ) -> str:
@@ -487,7 +530,8 @@ def format_tables(
     lines = [
         "# Hit rates of extracted subsequences (Tables 2 and 3 of the attention study)",
         "",
-        f"{n_proteins} DeepLoc 1.0 {exp.split} proteins; knowledge base `{db}`; "
+        f"Proteins explained per model and run: {json.dumps(n_proteins)} (split "
+        f"`{exp.split}`; `model` = each model's own test split); knowledge base `{db}`; "
         f"subsequences: mean + {exp.k:g}·std, windows of {exp.window}; IG {exp.ig.n_steps} steps "
         f"({exp.ig.method}), target {exp.ig_target}; weighting `{exp.weighting}`; self and "
         "identical-sequence hits excluded unless stated; null model "

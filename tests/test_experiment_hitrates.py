@@ -15,6 +15,7 @@ from psl.experiment_hitrates import (
     RESEARCH_TABLE3,
     bootstrap_mean_ci,
     load_config,
+    model_test_proteins,
     row_statistics,
     select_proteins,
     sign_flip_p,
@@ -75,6 +76,15 @@ def test_select_proteins_is_seeded_and_ordered():
     assert select_proteins(names, names, names, None, 0)[0] == names
 
 
+def test_model_test_proteins_is_the_models_own_test_split():
+    official = model_test_proteins({}, "model")
+    assert len(official[0]) == 2773  # the DeepLoc 1.0 test partition (no dual labels there)
+    same = model_test_proteins({"data": {"split": "official", "seed": 0}}, "model")
+    assert sorted(same[0]) == sorted(official[0])
+    rnd = model_test_proteins({"data": {"split": "random", "seed": 0}}, "model")
+    assert set(rnd[0]) != set(official[0]) and 0.1 < len(rnd[0]) / 13858 < 0.2
+
+
 def test_config_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[hitrates\n")
@@ -85,6 +95,9 @@ def test_config_errors(tmp_path):
         load_config(bad)
     bad.write_text('[hitrates]\nmethods = ["lime"]\n')
     with pytest.raises(ValueError, match="methods"):
+        load_config(bad)
+    bad.write_text('[hitrates]\nsplit = "val"\n')
+    with pytest.raises(ValueError, match="split"):
         load_config(bad)
 
 
