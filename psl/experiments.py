@@ -12,6 +12,7 @@ Writes ``table1.md`` and ``table1.json`` in the output directory, each run in ``
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -125,7 +126,11 @@ def run_table1(
         if v["preset_from"]:
             run.train.preset_model = str(out / "runs" / v["preset_from"])
         t0 = time.perf_counter()
-        metrics = train(run, run_dir, device=str(dev), progress=progress, n_boot=n_b)
+        metrics = _finished_metrics(run_dir, run)
+        if metrics is None:
+            metrics = train(run, run_dir, device=str(dev), progress=progress, n_boot=n_b)
+        elif log is not None:
+            log(f"{v['name']}: reusing the finished run in {run_dir}")
         row = {"name": v["name"], "label": v["label"], "paper": v["paper"],
                "test": {k: metrics["test"][k] for k in ("n", "accuracy", "macro_f1", "mcc",
                                                         "ci95")},
@@ -147,17 +152,37 @@ def run_table1(
         if log is not None:
             log(f"{v['name']}: test accuracy {row['test']['accuracy']:.3f}, macro-F1 "
                 f"{row['test']['macro_f1']:.3f} ({row['seconds']} s)")
-    md = format_table1(results, quick=quick, config=str(config or DEFAULT_TABLE1_CONFIG))
-    write_json_atomic(out / "table1.json", {"quick": quick, "seed": seed, "device": str(dev),
-                                            "results": results})
-    tmp = out / ".table1.md.tmp"
-    tmp.write_text(md)
-    tmp.replace(out / "table1.md")
+        # rewrite the table after every variant: an interrupted experiment keeps its rows
+        md = format_table1(results, quick=quick, config=str(config or DEFAULT_TABLE1_CONFIG),
+                           pending=[w["label"] for w in variants[len(results):]])
+        write_json_atomic(out / "table1.json", {"quick": quick, "seed": seed,
+                                                "device": str(dev), "results": results})
+        tmp = out / ".table1.md.tmp"
+        tmp.write_text(md)
+        tmp.replace(out / "table1.md")
     return md
 
 
-def format_table1(results: list[dict[str, Any]], quick: bool = False, config: str = "") -> str:
-    """Markdown: the paper's F1 micro/macro beside ours (with intervals), then the ablations."""
+def _finished_metrics(run_dir: Path, run: RunConfig) -> dict[str, Any] | None:
+    """Metrics of a finished earlier run of the same config in ``run_dir`` (else None)."""
+    try:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        config = json.loads((run_dir / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if metrics.get("finished") and config == json.loads(json.dumps(run.to_dict())):
+        return metrics
+    return None
+
+
+def format_table1(
+    results: list[dict[str, Any]], quick: bool = False, config: str = "",
+    pending: list[str] | None = None,
+) -> str:
+    """Markdown: the paper's F1 micro/macro beside ours (with intervals), then the ablations.
+
+    ``pending`` names variants not run yet (listed under the table).
+    """
     lines = [
         "# Table 1: localization models on DeepLoc 1.0" + (" (--quick smoke run)" if quick
                                                           else ""),
@@ -180,6 +205,8 @@ def format_table1(results: list[dict[str, Any]], quick: bool = False, config: st
             f"[{ci['macro_f1'][0]:.3f}, {ci['macro_f1'][1]:.3f}] | {t['mcc']:.3f} | "
             f"{r['epochs_run']} ({r['best_epoch']}) | {r['train_seconds_per_epoch']} |"
         )
+    if pending:
+        lines += ["", "Not run yet: " + ", ".join(pending) + "."]
     abl = [r for r in results if r["ablations"]]
     if abl:
         modes = list(abl[0]["ablations"])
