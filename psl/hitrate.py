@@ -19,9 +19,11 @@ A protein's (or any group's) hit rate is the mean over its distinct subsequences
 |E_s| > 0. The null model draws, for every subsequence of the group, R random windows of the
 same length from the same protein, scores them the same way and compares.
 
-Everything is vectorised with NumPy: one search call for all subsequences (observed and
-random), per-(subsequence, entry) minimum distances with ``np.minimum.reduceat`` and per-row
-sums with ``np.bincount``.
+Batched throughout: one search call for all subsequences (observed and random); one numba
+kernel pass (parallel over subsequences) over the occurrence table grouped per peptide for
+the nearest occurrence per entry, the exclusions and the sums; ``np.bincount`` for the
+per-group means and the null replicates; no Python loop over proteins or rows. See
+``docs/hitrate.md`` for a worked example and the differences from the research code.
 """
 
 from __future__ import annotations
