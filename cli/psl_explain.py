@@ -92,7 +92,8 @@ def explain_command(
         None, "--limit", min=1, help="Only the first N proteins (quick looks)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the permute/random ablations."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (CUDA if available; "
+                               "IG then runs with cuDNN disabled for the RNN backward)."),
 ) -> None:
     """Per-residue attributions (attention or Integrated Gradients) for each protein.
 
@@ -106,7 +107,9 @@ def explain_command(
     names, seqs, labels = _load_proteins(fasta, split)
     if limit is not None:
         names, seqs, labels = names[:limit], seqs[:limit], labels[:limit]
-    loaded = load_model(model, device=device)
+    from psl.train import resolve_device
+
+    loaded = load_model(model, device=resolve_device(device))
     with _progress() as bar:
         task = bar.add_task(f"{method.value} ({attention.value})", total=len(seqs))
         table = explain(
