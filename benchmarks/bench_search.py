@@ -163,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pepmatch-max", type=int, default=1_000_000,
                     help="largest batch also run through PEPMatch (0: skip PEPMatch)")
     ap.add_argument("--out", type=Path, default=RESULTS / "search.json", help="JSON results")
+    ap.add_argument("--compare-k", type=int, nargs="*", default=[],
+                    help="only compare k-mer lengths (in-memory index build time, size, find time "
+                         "for 100k peptides of 7-30 aa) and write search_k.json")
     ap.add_argument("--threading-layer", default=None,
                     help="numba threading layer (omp, workqueue, tbb; default: numba's choice)")
     args = ap.parse_args(argv)
@@ -172,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         numba.config.THREADING_LAYER = args.threading_layer
 
     db, build_s = ensure_kb(args.entries, args.seed)
+    if args.compare_k:
+        return compare_k(db, args.compare_k, args.seed, args.out.with_name("search_k.json"))
     t0 = time.perf_counter()
     base = kb.open(db)
     open_s = time.perf_counter() - t0
@@ -266,6 +271,33 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(markdown(results))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+    return 0
+
+
+def compare_k(db: Path, ks: list[int], seed: int, out: Path) -> int:
+    """Index build time / size and ``find`` time per k on the same store and peptides."""
+    from kb.index import build_index
+
+    base = kb.open(db)
+    store = base.store
+    peptides = [p for p in sample_peptides(store, 120_000, seed + 7) if len(p) >= 7][:100_000]
+    batch = prepare_peptides(peptides)
+    rows = []
+    for k in ks:
+        t0 = time.perf_counter()
+        index = build_index(store, k)
+        build_s = time.perf_counter() - t0
+        index.find(store, batch.buf, batch.offsets)  # compile / warm
+        med, times, _ = timed(lambda i=index: i.find(store, batch.buf, batch.offsets), 3)
+        rows.append({"k": k, "build_s": round(build_s, 2),
+                     "index_bytes": int(index.kmer_offsets.nbytes + index.positions.nbytes),
+                     "find_100k_median_s": round(med, 4)})
+        print(rows[-1], flush=True)
+        del index
+        gc.collect()
+    out.write_text(json.dumps({"machine": machine(), "peptides": len(peptides),
+                               "runs": rows}, indent=1) + "\n")
+    print(f"wrote {out}")
     return 0
 
 
