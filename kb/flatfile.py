@@ -780,6 +780,9 @@ def _split_plain(s: str, parts: list, close_location: Callable[[], None]) -> Non
 
 
 _SL_CONT = b"\nCC       "
+# Bounded (cleared when full): a large dict of tracked objects makes the cyclic garbage
+# collector's full passes expensive; the most frequent blocks are re-cached at once.
+_SL_CACHE_SIZE = 20_000
 _SL_CACHE: dict[bytes, tuple[str, tuple[Location, ...]]] = {}
 
 
@@ -794,7 +797,7 @@ def _subcellular_block(raw: bytes) -> tuple[str, tuple[Location, ...]]:
         # for parsing, undo line wrapping after a hyphen ("GPI-" + "anchor")
         joined = raw.replace(b"-" + _SL_CONT, b"-").replace(_SL_CONT, b" ")
         hit = (text, tuple(parse_subcellular_location(joined.decode("utf-8", "replace"))))
-        if len(_SL_CACHE) > 200_000:
+        if len(_SL_CACHE) >= _SL_CACHE_SIZE:
             _SL_CACHE.clear()
         _SL_CACHE[raw] = hit
     return hit
