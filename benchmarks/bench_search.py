@@ -65,7 +65,7 @@ def machine() -> dict:
     loop_s = time.perf_counter() - t0
     return {
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
-        "python_loop_5M_s": round(loop_s, 3),  # ~0.25 s on an idle core: a contention gauge
+        "python_loop_5M_s": round(loop_s, 3),  # a contention gauge to compare runs
         "python": platform.python_version(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
@@ -310,7 +310,7 @@ def markdown(results: dict) -> str:
         f"{m['memory_gb']} GB RAM, Python {m['python']}, numba threading layer "
         f"{m['threading_layer']}; shared machine (other jobs running), timings are noisy: "
         f"load average {m['load_average_1_5_15']}, a 5M-iteration Python loop took "
-        f"{m['python_loop_5M_s']} s (about 0.25 s on an idle core).",
+        f"{m['python_loop_5M_s']} s (a contention gauge to compare runs).",
         f"KB: {k['entries']:,} entries, {k['residues'] / 1e6:.1f} M residues ({k['source']}); "
         f"k={k['k']}, index {k['index_bytes'] / 1e9:.2f} GB built in {k['index_build_s']} s; "
         f"open {k['open_s']} s.",
