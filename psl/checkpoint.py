@@ -70,6 +70,13 @@ class LoadedModel:
     path: Path | None = None
 
 
+def _public_mode(path: str) -> None:
+    """Give a ``mkstemp`` file (0600) the usual permissions of a new file (0666 & ~umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON via a temporary file in the same directory."""
     path = Path(path)
@@ -78,6 +85,7 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
         with os.fdopen(fd, "w") as fh:
             json.dump(obj, fh, indent=2, sort_keys=False)
             fh.write("\n")
+        _public_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -110,6 +118,7 @@ def save_model(
     os.close(fd)
     try:
         torch.save(state, tmp)
+        _public_mode(tmp)
         os.replace(tmp, path / "weights.pt")
     finally:
         if os.path.exists(tmp):
