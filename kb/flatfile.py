@@ -783,24 +783,30 @@ _SL_CONT = b"\nCC       "
 # Bounded (cleared when full): a large dict of tracked objects makes the cyclic garbage
 # collector's full passes expensive; the most frequent blocks are re-cached at once.
 _SL_CACHE_SIZE = 20_000
-_SL_CACHE: dict[bytes, tuple[str, tuple[Location, ...]]] = {}
+_SL_CACHE: dict[bytes, tuple[Location, ...]] = {}
+_EVIDENCE_SOURCE = re.compile(rb"\|[^,}]*")  # "|PubMed:123" inside "{ECO:0000269|PubMed:123}"
 
 
 def _subcellular_block(raw: bytes) -> tuple[str, tuple[Location, ...]]:
     """Text and locations of one block, from its raw bytes (``SUBCELLULAR LOCATION: ...``
-    with ``\\nCC       `` between lines). Cached: identical blocks are common."""
-    hit = _SL_CACHE.get(raw)
-    if hit is None:
-        # the raw text, joined the way Biopython joins comment lines (one space)
-        text = raw.replace(_SL_CONT, b" ").decode("utf-8", "replace")
-        text = text[len("SUBCELLULAR LOCATION:") :].strip()
-        # for parsing, undo line wrapping after a hyphen ("GPI-" + "anchor")
-        joined = raw.replace(b"-" + _SL_CONT, b"-").replace(_SL_CONT, b" ")
-        hit = (text, tuple(parse_subcellular_location(joined.decode("utf-8", "replace"))))
+    with ``\\nCC       `` between lines).
+
+    The locations are cached: the evidence sources (``|PubMed:123``, ``|HAMAP-Rule:MF_1``) do
+    not change them, so blocks that differ only there (very common) share a cache entry.
+    """
+    # the raw text, joined the way Biopython joins comment lines (one space)
+    text = raw.replace(_SL_CONT, b" ").decode("utf-8", "replace")
+    text = text[len("SUBCELLULAR LOCATION:") :].strip()
+    # for parsing, undo line wrapping after a hyphen ("GPI-" + "anchor")
+    joined = raw.replace(b"-" + _SL_CONT, b"-").replace(_SL_CONT, b" ")
+    key = _EVIDENCE_SOURCE.sub(b"", joined) if b"|" in joined else joined
+    locations = _SL_CACHE.get(key)
+    if locations is None:
+        locations = tuple(parse_subcellular_location(key.decode("utf-8", "replace")))
         if len(_SL_CACHE) >= _SL_CACHE_SIZE:
             _SL_CACHE.clear()
-        _SL_CACHE[raw] = hit
-    return hit
+        _SL_CACHE[key] = locations
+    return text, locations
 
 
 # --------------------------------------------------------------------------------------------
