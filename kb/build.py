@@ -168,7 +168,7 @@ def _entry_chunks(blocks: Iterator[bytes]) -> Iterator[bytes]:
             continue
         carry = data[cut:]
         yield data[:cut]
-    if carry:
+    if carry.strip():  # blank lines after the last ``//`` are not an entry
         yield carry
 
 

@@ -307,3 +307,17 @@ def test_mapped_classes_agree_with_deeploc1_labels(con, repo_root):
     assert len(overlap) == 14
     for acc, classes, label in overlap:
         assert set(label.split("-")) <= set(classes), (acc, classes, label)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_blank_lines_after_the_last_entry_are_not_an_entry(tmp_path, test_data, sample_db,
+                                                           workers):
+    """A flat file ending in blank lines after its last ``//`` builds like the original."""
+    import gzip
+
+    text = gzip.decompress((test_data / SAMPLE).read_bytes()) + b"\n\n  \n"
+    padded = tmp_path / "padded.dat"
+    padded.write_bytes(text)
+    ref = build([test_data / SAMPLE], tmp_path / "ref", progress=False, workers=1)
+    got = build([padded], tmp_path / "got", progress=False, workers=workers)
+    assert (got.entries, got.residues, got.skipped) == (ref.entries, ref.residues, ref.skipped)
