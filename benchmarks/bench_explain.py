@@ -14,6 +14,8 @@ same architecture, so the same speed):
    knowledge base (``--db``; default ``benchmarks/generated/kb_deeploc2`` if built);
 5. an estimate of the full test set (2,773 proteins) pipeline time from the per-protein rates.
 
+A warm-up call of each method runs first (one-off initialisation is not timed).
+
 Results: ``benchmarks/results/explain.json`` and ``explain.md``. Wall-clock medians of
 ``--repeats`` runs on a shared machine (other jobs may run: noisy; the load average is printed).
 
@@ -121,6 +123,10 @@ def main() -> None:
     }
     print(json.dumps(info, indent=1))
     res: dict = {"info": info}
+
+    # Warm-up (first-call initialisation of the oneDNN kernels and Captum's import).
+    explain(model, seqs[:2], names[:2], labels[:2], method="attention")
+    explain(model, seqs[:2], names[:2], labels[:2], method="ig", ig=IGSettings(n_steps=2))
 
     t_att, att = timed(lambda: explain(model, seqs, names, labels, method="attention",
                                        batch_size=args.batch_size), args.repeats)

@@ -53,6 +53,7 @@ __all__ = [
     "TARGETS",
     "IGSettings",
     "explain",
+    "length_batches",
     "load_proteins",
     "probability_columns",
 ]
@@ -164,6 +165,34 @@ def _no_cudnn(device: torch.device):
     return contextlib.nullcontext()
 
 
+def length_batches(
+    lengths: np.ndarray, batch_size: int, max_padding: float = 0.1
+) -> list[np.ndarray]:
+    """Indices of length-sorted batches with little padding.
+
+    Proteins are sorted by length; a batch is closed when it has ``batch_size`` proteins or
+    when the next protein is more than ``max_padding`` longer than the batch's shortest (on CPU
+    padded positions cost as much as real ones, and big padded tensors slow the BiLSTM down).
+
+    Arguments:
+        lengths: the (cropped) lengths.
+        batch_size: most proteins per batch.
+        max_padding: relative length spread allowed in a batch.
+
+    Returns:
+        Arrays of indices into ``lengths``, covering each index once.
+    """
+    order = np.argsort(lengths, kind="stable")
+    batches: list[np.ndarray] = []
+    start = 0
+    for i in range(1, len(order) + 1):
+        if (i == len(order) or i - start >= batch_size
+                or lengths[order[i]] > lengths[order[start]] * (1 + max_padding)):
+            batches.append(order[start:i])
+            start = i
+    return batches
+
+
 def _ig_batch(
     model: torch.nn.Module,
     tokens: torch.Tensor,
@@ -193,7 +222,8 @@ def _ig_batch(
             additional_forward_args=extra,
             n_steps=settings.n_steps,
             method=settings.method,
-            internal_batch_size=settings.internal_batch_size,
+            internal_batch_size=(None if settings.internal_batch_size is None
+                                 else max(settings.internal_batch_size, len(tokens))),
             return_convergence_delta=True,
         )
     return attr.sum(-1).detach() * mask, delta.detach()
@@ -228,7 +258,7 @@ def explain(
         target: IG target class: the ``predicted`` one or the ``true`` one.
         max_len: crop length; default: ``model.config.max_len`` (1000 if the model has none).
         classes: class names in the model's output order.
-        batch_size: proteins per batch (sorted by length to limit padding).
+        batch_size: most proteins per batch (see :func:`length_batches`).
         ig: IG settings (defaults: 50 steps).
         seed: seed of the ``permute``/``random`` ablations.
         progress: called with the number of proteins finished after each batch.
@@ -280,10 +310,8 @@ def explain(
 
     device = _model_device(model)
     gen = torch.Generator().manual_seed(seed)
-    order = np.argsort(np.minimum(lengths, max_len), kind="stable")
     done = 0
-    for b0 in range(0, n, batch_size):
-        idx = order[b0 : b0 + batch_size]
+    for idx in length_batches(np.minimum(lengths, max_len), batch_size):
         batch = encode_batch([seqs[i] for i in idx], max_len).to(device)
         with torch.no_grad():
             out = model(batch.tokens, batch.mask, attention=attention, generator=gen)

@@ -173,3 +173,18 @@ def test_explain_cli(tmp_path):
     res = runner.invoke(psl_app, ["explain", "--model", str(model_dir), "--fasta", str(fasta),
                                   "--method", "ig", "--target", "true", "--out", str(out)])
     assert res.exit_code == 2 and "true label" in res.output
+
+
+def test_length_batches_bound_padding():
+    from psl.explain import length_batches
+
+    lengths = np.array([100, 5, 104, 50, 111, 52, 100, 101])
+    batches = length_batches(lengths, batch_size=3, max_padding=0.1)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(8))
+    for b in batches:
+        assert len(b) <= 3
+        assert lengths[b].max() <= lengths[b].min() * 1.1
+    assert [sorted(lengths[b].tolist()) for b in batches] == [
+        [5], [50, 52], [100, 100, 101], [104], [111]
+    ]
