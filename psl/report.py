@@ -341,8 +341,8 @@ def build_report(
                 if ents is not None:
                     ents = ents[ents["accession"].astype(str) != p]
                     lst = [
-                        f"{html.escape(str(e.accession))} ({html.escape(str(e.organism))}; "
-                        f"{html.escape(str(e.classes))}; at {int(e.start)})"
+                        f"{html.escape(str(e.accession))} ({_fmt(e.organism)}; "
+                        f"{_fmt(e.classes)}; at {int(e.start)})"
                         for e in ents.head(_MAX_ENTRIES).itertuples(index=False)
                     ]
                     more = len(ents) - _MAX_ENTRIES
