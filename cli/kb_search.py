@@ -7,15 +7,14 @@ Thin wrappers over :meth:`kb.api.KnowledgeBase.search_with_summary` and
 from __future__ import annotations
 
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import typer
 
 from cli.apps import kb_app, user_errors
+from kb.atomic import atomic_path
 
 __all__ = ["search_cmd", "scan_cmd", "write_rows", "FORMATS"]
 
@@ -78,14 +77,8 @@ def write_rows(table: pa.Table, out: Path | None, fmt: str) -> None:
     out = Path(out)
     if out.is_dir():
         raise IsADirectoryError(21, "--out is a directory", str(out))
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
 
 
 def _gather(peptides: list[str] | None, input_file: Path | None):

@@ -7,13 +7,12 @@ and :mod:`psl.experiments`.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import typer
 
 from cli.apps import experiment_app, psl_app, user_errors
+from kb.atomic import atomic_path
 
 __all__ = ["train_cmd", "evaluate_cmd", "predict_cmd", "table1_cmd"]
 
@@ -120,14 +119,8 @@ def predict_cmd(
         typer.echo(table.to_csv(sep="\t", index=False, float_format="%.4f"), nl=False)
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     typer.echo(f"{len(table)} predictions written to {out}", err=True)
 
 

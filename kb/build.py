@@ -27,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from kb.atomic import public_mode
 from kb.errors import InputFormatError, KBError
 from kb.records import Entry
 from kb.store import MIN_EVIDENCE, SCHEMA_VERSION, SUCCESS_FILE, KBWriter
@@ -309,9 +310,7 @@ def build(
 
     db.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{db.name}.tmp-", dir=db.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the KB is an ordinary directory
+    public_mode(tmp, directory=True)  # mkdtemp makes it private; the KB is an ordinary directory
     summary = BuildSummary(db=db)
     # Entries, locations and features are acyclic: reference counting frees them, and the
     # cyclic GC only rescans millions of live objects (20-50% of parse/convert CPU time).

@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +41,7 @@ import numba
 import numpy as np
 
 from kb.alphabet import AMINO_ACIDS
+from kb.atomic import atomic_path
 from kb.errors import KBNotFoundError
 from kb.seqstore import SequenceStore
 
@@ -438,14 +437,8 @@ def build_index(store: SequenceStore, k: int = DEFAULT_K, n_chunks: int | None =
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array)
 
 
 def write_index(store: SequenceStore, directory: str | Path, k: int = DEFAULT_K) -> dict[str, Any]:
@@ -485,8 +478,6 @@ def write_index(store: SequenceStore, directory: str | Path, k: int = DEFAULT_K)
         "index_seconds": round(time.perf_counter() - t0, 3),
     }
     meta = {"format_version": _FORMAT_VERSION, "alphabet": _alphabet_id(), **info}
-    fd, tmp = tempfile.mkstemp(prefix=_META_FILE + ".", suffix=".tmp", dir=directory)
-    with os.fdopen(fd, "w") as fh:
+    with atomic_path(meta_path) as tmp, open(tmp, "w") as fh:
         json.dump(meta, fh, indent=1)
-    os.replace(tmp, meta_path)
     return info

@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from kb.atomic import atomic_path
 from kb.classes import LOCATION_CLASSES, normalize_class
 from kb.errors import InputFormatError
 
@@ -357,18 +356,11 @@ def derive_location_map(subcell: str | Path, manual_map: str | Path) -> list[Map
 
 def write_location_map(rows: list[MapRow], path: str | Path) -> None:
     """Write map rows as TSV (atomically: temp file in the same directory, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh, delimiter="\t", lineterminator="\n")
-            w.writerow(MAP_COLUMNS)
-            for r in rows:
-                w.writerow(
-                    [r.term, r.sl_id or "", r.kind, r.sl_path, r.label_class or "", r.how,
-                     "|".join(r.synonyms)]
-                )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        w.writerow(MAP_COLUMNS)
+        for r in rows:
+            w.writerow(
+                [r.term, r.sl_id or "", r.kind, r.sl_path, r.label_class or "", r.how,
+                 "|".join(r.synonyms)]
+            )

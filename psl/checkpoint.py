@@ -13,14 +13,13 @@ No pickled code is ever executed when loading.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from kb.atomic import atomic_path
 from kb.classes import LOCATION_CLASSES
 from kb.errors import KBError
 from psl.data import TOKEN_LETTERS
@@ -70,26 +69,11 @@ class LoadedModel:
     path: Path | None = None
 
 
-def _public_mode(path: str) -> None:
-    """Give a ``mkstemp`` file (0600) the usual permissions of a new file (0666 & ~umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON via a temporary file in the same directory."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-        _public_mode(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=False)
+        fh.write("\n")
 
 
 def save_model(
@@ -114,15 +98,8 @@ def save_model(
     cfg = dict(run_config or {})
     cfg["model"] = model.config.to_dict()
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path, prefix=".weights.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path / "weights.pt") as tmp:
         torch.save(state, tmp)
-        _public_mode(tmp)
-        os.replace(tmp, path / "weights.pt")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     write_json_atomic(path / "config.json", cfg)
     write_json_atomic(
         path / "meta.json",

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from kb.atomic import atomic_path
+
 __all__ = [
     "confusion_matrix",
     "accuracy",
@@ -182,8 +184,6 @@ def plot_confusion(
     cm: np.ndarray, classes: Sequence[str], path: str | Path, title: str = ""
 ) -> None:
     """Save a row-normalised confusion-matrix heat map (counts annotated) as PNG, atomically."""
-    import os
-    import tempfile
 
     import matplotlib
 
@@ -205,16 +205,8 @@ def plot_confusion(
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)

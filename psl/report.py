@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import html
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kb.atomic import atomic_path
 from psl.extract import extract_subsequences
 
 __all__ = ["build_report", "hit_rate_summary", "write_report", "RUN_COLUMNS"]
@@ -382,18 +381,6 @@ def write_report(document: str, path: str | Path) -> Path:
         FileNotFoundError: the destination directory does not exist.
     """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(2, "output directory does not exist", str(directory))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(document)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        tmp.write_text(document, encoding="utf-8")
     return path

@@ -11,8 +11,6 @@ CSV/TSV file is on line ``N + 1``.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kb.atomic import atomic_path
 from kb.errors import InputFormatError
 
 __all__ = ["TABLE_SUFFIXES", "table_format", "read_table", "write_table", "require_columns"]
@@ -121,12 +120,7 @@ def write_table(table: pd.DataFrame | pa.Table, path: str | Path) -> Path:
     """
     path = Path(path)
     fmt = table_format(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(2, "output directory does not exist", str(directory))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if fmt == "parquet":
             arrow = table if isinstance(table, pa.Table) else pa.Table.from_pandas(
                 table, preserve_index=False
@@ -141,10 +135,6 @@ def write_table(table: pd.DataFrame | pa.Table, path: str | Path) -> Path:
                 index=False,
                 compression=compression,
             )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
