@@ -18,6 +18,7 @@ kb_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[train] seed" is not markup
 )
 psl_app = typer.Typer(
     name="psl",
@@ -25,10 +26,12 @@ psl_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[train] seed" is not markup
 )
 experiment_app = typer.Typer(
     help="Reproduce the research's tables (Table 1: models; Tables 2-3: hit rates).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 psl_app.add_typer(experiment_app, name="experiment")
 
