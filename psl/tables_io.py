@@ -61,6 +61,16 @@ def table_format(path: str | Path) -> str:
     return fmt
 
 
+def _numeric_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn the text columns whose every non-empty cell is a number into numbers."""
+    for column in frame.columns:
+        try:
+            frame[column] = pd.to_numeric(frame[column])
+        except (ValueError, TypeError):
+            pass
+    return frame
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV, TSV or Parquet table into a DataFrame.
 
@@ -68,8 +78,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         path: the file; its name gives the format (see :func:`table_format`).
 
     Returns:
-        The table; CSV/TSV columns keep pandas' type inference for numbers, text stays text
-        (only empty cells become missing).
+        The table; CSV/TSV columns that are entirely numbers become numeric, every other
+        column stays text exactly as written (``true`` is not turned into a boolean, ``NA`` is
+        a peptide, not a missing value; only empty cells become missing).
 
     Raises:
         FileNotFoundError: when the file does not exist.
@@ -84,13 +95,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
     try:
         if fmt == "parquet":
             return pq.read_table(path).to_pandas()
-        return pd.read_csv(
+        frame = pd.read_csv(
             path,
             sep="," if fmt == "csv" else "\t",
+            dtype=str,
             keep_default_na=False,
             na_values=[""],
             compression="infer",
         )
+        return _numeric_columns(frame)
     except pd.errors.EmptyDataError:
         raise InputFormatError("empty table (no header line)", path) from None
     except pd.errors.ParserError as e:

@@ -14,7 +14,7 @@ kb build data/deeploc2/deeploc2_swissprot.csv.gz --db "$OUT/kb" --force
 kb info --db "$OUT/kb"
 
 echo "== 2. kb search: where do two peptides occur?"
-kb search --db "$OUT/kb" SKL PKKKRKV --with-locations --out "$OUT/search.tsv"
+kb search --db "$OUT/kb" KDEL PKKKRK --with-locations --out "$OUT/search.tsv"
 head -5 "$OUT/search.tsv"
 
 echo "== 3. psl predict with the shipped default model"
@@ -35,6 +35,6 @@ psl score --db "$OUT/kb" "$OUT/subsequences_ig.tsv" --out "$OUT/scores_ig.tsv" \
 cat "$OUT/proteins_ig.tsv"
 
 echo "== 7. psl report -> $OUT/report.html"
-psl report --attributions "$OUT/attention.parquet" "$OUT/ig.parquet" \
+psl report --attributions "$OUT/attention.parquet" --attributions "$OUT/ig.parquet" \
     --scores "$OUT/scores_ig.tsv" --db "$OUT/kb" --out "$OUT/report.html"
 echo "done: open $OUT/report.html"

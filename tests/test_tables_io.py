@@ -90,3 +90,14 @@ def test_require_columns():
     with pytest.raises(InputFormatError, match=r"in\.csv: missing column\(s\) location, "
                        r"subsequence \(columns present: protein, start\)"):
         require_columns(frame, ["protein", "location", "subsequence"], "in.csv")
+
+
+def test_text_that_looks_boolean_stays_text(tmp_path):
+    """A pass-through column whose every value is ``true`` (psl extract's ``label_kind``) must
+    come back as the text written, not as a boolean; numbers still become numbers."""
+    path = tmp_path / "subs.tsv"
+    path.write_text("protein\tlabel_kind\tstart\tscore\nP1\ttrue\t3\t0.5\nP2\ttrue\t7\t\n")
+    frame = read_table(path)
+    assert frame["label_kind"].tolist() == ["true", "true"]
+    assert frame["start"].tolist() == [3, 7]
+    assert frame["score"].iloc[0] == 0.5 and pd.isna(frame["score"].iloc[1])
