@@ -84,10 +84,14 @@ def explain_command(
     ),
     n_steps: int = typer.Option(50, "--n-steps", min=1, help="IG integration steps."),
     internal_batch_size: int = typer.Option(
-        256, "--internal-batch-size", min=1,
-        help="IG: at most this many (protein, step) rows per forward/backward (bounds memory).",
+        64, "--internal-batch-size", min=1,
+        help="IG: at most this many (protein, step) rows per forward/backward (bounds memory; "
+        "small chunks are faster on a CPU).",
     ),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Proteins per batch."),
+    batch_size: int = typer.Option(
+        None, "--batch-size", min=1,
+        help="Proteins per batch (default: 16 for attention, 1 for IG, the fastest on a CPU).",
+    ),
     limit: int = typer.Option(
         None, "--limit", min=1, help="Only the first N proteins (quick looks)."
     ),

@@ -100,7 +100,8 @@ class HitrateExperiment:
         null: null-model replicates per protein (0 = none).
         n_boot: bootstrap resamples of the 95% intervals.
         n_perm: sign flips of the paired p-value.
-        batch_size: proteins per attribution batch.
+        batch_size: proteins per attention batch (IG uses :func:`psl.explain.explain`'s
+            CPU default, one protein per batch).
         seed: seed of ablations, null model, bootstrap and sign flips.
         weighting: hit-rate weighting (``psl score --weighting``).
     """
@@ -445,7 +446,8 @@ def run_hitrates(
             t1 = time.perf_counter()
             table = explain(
                 loaded.model, seqs, names, labels, method=method, attention=mode,
-                target=exp.ig_target, classes=loaded.classes, batch_size=exp.batch_size,
+                target=exp.ig_target, classes=loaded.classes,
+                batch_size=exp.batch_size if method == "attention" else None,
                 ig=exp.ig, seed=exp.seed,
                 progress=(lambda d, s=stage, n=len(seqs): progress(s, d, n)) if progress else None,
             )
