@@ -1,10 +1,10 @@
 """Throughput of the UniProtKB flat-file parser (kb.flatfile) on a synthetic Swiss-Prot file.
 
 Measures, in one run on the same file: gzip decompression alone (the floor), ``parse``
-(single process), ``parse_parallel`` (main process decompresses, workers parse) and, as the
-baseline, Biopython's ``Bio.SwissProt.parse`` on a subset. Reports entries/s and MB/s of
-decompressed text (medians of ``--repeats`` runs) and writes ``benchmarks/results/parse.json``
-and ``parse.md`` (``--results-name`` changes the stem). The machine is shared: timings are noisy.
+(single process) and, as the baseline, Biopython's ``Bio.SwissProt.parse`` on a subset.
+Reports entries/s and MB/s of decompressed text (medians of ``--repeats`` runs) and writes
+``benchmarks/results/parse.json`` and ``parse.md`` (``--results-name`` changes the stem).
+The machine is shared: timings are noisy.
 
 Usage::
 
@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from Bio import SwissProt  # noqa: E402
 from generate_swissprot import generate  # noqa: E402
 
-from kb.flatfile import parse, parse_parallel  # noqa: E402
+from kb.flatfile import parse  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 GENERATED = REPO / "benchmarks" / "generated"
@@ -68,7 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--entries", type=int, default=50_000, help="entries in the generated file")
     ap.add_argument("--biopython-entries", type=int, default=10_000, help="baseline subset")
     ap.add_argument("--repeats", type=int, default=3, help="runs per measurement (median)")
-    ap.add_argument("--workers", type=int, default=2, help="workers of parse_parallel")
     ap.add_argument("--seed", type=int, default=0, help="generator seed")
     ap.add_argument(
         "--results-name", default="parse", help="results file stem under benchmarks/results/"
@@ -96,11 +95,6 @@ def main(argv: list[str] | None = None) -> int:
     runs = {
         "gunzip only": (lambda: _gunzip(path) and args.entries, path, mb),
         "kb.flatfile.parse": (lambda: count(parse(path)), path, mb),
-        f"kb.flatfile.parse_parallel(workers={args.workers})": (
-            lambda: count(parse_parallel(path, workers=args.workers)),
-            path,
-            mb,
-        ),
         "kb.flatfile.parse (subset)": (lambda: count(parse(sub)), sub, mb_sub),
         "Bio.SwissProt.parse (subset, baseline)": (bio, sub, mb_sub),
     }
@@ -151,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Machine: {machine['platform']}, {machine['cpus']} CPUs, Python {machine['python']} "
         f"({machine['note']}; 1-min load average {load}). Medians of {args.repeats} runs. "
-        "MB = decompressed text. CPU = this process and its threads (not the workers of "
-        "parse_parallel).",
+        "MB = decompressed text. CPU = this process and its threads.",
         "",
         "| method | file | entries | MB | median s | entries/s | MB/s | CPU s | CPU us/entry |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",

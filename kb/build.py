@@ -305,8 +305,8 @@ def build(
     formats = [fmt or detect_format(p) for p in paths]
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
-    if "fork" not in multiprocessing.get_all_start_methods():
-        workers = 1  # the parser pool relies on fork (workers inherit the loaded modules)
+    if _START_METHOD not in multiprocessing.get_all_start_methods():
+        workers = 1  # no safe way to start the parser pool here
 
     db.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{db.name}.tmp-", dir=db.parent))
@@ -356,13 +356,18 @@ def _progress(enabled: bool):
     )
 
 
+_START_METHOD = "forkserver"
+
+
 def _build_into(
     tmp, paths, formats, summary, min_evidence, strict, k, progress, workers
 ) -> KBWriter:
     pool = None
     if workers > 1 and "flatfile" in formats:
-        # Fork the workers before DuckDB starts its threads in this process.
-        pool = multiprocessing.get_context("fork").Pool(workers)
+        # Workers come from a fork server, never from this process: forking a process that
+        # already runs DuckDB, numba/OpenMP or torch threads can leave a child dead or
+        # deadlocked, and a pool with a dead worker hangs.
+        pool = multiprocessing.get_context(_START_METHOD).Pool(workers)
     writer = None
     try:
         with _progress(progress) as bar:

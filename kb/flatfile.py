@@ -9,10 +9,10 @@ Speed: the file is read (and gunzipped, in a background thread) in large byte bl
 into entries at ``//`` lines and every entry is handled as one ``bytes`` object. Only the
 fields this project needs are looked for with ``bytes.find`` / compiled regular expressions
 (C speed); reference, cross-reference, keyword and other comment lines are never split into
-Python lines. The sequence block is cleaned with one ``bytes.translate``. ``parse_parallel``
-additionally parses chunks of whole entries in worker processes.
+Python lines. The sequence block is cleaned with one ``bytes.translate``. (Parallel parsing
+of chunks of whole entries lives in :mod:`kb.build`, which also converts them in the workers.)
 
-Public API: :func:`parse`, :func:`parse_parallel`, :func:`read`,
+Public API: :func:`parse`, :func:`read`,
 :func:`parse_subcellular_location`, :class:`FlatFileError`, :data:`FEATURE_TYPES`.
 """
 
@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import gzip
 import io
-import multiprocessing
 import os
 import queue
 import re
 import threading
 import zlib
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Union
@@ -40,7 +38,6 @@ __all__ = [
     "FlatFileError",
     "ErrorSink",
     "parse",
-    "parse_parallel",
     "read",
     "parse_subcellular_location",
 ]
@@ -921,126 +918,3 @@ def read(source: Source) -> Entry:
             f"expected exactly one entry, found {len(entries)}", _source_name(source)
         )
     return entries[0]
-
-
-# --- parallel ---------------------------------------------------------------------------------
-
-
-def _worker(args: tuple[bytes, str]) -> tuple[list, int]:
-    """Parse one chunk with line numbers counted from 1.
-
-    Returns:
-        (items, newline count): entries as plain tuples (several times cheaper to pickle
-        than dataclass instances), errors as :class:`FlatFileError`.
-    """
-    chunk, name = args
-    items: list = []
-    parsed, next_line = _parse_chunk(chunk, 1, name)
-    for item in parsed:
-        if isinstance(item, Entry):
-            items.append(
-                (
-                    item.accession,
-                    item.sequence,
-                    item.secondary_accessions,
-                    item.entry_name,
-                    item.reviewed,
-                    item.protein_name,
-                    item.gene,
-                    item.organism,
-                    item.taxon_id,
-                    item.lineage,
-                    [(x.term, x.isoform, x.evidence, x.topology) for x in item.locations],
-                    item.subcellular_location_text,
-                    [(f.type, f.start, f.end, f.description, f.evidence) for f in item.features],
-                    item.line,
-                )
-            )
-        else:
-            items.append(item)
-    return items, next_line - 1
-
-
-def _shift(item: tuple | FlatFileError, offset: int) -> Entry | FlatFileError:
-    """Rebuild a worker's item with absolute line numbers."""
-    if isinstance(item, FlatFileError):
-        line = None if item.line is None else item.line + offset
-        return type(item)(item.message, item.path, line, item.entry)
-    (acc, seq, sec, name, rev, prot, gene, org, tax, lin, locs, sl, feats, line) = item
-    return Entry(
-        acc,
-        seq,
-        sec,
-        name,
-        rev,
-        prot,
-        gene,
-        org,
-        tax,
-        lin,
-        [Location(*x) for x in locs],
-        sl,
-        [Feature(*f) for f in feats],
-        None if line is None else line + offset,
-    )
-
-
-def parse_parallel(
-    source: str | os.PathLike,
-    *,
-    workers: int = 2,
-    strict: bool = False,
-    errors: ErrorSink = None,
-    chunk_bytes: int = 1 << 23,
-    start_method: str | None = None,
-) -> Iterator[Entry]:
-    """Like :func:`parse`, but entries are parsed in a pool of ``workers`` processes.
-
-    The main process reads (and decompresses) the file and cuts it into chunks of whole
-    entries (at ``//`` lines); workers parse the chunks and send back ``Entry`` objects.
-    Order and absolute line numbers are preserved; at most ``2 * workers`` chunks are in
-    flight, so memory stays bounded even when the consumer is slow. Workers run only this
-    module's pure-Python parsing code, so the default ``fork`` start method (where available)
-    is safe even in a process running other threads (e.g. DuckDB); ``spawn``/``forkserver``
-    re-import ``__main__`` and need a ``if __name__ == "__main__":`` guard. With
-    ``workers <= 1`` this is :func:`parse`.
-
-    Args:
-        source: path of the flat file (plain or gzip).
-        workers: number of worker processes.
-        strict: raise on the first malformed entry.
-        errors: list or callable receiving the :class:`FlatFileError` of skipped entries.
-        chunk_bytes: approximate decompressed size of the chunks sent to workers.
-        start_method: multiprocessing start method (default: ``fork`` where available,
-            else ``spawn``).
-
-    Raises:
-        FlatFileError, InputFormatError: as :func:`parse`.
-    """
-    if workers <= 1:
-        yield from parse(source, strict=strict, errors=errors)
-        return
-    name = _source_name(source)
-    if start_method is None:
-        start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(start_method)
-    offset = 0
-    pending: deque = deque()
-    with ctx.Pool(workers) as pool:
-        chunks = _chunks_of_entries(source, chunk_bytes)
-        exhausted = False
-        while True:
-            while not exhausted and len(pending) < 2 * workers:
-                nxt = next(chunks, None)
-                if nxt is None:
-                    exhausted = True
-                else:
-                    pending.append(pool.apply_async(_worker, ((nxt, name),)))
-            if not pending:
-                break
-            items, newlines = pending.popleft().get()
-            for item in items:
-                item = _shift(item, offset)
-                if _emit(item, strict, errors):
-                    yield item
-            offset += newlines

@@ -16,7 +16,6 @@ from kb.flatfile import (
     FlatFileError,
     _chunks_of_entries,
     parse,
-    parse_parallel,
     parse_subcellular_location,
     read,
 )
@@ -143,11 +142,6 @@ def test_entry_line_numbers_point_at_the_id_line(entries, sample_text):
             f"//ID   {e.entry_name} "
         ), (e.entry_name, e.line, line)
     assert entries[0].line == 1
-
-
-def test_parallel_equals_serial(entries):
-    par = list(parse_parallel(SAMPLE, workers=2, chunk_bytes=200_000))
-    assert par == entries
 
 
 def test_plain_file_and_handles_give_the_same_entries(entries, sample_text, tmp_path):
@@ -368,10 +362,6 @@ def test_bad_id_line_is_skipped_and_neighbours_kept():
     with pytest.raises(FlatFileError) as info:
         list(parse(path, strict=True))
     assert info.value.line == 87
-    # in worker processes, with chunks of one entry: same absolute line
-    with pytest.raises(FlatFileError) as info:
-        list(parse_parallel(path, workers=2, strict=True, chunk_bytes=4096))
-    assert info.value.line == 87 and info.value.path == str(path)
     # the callback form receives the same error
     seen = []
     assert len(list(parse(path, errors=seen.append))) == 2
@@ -383,10 +373,6 @@ def test_all_malformed_entries_reported():
     errors: list = []
     assert list(parse(path, errors=errors)) == []
     assert [e.line for e in errors] == [1, 81]
-    # parallel parsing reports the same errors at the same absolute lines
-    errors2: list = []
-    assert list(parse_parallel(path, workers=2, errors=errors2, chunk_bytes=4096)) == []
-    assert [(e.line, e.message) for e in errors2] == [(e.line, e.message) for e in errors]
 
 
 @pytest.fixture(scope="module")
@@ -483,5 +469,4 @@ def test_truncated_gzip_names_the_file(tmp_path):
         list(parse(cut))
     assert info.value.path == str(cut)
     assert "\n" not in str(info.value)
-    with pytest.raises(InputFormatError, match="truncated or corrupt gzip"):
-        list(parse_parallel(cut, workers=2))
+
