@@ -171,29 +171,49 @@ def _open_fasta(path: Path) -> io.TextIOBase:
     return open(path, encoding="ascii")
 
 
-def iter_fasta(path: str | Path) -> Iterator[FastaRecord]:
-    """Stream the records of a FASTA file (plain or gzip).
+def iter_fasta(
+    path: str | Path,
+    *,
+    letters: frozenset[str] | None = None,
+    require_sequence: bool = False,
+) -> Iterator[FastaRecord]:
+    """Stream the records of a FASTA file (plain or gzip): the project's one FASTA reader.
 
     Sequence lines are upper-cased; white space and a trailing ``*`` (stop) are removed.
 
     Arguments:
         path: the FASTA file.
+        letters: the letters a sequence may contain (e.g. :data:`kb.alphabet.SEQUENCE_LETTERS`);
+            default: any letter.
+        require_sequence: a record without sequence is an error (else it is yielded empty).
 
     Yields:
         :class:`FastaRecord` objects.
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        InputFormatError: (with the line number) sequence data before the first header, a
-            header without an identifier, a sequence line with characters other than letters,
+        IsADirectoryError: if ``path`` is a directory.
+        InputFormatError: (with the line number) sequence data before the first header, an
+            empty header, an illegal letter, a record without sequence (``require_sequence``),
             a non-ASCII or corrupt file, or a file without any record.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a directory, expected a FASTA file", str(path))
     header: str | None = None
     header_line = 0
     chunks: list[str] = []
     n = 0
     lineno = 0
+
+    def finish() -> FastaRecord:
+        record = _record(header, header_line, chunks)
+        if require_sequence and not record.sequence:
+            raise InputFormatError(
+                f"record {header.split()[0]!r} has no sequence", path, header_line
+            )
+        return record
+
     try:
         with _open_fasta(path) as fh:
             for lineno, raw in enumerate(fh, start=1):
@@ -203,33 +223,41 @@ def iter_fasta(path: str | Path) -> Iterator[FastaRecord]:
                 if line.startswith(">"):
                     if header is not None:
                         n += 1
-                        yield _record(header, header_line, chunks)
+                        yield finish()
                     header = line[1:].strip()
                     header_line = lineno
                     chunks = []
                     if not fasta_accession(header):
-                        raise InputFormatError("FASTA header without an identifier", path, lineno)
+                        raise InputFormatError(
+                            "empty FASTA header (no identifier)", path, lineno
+                        )
                     continue
                 if header is None:
                     raise InputFormatError(
-                        "sequence data before the first FASTA header ('>')", path, lineno
+                        "not FASTA: sequence data before the first '>' header", path, lineno
                     )
                 seq = "".join(line.split()).upper()
                 if seq.endswith("*"):
                     seq = seq[:-1]
-                if not seq.isalpha():
-                    bad = sorted({c for c in seq if not c.isalpha()})
+                bad = (set(seq) - letters) if letters is not None else (
+                    set() if seq.isalpha() else {c for c in seq if not c.isalpha()}
+                )
+                if bad:
+                    expected = "".join(sorted(letters)) if letters is not None else "letters"
                     raise InputFormatError(
-                        f"invalid character(s) {''.join(bad)!r} in a sequence line", path, lineno
+                        f"illegal letter {sorted(bad)[0]!r} in the sequence of "
+                        f"{header.split()[0]!r} (expected {expected})",
+                        path,
+                        lineno,
                     )
                 chunks.append(seq)
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as e:
         raise InputFormatError(f"not a readable FASTA file ({e})", path, lineno or None) from None
     if header is not None:
         n += 1
-        yield _record(header, header_line, chunks)
+        yield finish()
     if n == 0:
-        raise InputFormatError("no FASTA records found", path)
+        raise InputFormatError("empty FASTA file: no '>' record found", path)
 
 
 def _record(header: str, line: int, chunks: list[str]) -> FastaRecord:

@@ -84,9 +84,9 @@ def test_iter_fasta_multiline_gzip_lowercase_stop(tmp_path):
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
-        ("MKV\n>sp|P1|X\nMKV\n", 1, "before the first FASTA header"),
-        (">sp|P1|X\nMKV\nMK1V\n", 3, "invalid character"),
-        (">sp|P1|X\nMKV\n>\nAAA\n", 3, "without an identifier"),
+        ("MKV\n>sp|P1|X\nMKV\n", 1, "not FASTA: sequence data before the first"),
+        (">sp|P1|X\nMKV\nMK1V\n", 3, "illegal letter '1'"),
+        (">sp|P1|X\nMKV\n>\nAAA\n", 3, "empty FASTA header"),
     ],
 )
 def test_iter_fasta_errors_name_file_and_line(tmp_path, text, line, message):
@@ -99,7 +99,7 @@ def test_iter_fasta_errors_name_file_and_line(tmp_path, text, line, message):
 
 def test_iter_fasta_empty_and_binary(tmp_path):
     (tmp_path / "empty.fa").write_text("\n\n")
-    with pytest.raises(InputFormatError, match="no FASTA records"):
+    with pytest.raises(InputFormatError, match="empty FASTA file"):
         list(iter_fasta(tmp_path / "empty.fa"))
     (tmp_path / "bin.fa").write_bytes(b">x\n\xff\xfe\n")
     with pytest.raises(InputFormatError, match="not a readable FASTA"):
