@@ -40,6 +40,8 @@ import threading
 import time
 from pathlib import Path
 
+from _machine import cpu_name  # benchmarks/ is on sys.path when run as a script
+
 REPO = Path(__file__).resolve().parents[1]
 GENERATED = REPO / "benchmarks" / "generated"
 RESULTS = REPO / "benchmarks" / "results"
@@ -50,14 +52,7 @@ TARGET_RSS_GB = 6.0
 
 def machine() -> dict:
     """CPU, cores, memory and versions of this machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     mem_gb = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():

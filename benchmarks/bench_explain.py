@@ -41,6 +41,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _machine import cpu_name  # noqa: E402  (benchmarks/ is on sys.path)
+
 from psl.checkpoint import DEFAULT_MODEL_DIR, load_model  # noqa: E402
 from psl.experiment_hitrates import select_proteins  # noqa: E402
 from psl.explain import IGSettings, explain, load_proteins  # noqa: E402
@@ -53,15 +55,7 @@ N_TEST = 2773
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_name()
     return {
         "cpu": cpu,
         "cpus": os.cpu_count(),

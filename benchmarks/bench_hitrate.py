@@ -40,6 +40,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _machine import cpu_name  # noqa: E402  (benchmarks/ is on sys.path)
+
 from kb.api import open as open_kb  # noqa: E402
 from kb.classes import LOCATION_CLASSES  # noqa: E402
 from kb.store import is_complete  # noqa: E402
@@ -59,15 +61,7 @@ def machine() -> dict:
             mem = fh.readline().split(":")[1].strip()
     except OSError:
         pass
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_name()
     import duckdb
 
     return {
