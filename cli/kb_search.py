@@ -57,8 +57,8 @@ def _format_bytes(table: pa.Table, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def write_rows(table: pa.Table, out: Path | None, fmt: str) -> None:
-    """Write ``table`` as ``fmt`` to ``out`` (atomically: temp file + ``os.replace``) or stdout.
+def check_format(fmt: str, out: Path | None) -> str:
+    """The output format, lower-cased, checked before any work is done.
 
     Raises:
         ValueError: unknown format, or parquet without ``out``.
@@ -68,6 +68,16 @@ def write_rows(table: pa.Table, out: Path | None, fmt: str) -> None:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "parquet" and out is None:
         raise ValueError("--format parquet needs --out FILE (binary output)")
+    return fmt
+
+
+def write_rows(table: pa.Table, out: Path | None, fmt: str) -> None:
+    """Write ``table`` as ``fmt`` to ``out`` (atomically: temp file + ``os.replace``) or stdout.
+
+    Raises:
+        ValueError: unknown format, or parquet without ``out``.
+    """
+    fmt = check_format(fmt, out)
     data = _format_bytes(table, fmt)
     if out is None:
         sys.stdout.flush()
@@ -137,10 +147,7 @@ def search_cmd(
         "(subcellular-location terms), ';'-separated."),
 ) -> None:
     """``kb search`` (help text in the decorator)."""
-    if fmt.lower() not in FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if fmt.lower() == "parquet" and out is None:
-        raise ValueError("--format parquet needs --out FILE (binary output)")
+    check_format(fmt, out)
     from rich.console import Console
 
     import kb.api
@@ -177,10 +184,7 @@ def scan_cmd(
     il_equivalent: bool = typer.Option(False, "--il-equivalent", help=_IL_HELP),
 ) -> None:
     """``kb scan`` (help text in the decorator)."""
-    if fmt.lower() not in FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if fmt.lower() == "parquet" and out is None:
-        raise ValueError("--format parquet needs --out FILE (binary output)")
+    check_format(fmt, out)
     import numpy as np
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn

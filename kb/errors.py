@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Union
 
-__all__ = ["KBError", "InputFormatError", "InvalidPeptideError", "KBNotFoundError"]
+__all__ = [
+    "KBError",
+    "InputFormatError",
+    "InvalidPeptideError",
+    "KBNotFoundError",
+    "ErrorSink",
+    "report_error",
+]
+
+#: Where readers send the errors of skipped records: a list (appended to), a callable
+#: (called with each error) or ``None`` (dropped).
+ErrorSink = Union[list, Callable[["KBError"], object], None]  # noqa: UP007
 
 
 class KBError(ValueError):
@@ -33,3 +46,15 @@ class InvalidPeptideError(KBError):
 
 class KBNotFoundError(KBError):
     """A knowledge-base directory that does not exist or is not a finished build."""
+
+
+def report_error(err: KBError, errors: ErrorSink, strict: bool = False) -> None:
+    """Raise ``err`` when ``strict``, else hand it to ``errors`` (see :data:`ErrorSink`)."""
+    if strict:
+        raise err
+    if errors is None:
+        return
+    if callable(errors):
+        errors(err)
+    else:
+        errors.append(err)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Union
 
 from kb.alphabet import SEQUENCE_LETTERS
-from kb.errors import InputFormatError
+from kb.errors import ErrorSink, InputFormatError, report_error
 from kb.records import Entry, Feature, Location
 
 __all__ = [
@@ -52,7 +52,6 @@ _QUALIFIERS = ("By similarity", "Probable", "Potential")
 
 Source = Union[str, os.PathLike, IO[bytes], IO[str]]  # noqa: UP007 (runtime alias, py3.10)
 #: Where skipped-entry errors go: a list (appended to) or a callable (called with the error).
-ErrorSink = Union[list, Callable[["FlatFileError"], object], None]  # noqa: UP007
 
 _BLOCK = 1 << 22  # 4 MiB of decompressed text per read
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -811,15 +810,6 @@ def _subcellular_block(raw: bytes) -> tuple[str, tuple[Location, ...]]:
 # --------------------------------------------------------------------------------------------
 
 
-def _report(err: FlatFileError, errors: ErrorSink) -> None:
-    if errors is None:
-        return
-    if callable(errors):
-        errors(err)
-    else:
-        errors.append(err)
-
-
 def _parse_chunk(chunk: bytes, line: int, name: str) -> tuple[list, int]:
     """Parse the entries of one chunk that starts at line ``line``.
 
@@ -850,7 +840,7 @@ def _emit(item: Entry | FlatFileError, strict: bool, errors: ErrorSink) -> bool:
     if isinstance(item, FlatFileError):
         if strict or isinstance(item, _TruncatedAtEOF):
             raise item
-        _report(item, errors)
+        report_error(item, errors)
         return False
     return True
 

@@ -36,7 +36,7 @@ from typing import BinaryIO
 
 from kb.alphabet import SEQUENCE_LETTERS
 from kb.classes import UnknownLocationError, normalize_class
-from kb.errors import InputFormatError
+from kb.errors import InputFormatError, report_error
 from kb.records import Entry, Location
 
 __all__ = [
@@ -197,17 +197,6 @@ def _find_col(header: list[str], names: tuple[str, ...]) -> int | None:
     return None
 
 
-def _report(err: InputFormatError, strict: bool, errors: Callable | list | None) -> None:
-    if strict:
-        raise err
-    if errors is None:
-        return
-    if callable(errors):
-        errors(err)
-    else:
-        errors.append(err)
-
-
 def _guard_gzip(path: str | Path, records: Iterator[Entry]) -> Iterator[Entry]:
     try:
         yield from records
@@ -278,7 +267,7 @@ def _read_table(path, strict, errors, handle) -> Iterator[Entry]:
                     )
                 yield _table_entry(row, path, line, acc_col, seq_col, cc_col, label_col, opt)
             except InputFormatError as e:
-                _report(e, strict, errors)
+                report_error(e, errors, strict)
         if n_rows == 0:
             raise InputFormatError("empty input (header row but no entries)", path)
 
@@ -351,7 +340,7 @@ def _read_fasta(path, strict, errors, handle) -> Iterator[Entry]:
                     try:
                         yield _fasta_entry(header, chunks, path, header_line)
                     except InputFormatError as e:
-                        _report(e, strict, errors)
+                        report_error(e, errors, strict)
                 header, header_line, chunks = line[1:].strip(), lineno, []
             elif header is None:
                 if line.strip():
@@ -364,7 +353,7 @@ def _read_fasta(path, strict, errors, handle) -> Iterator[Entry]:
             try:
                 yield _fasta_entry(header, chunks, path, header_line)
             except InputFormatError as e:
-                _report(e, strict, errors)
+                report_error(e, errors, strict)
     if n == 0:
         raise InputFormatError("empty input (no FASTA records)", path)
 
