@@ -1,7 +1,7 @@
-"""``psl train``, ``psl evaluate``, ``psl predict`` and ``psl experiment table1``.
+"""``psl train``, ``psl ensemble``, ``psl evaluate``, ``psl predict``, ``psl experiment table1``.
 
-Thin wrappers: the logic lives in :mod:`psl.train`, :mod:`psl.evaluate`, :mod:`psl.predict`
-and :mod:`psl.experiments`.
+Thin wrappers: the logic lives in :mod:`psl.train`, :mod:`psl.ensemble`, :mod:`psl.evaluate`,
+:mod:`psl.predict` and :mod:`psl.experiments`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import typer
 from cli.apps import experiment_app, psl_app, user_errors
 from kb.atomic import atomic_path
 
-__all__ = ["train_cmd", "evaluate_cmd", "predict_cmd", "table1_cmd"]
+__all__ = ["train_cmd", "ensemble_cmd", "evaluate_cmd", "predict_cmd", "table1_cmd"]
 
 
 @psl_app.command("train")
@@ -48,6 +48,30 @@ def train_cmd(
     typer.echo(json.dumps({"best_epoch": metrics["best_epoch"], "test_accuracy": t["accuracy"],
                            "test_macro_f1": t["macro_f1"], "test_mcc": t["mcc"],
                            "out": str(out)}))
+
+
+@psl_app.command("ensemble")
+@user_errors
+def ensemble_cmd(
+    members: list[Path] = typer.Argument(..., help="Two or more checkpoint directories trained "
+                                         "on the same [data] split (e.g. psl train runs of one "
+                                         "config with different --seed)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output checkpoint directory of the "
+                             "ensemble (weights.pt, config.json, meta.json, metrics.json)."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% "
+                               "intervals."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+) -> None:
+    """Average the probabilities and attention of trained models; score on val and test."""
+    from psl.ensemble import assemble
+
+    metrics = assemble(members, out, device=device, n_boot=n_boot)
+    for m in metrics["members"]:
+        typer.echo(json.dumps(m))
+    v, t = metrics["val"], metrics["test"]
+    typer.echo(json.dumps({"n_members": metrics["n_members"], "val_accuracy": v["accuracy"],
+                           "test_accuracy": t["accuracy"], "test_macro_f1": t["macro_f1"],
+                           "test_mcc": t["mcc"], "out": str(out)}))
 
 
 @psl_app.command("evaluate")

@@ -7,7 +7,7 @@ torch is imported only when a model function is used)::
     from psl.predict import predict      # functions named like their module are imported
     from psl.explain import explain      # from it (train, evaluate, predict, explain)
 
-Modules: ``psl.data`` (DeepLoc data, encodings), ``psl.models`` (the model family),
+Modules: ``psl.data`` (DeepLoc data, encodings), ``psl.models`` (the model family), ``psl.ensemble`` (seed ensembles),
 ``psl.train``, ``psl.evaluate``, ``psl.metrics``, ``psl.checkpoint``, ``psl.predict``,
 ``psl.explain`` (attention, Integrated Gradients), ``psl.extract`` (subsequences),
 ``psl.hitrate`` (hit rates + null model), ``psl.groundtruth``, ``psl.report``,
@@ -22,6 +22,8 @@ _EXPORTS = {
     # models
     "ModelConfig": "psl.models",
     "LocalizationModel": "psl.models",
+    "ModelEnsemble": "psl.ensemble",
+    "assemble_ensemble": "psl.ensemble",
     "load_model": "psl.checkpoint",
     "save_model": "psl.checkpoint",
     "LoadedModel": "psl.checkpoint",
@@ -42,6 +44,9 @@ _EXPORTS = {
     "write_table": "psl.tables_io",
 }
 
+#: exported names that differ from the name in their module
+_RENAMED = {"assemble_ensemble": "assemble"}
+
 __all__ = sorted(_EXPORTS)
 
 
@@ -49,7 +54,7 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'psl' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module(module), _RENAMED.get(name, name))
 
 
 def __dir__() -> list[str]:

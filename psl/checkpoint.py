@@ -7,6 +7,10 @@ Layout of a checkpoint directory::
     meta.json      format version, classes, token letters, encoding, input feature size
     metrics.json   whatever the trainer/evaluator recorded (optional)
 
+An ensemble (:class:`psl.ensemble.ModelEnsemble`) uses the same files: ``meta.json`` has
+``members: N``, ``config.json`` lists each member's model table under ``members`` and
+``weights.pt`` holds every member's weights (keys ``members.<i>.*``).
+
 No pickled code is ever executed when loading.
 """
 
@@ -23,6 +27,7 @@ from kb.atomic import atomic_path
 from kb.classes import LOCATION_CLASSES
 from kb.errors import KBError
 from psl.data import TOKEN_LETTERS
+from psl.ensemble import ModelEnsemble
 from psl.models import LocalizationModel, ModelConfig
 
 __all__ = [
@@ -49,8 +54,8 @@ class LoadedModel:
     """A model ready for inference.
 
     Attributes:
-        model: the :class:`LocalizationModel`, in eval mode.
-        config: its :class:`ModelConfig` (``max_len`` etc.; pass to ``psl.data.encode_batch``).
+        model: the :class:`LocalizationModel` (or :class:`ModelEnsemble`), in eval mode.
+        config: its :class:`ModelConfig` (member 0's for an ensemble) (``max_len`` etc.; pass to ``psl.data.encode_batch``).
         classes: the 10 class names, in output order (:data:`kb.classes.LOCATION_CLASSES`).
         alphabet: letters of tokens 1..N (token 0 is padding).
         encoding: the input encoding name (``onehot``, ``blosum62``, ...).
@@ -59,7 +64,7 @@ class LoadedModel:
         path: the checkpoint directory.
     """
 
-    model: LocalizationModel
+    model: LocalizationModel | ModelEnsemble
     config: ModelConfig
     classes: list[str]
     alphabet: str
@@ -78,7 +83,7 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
 
 def save_model(
     path: str | Path,
-    model: LocalizationModel,
+    model: LocalizationModel | ModelEnsemble,
     run_config: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
 ) -> Path:
@@ -86,7 +91,7 @@ def save_model(
 
     Arguments:
         path: directory.
-        model: the model (its ``config`` is stored).
+        model: the model or ensemble (its config, and each member's, is stored).
         run_config: the full run config; its ``model`` table is overwritten by the model's.
         metrics: optional metrics to store in ``metrics.json``.
 
@@ -97,6 +102,12 @@ def save_model(
     path.mkdir(parents=True, exist_ok=True)
     cfg = dict(run_config or {})
     cfg["model"] = model.config.to_dict()
+    n_members = 1
+    if isinstance(model, ModelEnsemble):
+        n_members = model.n_members
+        cfg["members"] = [m.config.to_dict() for m in model.members]
+    else:
+        cfg.pop("members", None)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path / "weights.pt") as tmp:
         torch.save(state, tmp)
@@ -111,6 +122,7 @@ def save_model(
             "encoding": model.config.encoding,
             "input_dim": model.input_dim,
             "n_parameters": sum(p.numel() for p in model.parameters()),
+            "members": n_members,
         },
     )
     if metrics is not None:
@@ -152,7 +164,16 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
             f"alphabet {meta.get('alphabet')!r} differs from psl.data.TOKEN_LETTERS", path
         )
     config = ModelConfig.from_dict(run_config.get("model", {}))
-    model = LocalizationModel(config)
+    n_members = meta.get("members", 1)
+    model: LocalizationModel | ModelEnsemble
+    if n_members == 1:
+        model = LocalizationModel(config)
+    else:
+        tables = run_config.get("members")
+        if not isinstance(tables, list) or len(tables) != n_members:
+            raise CheckpointError(f"meta.json says {n_members} members but config.json lists "
+                                  f"{len(tables) if isinstance(tables, list) else 'none'}", path)
+        model = ModelEnsemble([LocalizationModel(ModelConfig.from_dict(t)) for t in tables])
     state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
     try:
         model.load_state_dict(state)

@@ -1,0 +1,192 @@
+"""An ensemble of localization models: the same architecture trained with different seeds.
+
+The ensemble's class probabilities are the mean of its members' softmax outputs; its
+``logits`` are the log of that mean (so ``softmax(logits)`` is the mean probability, and
+Integrated Gradients attributes the log mean probability of the target class). Its attention
+is the mean of the members' attention distributions, which is again a distribution over each
+protein's real positions (sum 1, 0 on pads). Attention ablations are applied inside every
+member (``permute`` shuffles each member's weights with the same generator, one after the
+other; ``preset`` gives every member the same distribution).
+
+Members must share what defines the input and the positions: the encoding (a fixed feature
+table, so one input tensor serves them all for Integrated Gradients; a learned embedding is not
+allowed), ``max_len`` (the same cropping), ``pool`` (the same pooled positions) and the number
+of classes. Widths (``hidden``, ``conv_channels``, kernels) may differ.
+
+An ensemble checkpoint is an ordinary checkpoint directory (see :mod:`psl.checkpoint`) whose
+``weights.pt`` holds all members (keys ``members.<i>.*``), whose ``config.json`` lists each
+member's ``[model]`` table under ``members`` and whose ``meta.json`` has ``members: N``.
+:func:`assemble` builds one from trained member checkpoints (``psl ensemble``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from psl.models import LocalizationModel, ModelConfig, ModelOutput
+
+__all__ = ["SHARED_KEYS", "ModelEnsemble", "assemble"]
+
+#: ``[model]`` keys every member of an ensemble must share.
+SHARED_KEYS = ("encoding", "max_len", "pool", "n_classes")
+
+
+class ModelEnsemble(nn.Module):
+    """Mean of the probabilities (and attention) of models with one shared config.
+
+    Arguments:
+        members: at least two :class:`LocalizationModel` that agree on :data:`SHARED_KEYS`.
+
+    Raises:
+        ValueError: fewer than two members, members that differ in :data:`SHARED_KEYS`, or a
+            learned embedding.
+    """
+
+    def __init__(self, members: Sequence[LocalizationModel]):
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError(f"an ensemble needs at least two members, got {len(members)}")
+        first = members[0].config
+        for i, m in enumerate(members[1:], start=1):
+            diff = [k for k in SHARED_KEYS if getattr(m.config, k) != getattr(first, k)]
+            if diff:
+                raise ValueError(f"ensemble member {i} differs from member 0 in {diff}; "
+                                 f"members must share {list(SHARED_KEYS)}")
+        if first.encoding == "learned":
+            raise ValueError("ensemble members cannot use a learned embedding (no shared "
+                             "input space)")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def config(self) -> ModelConfig:
+        """Member 0's :class:`ModelConfig` (its :data:`SHARED_KEYS` hold for every member)."""
+        return self.members[0].config
+
+    @property
+    def input_dim(self) -> int:
+        """Size of the input features (shared)."""
+        return self.members[0].input_dim
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Input features ``B x L x F`` (the fixed feature table all members share)."""
+        return self.members[0].embed(tokens)
+
+    def _run(self, x: torch.Tensor, mask: torch.Tensor, attention: str,
+             generator: torch.Generator | None, preset: torch.Tensor | None) -> ModelOutput:
+        if generator is None and attention in ("permute", "random"):
+            generator = torch.Generator().manual_seed(0)
+        outs = [m._run(x, mask, attention, generator, preset) for m in self.members]
+        probs = torch.stack([torch.softmax(o.logits, dim=-1) for o in outs]).mean(0)
+        logits = torch.log(probs.clamp_min(1e-30))
+        k = float(len(outs))
+        return ModelOutput(
+            logits,
+            sum(o.attention_residue for o in outs) / k,
+            sum(o.attention_raw for o in outs) / k,
+            outs[0].model_mask,
+        )
+
+    def forward_from_embedded(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        attention: str = "learned",
+        generator: torch.Generator | None = None,
+        preset: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Log mean probabilities ``B x n_classes`` from input features (for Integrated Gradients)."""
+        return self._run(x, mask, attention, generator, preset).logits
+
+    @property
+    def n_members(self) -> int:
+        """Number of members."""
+        return len(self.members)
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        attention: str = "learned",
+        generator: torch.Generator | None = None,
+        preset: torch.Tensor | None = None,
+    ) -> ModelOutput:
+        """Like :meth:`LocalizationModel.forward`, averaged over the members."""
+        if mask is None:
+            mask = tokens != 0
+        return self._run(self.embed(tokens), mask, attention, generator, preset)
+
+
+def assemble(
+    member_dirs: Sequence[str | Path],
+    out: str | Path,
+    device: str = "auto",
+    n_boot: int = 1000,
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """Combine trained checkpoints into one ensemble checkpoint and score it on val and test.
+
+    Arguments:
+        member_dirs: at least two checkpoint directories (single models, e.g. ``psl train``
+            runs of one config with different ``--seed``).
+        out: output checkpoint directory.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        n_boot: bootstrap resamples for the 95% intervals.
+        batch_size: proteins per batch at evaluation.
+
+    Returns:
+        The metrics stored in ``metrics.json``: ``val`` and ``test`` reports of the ensemble
+        (on the members' shared data split) and each member's path, seed and accuracies.
+
+    Raises:
+        ValueError: fewer than two members, a member that is itself an ensemble, members
+            trained on different data splits or that differ in :data:`SHARED_KEYS`.
+    """
+    from kb.classes import LOCATION_CLASSES
+    from psl.checkpoint import load_model, save_model
+    from psl.data import EncodedSet
+    from psl.metrics import classification_report
+    from psl.predict import infer
+    from psl.train import DataConfig, load_splits, resolve_device
+
+    if len(member_dirs) < 2:
+        raise ValueError(f"an ensemble needs at least two member checkpoints, got "
+                         f"{len(member_dirs)}")
+    dev = resolve_device(device)
+    loaded = [load_model(d, device=dev) for d in member_dirs]
+    for d, m in zip(member_dirs, loaded):
+        if isinstance(m.model, ModelEnsemble):
+            raise ValueError(f"{d} is already an ensemble; give its member checkpoints instead")
+    data0 = loaded[0].run_config.get("data", {})
+    for d, m in zip(member_dirs[1:], loaded[1:]):
+        if m.run_config.get("data", {}) != data0:
+            raise ValueError(f"{d} was trained on a different [data] split than "
+                             f"{member_dirs[0]}: {m.run_config.get('data')} vs {data0}")
+    ens = ModelEnsemble([m.model for m in loaded]).to(dev).eval()
+    splits = load_splits(DataConfig(**data0))
+    metrics: dict[str, Any] = {"finished": True, "n_members": len(loaded), "members": []}
+    for d, m in zip(member_dirs, loaded):
+        metrics["members"].append({
+            "path": str(d),
+            "seed": m.run_config.get("train", {}).get("seed"),
+            "best_epoch": m.metrics.get("best_epoch"),
+            "val_accuracy": m.metrics.get("val", {}).get("accuracy"),
+            "test_accuracy": m.metrics.get("test", {}).get("accuracy"),
+        })
+    seed = int(loaded[0].run_config.get("train", {}).get("seed", 0))
+    for name in ("val", "test"):
+        df = splits[name]
+        enc = EncodedSet(df["sequence"].tolist(), df["label"].tolist(), ens.config.max_len)
+        pred = infer(ens, enc, batch_size, device=dev).logits.argmax(1)
+        metrics[name] = classification_report(enc.labels.numpy(), pred, list(LOCATION_CLASSES),
+                                              n_boot=n_boot, seed=seed)
+    run_config = dict(loaded[0].run_config)
+    run_config["member_checkpoints"] = [str(d) for d in member_dirs]
+    run_config["member_seeds"] = [m["seed"] for m in metrics["members"]]
+    ens.cpu()
+    save_model(out, ens, run_config, metrics)
+    return metrics

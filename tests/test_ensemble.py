@@ -1,0 +1,145 @@
+"""psl.ensemble: mean of member probabilities/attention, checkpoints, assemble and the CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cli.main import psl_app
+from psl.checkpoint import load_model, save_model
+from psl.data import encode_batch
+from psl.ensemble import ModelEnsemble, assemble
+from psl.evaluate import evaluate
+from psl.explain import IGSettings, explain
+from psl.models import LocalizationModel, ModelConfig
+from psl.train import load_run_config, train
+
+SEQS = ["MKTAYIAKQRQISFVKSHFSRQ" * 3, "MLSRAVCGTSRQLAPVLGYLGSRQKHSLPD" * 9, "ACDEFGHIKW"]
+
+
+def tiny(seed: int, **kw) -> LocalizationModel:
+    torch.manual_seed(seed)
+    args = dict(conv_kernels=[3, 5], conv_channels=8, hidden=8, attention_dim=8, max_len=120)
+    cfg = ModelConfig(**{**args, **kw})
+    return LocalizationModel(cfg).eval()
+
+
+@pytest.fixture()
+def members() -> list[LocalizationModel]:
+    return [tiny(0), tiny(1), tiny(2, hidden=12)]
+
+
+def test_output_is_the_mean_of_member_probabilities_and_attention(members):
+    ens = ModelEnsemble(members).eval()
+    b = encode_batch(SEQS, members[0].config)
+    with torch.no_grad():
+        outs = [m(b.tokens, b.mask) for m in members]
+        got = ens(b.tokens, b.mask)
+    # plain-loop oracle, one protein and one member at a time
+    for i in range(len(SEQS)):
+        p = np.mean([torch.softmax(o.logits[i], -1).numpy() for o in outs], axis=0)
+        np.testing.assert_allclose(torch.softmax(got.logits[i], -1).numpy(), p, rtol=1e-5)
+        a = np.mean([o.attention_residue[i].numpy() for o in outs], axis=0)
+        np.testing.assert_allclose(got.attention_residue[i].numpy(), a, rtol=1e-5, atol=1e-8)
+    # still a distribution over each protein's real residues, 0 on pads
+    att = got.attention_residue
+    np.testing.assert_allclose(att.sum(1).numpy(), 1.0, rtol=1e-5)
+    assert float(att[~b.mask].abs().sum()) == 0.0
+
+
+def test_padding_does_not_change_an_ensembles_output(members):
+    ens = ModelEnsemble(members).eval()
+    alone = encode_batch([SEQS[2]], members[0].config)
+    together = encode_batch(SEQS, members[0].config)
+    with torch.no_grad():
+        a = ens(alone.tokens, alone.mask).logits[0]
+        b = ens(together.tokens, together.mask).logits[2]
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_members_must_share_inputs_and_positions():
+    with pytest.raises(ValueError, match="at least two"):
+        ModelEnsemble([tiny(0)])
+    with pytest.raises(ValueError, match=r"differs from member 0 in \['pool'\]"):
+        ModelEnsemble([tiny(0), tiny(1, pool=2)])
+    with pytest.raises(ValueError, match="learned embedding"):
+        ModelEnsemble([tiny(0, encoding="learned"), tiny(1, encoding="learned")])
+
+
+def test_checkpoint_round_trip(members, tmp_path):
+    ens = ModelEnsemble(members).eval()
+    save_model(tmp_path / "ens", ens, {"data": {"split": "official"}}, {"note": 1})
+    loaded = load_model(tmp_path / "ens")
+    assert isinstance(loaded.model, ModelEnsemble) and loaded.model.n_members == 3
+    assert json.loads((tmp_path / "ens" / "meta.json").read_text())["members"] == 3
+    assert [m.config.hidden for m in loaded.model.members] == [8, 8, 12]
+    b = encode_batch(SEQS, loaded.config)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(b.tokens, b.mask).logits,
+                                   ens(b.tokens, b.mask).logits)
+    # a single model saved over it drops the member list again
+    save_model(tmp_path / "ens", members[0])
+    assert isinstance(load_model(tmp_path / "ens").model, LocalizationModel)
+
+
+def test_integrated_gradients_on_an_ensemble_are_complete(members):
+    ens = ModelEnsemble(members).eval()
+    t = explain(ens, SEQS[:2], ["a", "b"], method="ig", ig=IGSettings(n_steps=64))
+    b = encode_batch(SEQS[:2], ens.config)
+    with torch.no_grad():
+        x = ens.embed(b.tokens)
+        f_x = ens.forward_from_embedded(x, b.mask)
+        f_0 = ens.forward_from_embedded(torch.zeros_like(x), b.mask)
+    for i, name in enumerate(["a", "b"]):
+        rows = t[t.protein == name]
+        c = int(f_x[i].argmax())
+        # completeness: attributions add up to log p(x) - log p(baseline) of the target class
+        want = float(f_x[i, c] - f_0[i, c])
+        assert rows.score.sum() == pytest.approx(want, abs=0.02 * max(1.0, abs(want)))
+
+
+@pytest.fixture(scope="module")
+def two_quick_runs(repo_root, tmp_path_factory):
+    run = load_run_config(repo_root / "configs" / "quick.toml")
+    run.train = replace(run.train, epochs=2)
+    dirs = []
+    for seed in (0, 1):
+        out = tmp_path_factory.mktemp(f"quick_seed{seed}")
+        train(replace(run, train=replace(run.train, seed=seed)), out, device="cpu", n_boot=20)
+        dirs.append(out)
+    return run, dirs
+
+
+def test_assemble_scores_the_ensemble_and_evaluate_agrees(two_quick_runs, tmp_path):
+    _, dirs = two_quick_runs
+    metrics = assemble(dirs, tmp_path / "ens", device="cpu", n_boot=20)
+    assert metrics["n_members"] == 2 and [m["seed"] for m in metrics["members"]] == [0, 1]
+    rep = evaluate(tmp_path / "ens", split="test", n_boot=20, device="cpu")
+    assert rep["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert rep["confusion"] == metrics["test"]["confusion"]
+    with pytest.raises(ValueError, match="already an ensemble"):
+        assemble([tmp_path / "ens", dirs[0]], tmp_path / "x", device="cpu")
+
+
+def test_cli_ensemble(two_quick_runs, tmp_path):
+    run, dirs = two_quick_runs
+    runner = CliRunner()
+    res = runner.invoke(psl_app, ["ensemble", str(dirs[0]), str(dirs[1]), "--out",
+                                  str(tmp_path / "e"), "--n-boot", "10", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])
+    assert summary["n_members"] == 2 and 0.0 < summary["test_accuracy"] <= 1.0
+    # members trained on another split are refused with a one-line error
+    other = load_model(dirs[1])
+    save_model(tmp_path / "other", other.model,
+               {**other.run_config, "data": {**other.run_config["data"], "seed": 7}})
+    res = runner.invoke(psl_app, ["ensemble", str(dirs[0]), str(tmp_path / "other"), "--out",
+                                  str(tmp_path / "e2"), "--device", "cpu"])
+    assert res.exit_code == 2 and "different [data] split" in res.output
+    res = runner.invoke(psl_app, ["ensemble", str(dirs[0]), "--out", str(tmp_path / "e3")])
+    assert res.exit_code == 2 and "at least two" in res.output
