@@ -5,7 +5,8 @@ A run config has three tables::
     [model]   fields of psl.models.ModelConfig
     [data]    split ("official" | "random"), val_fraction, seed, exclude_dual, subset, path
     [train]   epochs, batch_size, lr, weight_decay, patience, seed, select, grad_clip,
-              lr_decay_patience, threads, preset_model
+              lr_decay_patience, threads, preset_model, label_smoothing, ema_decay,
+              teacher, distill_weight, distill_temperature
 
 Every epoch is one JSON line (stdout callback and ``epochs.jsonl``); the best epoch (by the
 ``select`` validation metric) is saved as a checkpoint in ``OUT/`` (see :mod:`psl.checkpoint`)
@@ -49,6 +50,7 @@ __all__ = [
     "resolve_device",
     "load_splits",
     "teacher_attention",
+    "teacher_probabilities",
     "train",
 ]
 
@@ -106,6 +108,15 @@ class TrainConfig:
         preset_model: checkpoint whose learned attention is frozen into ``preset`` training
             (the MLP diagnostic); empty = train with the model's own attention.
         eval_batch_size: proteins per batch at evaluation.
+        label_smoothing: label smoothing of the cross-entropy (0 = off).
+        ema_decay: keep an exponential moving average of the weights (updated after every
+            step; ``torch.optim.swa_utils.AveragedModel``) and validate/save the average
+            instead of the raw weights; 0 = off.
+        teacher: checkpoint (a model or an ensemble) whose class probabilities on the
+            training set are distilled into the student (Hinton et al. 2015); empty = off.
+        distill_weight: weight of the distillation term; the loss is
+            ``(1 - w) * CE(labels) + w * T^2 * KL(teacher_T || student_T)``.
+        distill_temperature: softmax temperature ``T`` of both distributions in the KL term.
     """
 
     epochs: int = 30
@@ -120,12 +131,23 @@ class TrainConfig:
     threads: int = 2
     preset_model: str = ""
     eval_batch_size: int = 64
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.0
+    teacher: str = ""
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
 
     def __post_init__(self) -> None:
         if self.select not in ("accuracy", "macro_f1", "loss"):
             raise ValueError(f"[train] select must be accuracy, macro_f1 or loss: {self.select!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1 or self.lr <= 0:
             raise ValueError("[train] epochs, batch_size, patience must be >= 1 and lr > 0")
+        if not (0.0 <= self.label_smoothing < 1.0 and 0.0 <= self.ema_decay < 1.0
+                and 0.0 <= self.distill_weight <= 1.0 and self.distill_temperature > 0):
+            raise ValueError("[train] label_smoothing and ema_decay must be in [0, 1), "
+                             "distill_weight in [0, 1] and distill_temperature > 0")
+        if self.teacher and self.preset_model:
+            raise ValueError("[train] teacher and preset_model cannot be combined")
 
 
 @dataclass
@@ -237,6 +259,20 @@ def teacher_attention(
     return res.attention
 
 
+def teacher_probabilities(
+    teacher_dir: str | Path, sequences: list[str], device: torch.device | str = "cpu",
+    temperature: float = 1.0, batch_size: int = 64,
+) -> np.ndarray:
+    """Class probabilities ``N x C`` of a trained model (or ensemble) at a softmax temperature.
+
+    The teacher crops the sequences with its own ``max_len``. Used for distillation.
+    """
+    teacher = load_model(teacher_dir, device=device)
+    data = EncodedSet(sequences, None, teacher.config.max_len)
+    logits = torch.from_numpy(infer(teacher.model, data, batch_size, device=device).logits)
+    return torch.softmax(logits / temperature, dim=1).numpy()
+
+
 def _evaluate(model: LocalizationModel, data: EncodedSet, cfg: TrainConfig, device: torch.device,
               presets: list[np.ndarray] | None) -> tuple[dict[str, float], np.ndarray]:
     attention = "preset" if presets is not None else "learned"
@@ -292,10 +328,21 @@ def train(
     presets = None
     if tc.preset_model:
         presets = {k: teacher_attention(tc.preset_model, s, dev) for k, s in sets.items()}
+    soft = None
+    if tc.teacher:
+        soft = teacher_probabilities(tc.teacher, splits["train"]["sequence"].tolist(), dev,
+                                     tc.distill_temperature, tc.eval_batch_size)
     encode_s = time.perf_counter() - t0
 
     model = LocalizationModel(run.model).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    ema = None
+    if tc.ema_decay > 0:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(tc.ema_decay),
+                            use_buffers=True)
+    scored = ema.module if ema is not None else model  # the weights validated and saved
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="min" if tc.select == "loss" else "max", factor=0.5,
         patience=tc.lr_decay_patience,
@@ -345,24 +392,32 @@ def train(
                        if presets else None)
                 outp = model(b.tokens, b.mask, attention="preset" if presets else "learned",
                              preset=pre)
-                loss = F.cross_entropy(outp.logits, y)
+                loss = F.cross_entropy(outp.logits, y, label_smoothing=tc.label_smoothing)
+                if soft is not None:
+                    t_probs = torch.from_numpy(soft[idx]).to(dev)
+                    temp = tc.distill_temperature
+                    kl = F.kl_div(F.log_softmax(outp.logits / temp, dim=1), t_probs,
+                                  reduction="batchmean") * temp * temp
+                    loss = (1.0 - tc.distill_weight) * loss + tc.distill_weight * kl
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if tc.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
                 opt.step()
+                if ema is not None:
+                    ema.update_parameters(model)
                 total_loss += float(loss.item()) * len(idx)
                 correct += int((outp.logits.argmax(1) == y).sum().item())
                 seen += len(idx)
                 if bar is not None:
                     bar.update(task, advance=1, epoch=epoch, loss=total_loss / seen)
             train_s = time.perf_counter() - te
-            val, _ = _evaluate(model, sets["val"], tc, dev, presets["val"] if presets else None)
+            val, _ = _evaluate(scored, sets["val"], tc, dev, presets["val"] if presets else None)
             score = sign * val[tc.select]
             improved = score > best_score
             if improved:
                 best_score, best_epoch = score, epoch
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                best_state = {k: v.detach().cpu().clone() for k, v in scored.state_dict().items()}
                 # keep the best model on disk as we go (an interrupted run is still usable)
                 snapshot = LocalizationModel(run.model)
                 snapshot.load_state_dict(best_state)

@@ -118,3 +118,70 @@ def test_run_config_errors(tmp_path):
     p.write_text("[data]\nsplit = 'cv'\n")
     with pytest.raises(ValueError, match="split"):
         load_run_config(p)
+
+
+def _tiny_run(repo_root, **train_kw) -> RunConfig:
+    run = load_run_config(repo_root / "configs" / "quick.toml")
+    return RunConfig(replace(run.model, hidden=8, conv_channels=8),
+                     replace(run.data, subset=120), replace(run.train, epochs=2, **train_kw))
+
+
+def _history(out) -> list[dict]:
+    return [{k: v for k, v in json.loads(x).items() if "seconds" not in k}
+            for x in (out / "epochs.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("weight", [1.0, 0.5])
+def test_distilling_one_hot_teacher_equals_plain_training(repo_root, tmp_path, monkeypatch,
+                                                          weight):
+    # KL(one-hot(y) || softmax(z)) = CE(z, y) at T = 1, so a teacher that outputs the labels
+    # must reproduce plain training exactly, whatever the distillation weight.
+    import psl.train as pt
+
+    plain = _tiny_run(repo_root)
+    train(plain, tmp_path / "plain", device="cpu", n_boot=5)
+    labels = load_splits(plain.data)["train"]["label"].to_numpy()
+    calls = []
+
+    def one_hot_teacher(teacher_dir, sequences, device, temperature, batch_size=64):
+        calls.append(teacher_dir)
+        assert teacher_dir == "some/teacher" and temperature == 1.0
+        assert len(sequences) == len(labels)
+        return np.eye(len(LOCATION_CLASSES), dtype=np.float32)[labels]
+
+    monkeypatch.setattr(pt, "teacher_probabilities", one_hot_teacher)
+    distilled = _tiny_run(repo_root, teacher="some/teacher", distill_weight=weight,
+                          distill_temperature=1.0)
+    train(distilled, tmp_path / "kd", device="cpu", n_boot=5)
+    assert calls == ["some/teacher"]
+    a, b = _history(tmp_path / "plain"), _history(tmp_path / "kd")
+    for ra, rb in zip(a, b, strict=True):
+        assert ra["train_loss"] == pytest.approx(rb["train_loss"], rel=1e-4)
+        assert ra["val_accuracy"] == pytest.approx(rb["val_accuracy"], abs=1 / 120)
+
+
+def test_ema_weights_are_the_ones_validated_and_saved(repo_root, tmp_path):
+    run = _tiny_run(repo_root, ema_decay=0.9)
+    metrics = train(run, tmp_path / "ema", device="cpu", n_boot=5)
+    plain = train(_tiny_run(repo_root), tmp_path / "plain", device="cpu", n_boot=5)
+    se = torch.load(tmp_path / "ema" / "weights.pt", weights_only=True)
+    sp = torch.load(tmp_path / "plain" / "weights.pt", weights_only=True)
+    assert any(not torch.equal(se[k], sp[k]) for k in se)  # same seed, different weights
+    best = _history(tmp_path / "ema")[metrics["best_epoch"] - 1]
+    # the saved (averaged) weights reproduce the validation accuracy logged for that epoch
+    rep = evaluate(tmp_path / "ema", split="val", n_boot=5, device="cpu")
+    assert rep["accuracy"] == pytest.approx(best["val_accuracy"])
+    assert plain["best_epoch"] >= 1
+
+
+@pytest.mark.parametrize("table, message", [
+    ("label_smoothing = 1.0", "label_smoothing"),
+    ("ema_decay = -0.1", "ema_decay"),
+    ("distill_temperature = 0", "distill_temperature"),
+    ("teacher = 'a'\npreset_model = 'b'", "cannot be combined"),
+])
+def test_train_option_errors(tmp_path, table, message):
+    p = tmp_path / "c.toml"
+    p.write_text(f"[train]\n{table}\n")
+    with pytest.raises(ValueError, match=message):
+        load_run_config(p)
