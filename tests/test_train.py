@@ -185,3 +185,22 @@ def test_train_option_errors(tmp_path, table, message):
     p.write_text(f"[train]\n{table}\n")
     with pytest.raises(ValueError, match=message):
         load_run_config(p)
+
+
+def test_every_shipped_run_config_loads(repo_root):
+    paths = sorted((repo_root / "configs").glob("*.toml")) + sorted(
+        (repo_root / "configs" / "distill").glob("*.toml"))
+    runs = {p.relative_to(repo_root / "configs").as_posix(): load_run_config(p) for p in paths
+            if p.name != "hitrates.toml"}
+    assert "default.toml" in runs and len(runs) >= 6
+    # the distillation recipe: members and student share the data split and the input space
+    members = [r for name, r in runs.items() if name.startswith("distill/")]
+    student = runs["default.toml"]
+    for m in members:
+        assert m.data == student.data
+        assert (m.model.encoding, m.model.max_len, m.model.pool) == (
+            student.model.encoding, student.model.max_len, student.model.pool)
+    # scripts/train_default.sh assembles the teacher where configs/default.toml reads it
+    script = (repo_root / "scripts" / "train_default.sh").read_text()
+    if student.train.teacher:
+        assert f'--out "$RUNS/{student.train.teacher.split("/", 1)[1]}"' in script
