@@ -7,8 +7,9 @@ torch is imported only when a model function is used)::
     from psl.predict import predict      # functions named like their module are imported
     from psl.explain import explain      # from it (train, evaluate, predict, explain)
 
-Modules: ``psl.data`` (DeepLoc data, encodings), ``psl.models`` (the model family), ``psl.ensemble`` (seed ensembles),
-``psl.train``, ``psl.evaluate``, ``psl.metrics``, ``psl.checkpoint``, ``psl.predict``,
+Modules: ``psl.data`` (DeepLoc data, encodings), ``psl.models`` (the model family),
+``psl.ensemble`` (ensembles of trained models), ``psl.train``, ``psl.evaluate``,
+``psl.metrics``, ``psl.checkpoint``, ``psl.predict``,
 ``psl.explain`` (attention, Integrated Gradients), ``psl.extract`` (subsequences),
 ``psl.hitrate`` (hit rates + null model), ``psl.groundtruth``, ``psl.report``,
 ``psl.experiments`` (Table 1), ``psl.experiment_hitrates`` (Tables 2-3), ``psl.tables_io``.

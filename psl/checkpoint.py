@@ -55,7 +55,8 @@ class LoadedModel:
 
     Attributes:
         model: the :class:`LocalizationModel` (or :class:`ModelEnsemble`), in eval mode.
-        config: its :class:`ModelConfig` (member 0's for an ensemble) (``max_len`` etc.; pass to ``psl.data.encode_batch``).
+        config: its :class:`ModelConfig` (member 0's for an ensemble; ``max_len`` etc.; pass
+            to ``psl.data.encode_batch``).
         classes: the 10 class names, in output order (:data:`kb.classes.LOCATION_CLASSES`).
         alphabet: letters of tokens 1..N (token 0 is padding).
         encoding: the input encoding name (``onehot``, ``blosum62``, ...).

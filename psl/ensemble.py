@@ -99,7 +99,7 @@ class ModelEnsemble(nn.Module):
         generator: torch.Generator | None = None,
         preset: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Log mean probabilities ``B x n_classes`` from input features (for Integrated Gradients)."""
+        """Log mean probabilities ``B x n_classes`` from input features (for IG)."""
         return self._run(x, mask, attention, generator, preset).logits
 
     @property
@@ -158,18 +158,18 @@ def assemble(
                          f"{len(member_dirs)}")
     dev = resolve_device(device)
     loaded = [load_model(d, device=dev) for d in member_dirs]
-    for d, m in zip(member_dirs, loaded):
+    for d, m in zip(member_dirs, loaded, strict=True):
         if isinstance(m.model, ModelEnsemble):
             raise ValueError(f"{d} is already an ensemble; give its member checkpoints instead")
     data0 = loaded[0].run_config.get("data", {})
-    for d, m in zip(member_dirs[1:], loaded[1:]):
+    for d, m in zip(member_dirs[1:], loaded[1:], strict=True):
         if m.run_config.get("data", {}) != data0:
             raise ValueError(f"{d} was trained on a different [data] split than "
                              f"{member_dirs[0]}: {m.run_config.get('data')} vs {data0}")
     ens = ModelEnsemble([m.model for m in loaded]).to(dev).eval()
     splits = load_splits(DataConfig(**data0))
     metrics: dict[str, Any] = {"finished": True, "n_members": len(loaded), "members": []}
-    for d, m in zip(member_dirs, loaded):
+    for d, m in zip(member_dirs, loaded, strict=True):
         metrics["members"].append({
             "path": str(d),
             "seed": m.run_config.get("train", {}).get("seed"),
