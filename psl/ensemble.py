@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from psl.models import LocalizationModel, ModelConfig, ModelOutput
+from psl.models import LocalizationModel, ModelBase, ModelConfig, ModelOutput
 
 __all__ = ["SHARED_KEYS", "ModelEnsemble", "assemble"]
 
@@ -36,8 +36,11 @@ __all__ = ["SHARED_KEYS", "ModelEnsemble", "assemble"]
 SHARED_KEYS = ("encoding", "max_len", "pool", "n_classes")
 
 
-class ModelEnsemble(nn.Module):
+class ModelEnsemble(ModelBase):
     """Mean of the probabilities (and attention) of models with one shared config.
+
+    ``forward`` and ``forward_from_embedded`` (:class:`psl.models.ModelBase`) return the log of
+    the mean probability as ``logits``.
 
     Arguments:
         members: at least two :class:`LocalizationModel` that agree on :data:`SHARED_KEYS`.
@@ -91,34 +94,10 @@ class ModelEnsemble(nn.Module):
             outs[0].model_mask,
         )
 
-    def forward_from_embedded(
-        self,
-        x: torch.Tensor,
-        mask: torch.Tensor,
-        attention: str = "learned",
-        generator: torch.Generator | None = None,
-        preset: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Log mean probabilities ``B x n_classes`` from input features (for IG)."""
-        return self._run(x, mask, attention, generator, preset).logits
-
     @property
     def n_members(self) -> int:
         """Number of members."""
         return len(self.members)
-
-    def forward(
-        self,
-        tokens: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        attention: str = "learned",
-        generator: torch.Generator | None = None,
-        preset: torch.Tensor | None = None,
-    ) -> ModelOutput:
-        """Like :meth:`LocalizationModel.forward`, averaged over the members."""
-        if mask is None:
-            mask = tokens != 0
-        return self._run(self.embed(tokens), mask, attention, generator, preset)
 
 
 def assemble(

@@ -40,6 +40,7 @@ __all__ = [
     "ModelConfig",
     "ModelOutput",
     "LocalizationModel",
+    "ModelBase",
     "masked_softmax",
     "window_sum",
 ]
@@ -158,7 +159,65 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.nan_to_num(out, nan=0.0) * mask
 
 
-class LocalizationModel(nn.Module):
+class ModelBase(nn.Module):
+    """The forward API shared by :class:`LocalizationModel` and :class:`psl.ensemble.ModelEnsemble`.
+
+    Subclasses implement ``embed(tokens)`` (input features) and ``_run(x, mask, attention,
+    generator, preset) -> ModelOutput``.
+    """
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _run(self, x: torch.Tensor, mask: torch.Tensor, attention: str,
+             generator: torch.Generator | None,
+             preset: torch.Tensor | None) -> ModelOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward_from_embedded(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        attention: str = "learned",
+        generator: torch.Generator | None = None,
+        preset: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits ``B x n_classes`` from input features ``x`` (``B x L x F``, see :meth:`embed`).
+
+        Differentiable with respect to ``x`` (for Integrated Gradients). On GPU, cuDNN's RNN
+        backward needs train mode; use ``torch.backends.cudnn.flags(enabled=False)`` in eval.
+        """
+        return self._run(x, mask, attention, generator, preset).logits
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        attention: str = "learned",
+        generator: torch.Generator | None = None,
+        preset: torch.Tensor | None = None,
+    ) -> ModelOutput:
+        """Run the model on tokens ``B x L`` (mask defaults to ``tokens != 0``).
+
+        Arguments:
+            tokens: LongTensor of residue tokens (see :mod:`psl.data`).
+            mask: BoolTensor, True on real residues.
+            attention: one of :data:`ATTENTION_MODES`.
+            generator: seeded randomness for ``permute`` / ``random``.
+            preset: residue-level weights for ``preset``.
+
+        Returns:
+            A :class:`ModelOutput`.
+
+        Raises:
+            ValueError: a bad mode, mask or preset.
+        """
+        if mask is None:
+            mask = tokens != PAD
+        return self._run(self.embed(tokens), mask, attention, generator, preset)
+
+
+class LocalizationModel(ModelBase):
     """The configurable localization model (see the module docstring).
 
     Arguments:
@@ -334,45 +393,3 @@ class LocalizationModel(nn.Module):
         context = (alpha.unsqueeze(-1) * h).sum(1)
         logits = self.dense(self.drop(context))
         return ModelOutput(logits, self.residue_attention(alpha, mask), alpha, pmask)
-
-    def forward_from_embedded(
-        self,
-        x: torch.Tensor,
-        mask: torch.Tensor,
-        attention: str = "learned",
-        generator: torch.Generator | None = None,
-        preset: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Logits ``B x n_classes`` from input features ``x`` (``B x L x F``, see :meth:`embed`).
-
-        Differentiable with respect to ``x`` (for Integrated Gradients). On GPU, cuDNN's RNN
-        backward needs train mode; use ``torch.backends.cudnn.flags(enabled=False)`` in eval.
-        """
-        return self._run(x, mask, attention, generator, preset).logits
-
-    def forward(
-        self,
-        tokens: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        attention: str = "learned",
-        generator: torch.Generator | None = None,
-        preset: torch.Tensor | None = None,
-    ) -> ModelOutput:
-        """Run the model on tokens ``B x L`` (mask defaults to ``tokens != 0``).
-
-        Arguments:
-            tokens: LongTensor of residue tokens (see :mod:`psl.data`).
-            mask: BoolTensor, True on real residues.
-            attention: one of :data:`ATTENTION_MODES`.
-            generator: seeded randomness for ``permute`` / ``random``.
-            preset: residue-level weights for ``preset``.
-
-        Returns:
-            A :class:`ModelOutput`.
-
-        Raises:
-            ValueError: a bad mode, mask or preset.
-        """
-        if mask is None:
-            mask = tokens != PAD
-        return self._run(self.embed(tokens), mask, attention, generator, preset)
