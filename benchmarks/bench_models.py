@@ -6,7 +6,9 @@ positions without pooling (the research code's architecture, hidden 128 per dire
 same proteins, batch size and threads.
 
     python benchmarks/bench_models.py [--n 256] [--batch-size 64] [--threads 2] [--repeats 3]
-        [--skip-accuracy]
+        [--skip-accuracy] [--also NAME=DIR ...]
+
+``--also`` times further checkpoints in the same run (e.g. ``ensemble=models/ensemble``).
 
 Writes benchmarks/results/bench_models.json and .md. Timings on a shared machine are noisy.
 """
@@ -69,6 +71,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-accuracy", action="store_true", help="skip the full test-set score")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=DIR",
+                    help="also time this checkpoint (repeatable)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -87,8 +91,14 @@ def main() -> None:
     data = EncodedSet(test["sequence"].tolist(), test["label"].tolist(), 1000)
     n_res = int(data.lengths.sum())
 
+    models = [(ours_name, ours), ("baseline: BiLSTM-128 over 1000 positions", base)]
+    for spec in args.also:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            ap.error(f"--also expects NAME=DIR, got {spec!r}")
+        models.append((name, load_model(path).model))
     rows = {}
-    for name, model in ((ours_name, ours), ("baseline: BiLSTM-128 over 1000 positions", base)):
+    for name, model in models:
         sec = timed(lambda m=model: infer(m, data, batch_size=args.batch_size), args.repeats)
         tr = train_step_seconds(model, data, 32)
         rows[name] = {
