@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
              "| test macro-F1 | test MCC | train s/epoch |",
              "|---|---|---|---|---|---|---|---|---|"]
     for spec in args.runs:
-        name, sep, path = spec.partition("=")
+        name, sep, path = spec.rpartition("=")
         if not sep:
             raise SystemExit(f"expected NAME=DIR, got {spec!r}")
         lines.append(row(name, Path(path)))

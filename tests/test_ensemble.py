@@ -143,3 +143,15 @@ def test_cli_ensemble(two_quick_runs, tmp_path):
     assert res.exit_code == 2 and "different [data] split" in res.output
     res = runner.invoke(psl_app, ["ensemble", str(dirs[0]), "--out", str(tmp_path / "e3")])
     assert res.exit_code == 2 and "at least two" in res.output
+
+
+def test_shipped_ensemble_loads_and_agrees_with_its_members(repo_root):
+    loaded = load_model(repo_root / "models" / "ensemble")
+    assert isinstance(loaded.model, ModelEnsemble) and loaded.model.n_members == 4
+    assert [m["seed"] for m in loaded.metrics["members"]] == [0, 1, 0, 2]
+    b = encode_batch(SEQS, loaded.config)
+    with torch.no_grad():
+        got = torch.softmax(loaded.model(b.tokens, b.mask).logits, -1)
+        want = torch.stack([torch.softmax(m(b.tokens, b.mask).logits, -1)
+                            for m in loaded.model.members]).mean(0)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
