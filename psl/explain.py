@@ -71,7 +71,7 @@ class IGSettings:
         n_steps: integration steps.
         internal_batch_size: (protein, step) rows per forward/backward chunk; ``None`` = all
             ``batch_size * n_steps`` rows at once. Small chunks are faster on a CPU: with the
-            default model, 64 rows ran 2.8x faster per protein than 256 (large activations
+            default model, 64 rows ran 2.4-2.8x faster per protein than 256 (large activations
             are allocated and freed at every chunk; ``benchmarks/results/explain.md``).
         method: Captum's integration rule (``gausslegendre`` or ``riemann_trapezoid``...).
     """
