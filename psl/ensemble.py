@@ -125,6 +125,7 @@ def assemble(
         ValueError: fewer than two members, a member that is itself an ensemble, members
             trained on different data splits or that differ in :data:`SHARED_KEYS`.
     """
+    # imported here: psl.checkpoint imports this module (for ModelEnsemble)
     from kb.classes import LOCATION_CLASSES
     from psl.checkpoint import load_model, save_model
     from psl.data import EncodedSet
