@@ -126,12 +126,9 @@ def assemble(
             trained on different data splits or that differ in :data:`SHARED_KEYS`.
     """
     # imported here: psl.checkpoint imports this module (for ModelEnsemble)
-    from kb.classes import LOCATION_CLASSES
-    from psl.checkpoint import load_model, save_model
-    from psl.data import EncodedSet
-    from psl.metrics import classification_report
-    from psl.predict import infer
-    from psl.train import DataConfig, load_splits, resolve_device
+    from psl.checkpoint import load_model, save_model, write_json_atomic
+    from psl.evaluate import evaluate
+    from psl.train import resolve_device
 
     if len(member_dirs) < 2:
         raise ValueError(f"an ensemble needs at least two member checkpoints, got "
@@ -146,9 +143,8 @@ def assemble(
         if m.run_config.get("data", {}) != data0:
             raise ValueError(f"{d} was trained on a different [data] split than "
                              f"{member_dirs[0]}: {m.run_config.get('data')} vs {data0}")
-    ens = ModelEnsemble([m.model for m in loaded]).to(dev).eval()
-    splits = load_splits(DataConfig(**data0))
-    metrics: dict[str, Any] = {"finished": True, "n_members": len(loaded), "members": []}
+    ens = ModelEnsemble([m.model for m in loaded])
+    metrics: dict[str, Any] = {"finished": False, "n_members": len(loaded), "members": []}
     for d, m in zip(member_dirs, loaded, strict=True):
         metrics["members"].append({
             "path": str(d),
@@ -157,16 +153,15 @@ def assemble(
             "val_accuracy": m.metrics.get("val", {}).get("accuracy"),
             "test_accuracy": m.metrics.get("test", {}).get("accuracy"),
         })
-    seed = int(loaded[0].run_config.get("train", {}).get("seed", 0))
-    for name in ("val", "test"):
-        df = splits[name]
-        enc = EncodedSet(df["sequence"].tolist(), df["label"].tolist(), ens.config.max_len)
-        pred = infer(ens, enc, batch_size, device=dev).logits.argmax(1)
-        metrics[name] = classification_report(enc.labels.numpy(), pred, list(LOCATION_CLASSES),
-                                              n_boot=n_boot, seed=seed)
     run_config = dict(loaded[0].run_config)
     run_config["member_checkpoints"] = [str(d) for d in member_dirs]
     run_config["member_seeds"] = [m["seed"] for m in metrics["members"]]
-    ens.cpu()
     save_model(out, ens, run_config, metrics)
+    # score the saved checkpoint on its members' split, exactly as `psl evaluate` does
+    seed = int(loaded[0].run_config.get("train", {}).get("seed", 0))
+    for name in ("val", "test"):
+        metrics[name] = evaluate(out, split=name, seed=seed, n_boot=n_boot, device=device,
+                                 batch_size=batch_size)
+    metrics["finished"] = True
+    write_json_atomic(Path(out) / "metrics.json", metrics)
     return metrics

@@ -163,7 +163,7 @@ def test_distilling_one_hot_teacher_equals_plain_training(repo_root, tmp_path, m
 def test_ema_weights_are_the_ones_validated_and_saved(repo_root, tmp_path):
     run = _tiny_run(repo_root, ema_decay=0.9)
     metrics = train(run, tmp_path / "ema", device="cpu", n_boot=5)
-    plain = train(_tiny_run(repo_root), tmp_path / "plain", device="cpu", n_boot=5)
+    train(_tiny_run(repo_root), tmp_path / "plain", device="cpu", n_boot=5)
     se = torch.load(tmp_path / "ema" / "weights.pt", weights_only=True)
     sp = torch.load(tmp_path / "plain" / "weights.pt", weights_only=True)
     assert any(not torch.equal(se[k], sp[k]) for k in se)  # same seed, different weights
@@ -171,7 +171,6 @@ def test_ema_weights_are_the_ones_validated_and_saved(repo_root, tmp_path):
     # the saved (averaged) weights reproduce the validation accuracy logged for that epoch
     rep = evaluate(tmp_path / "ema", split="val", n_boot=5, device="cpu")
     assert rep["accuracy"] == pytest.approx(best["val_accuracy"])
-    assert plain["best_epoch"] >= 1
 
 
 @pytest.mark.parametrize("table, message", [
