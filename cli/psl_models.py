@@ -29,6 +29,13 @@ def train_cmd(
     seed: int | None = typer.Option(None, "--seed", help="Override [train] seed (init, batch "
                                     "order, dropout)."),
     epochs: int | None = typer.Option(None, "--epochs", help="Override [train] epochs."),
+    teacher: str | None = typer.Option(
+        None, "--teacher", help="Override [train] teacher: a checkpoint (model or ensemble) to "
+        "distill into this model; '' turns distillation off."),
+    max_minutes: float | None = typer.Option(
+        None, "--max-minutes", help="Override [train] max_minutes: stop after the epoch during "
+        "which this many minutes of training have passed and keep the best epoch so far "
+        "(0 = no limit)."),
     progress: bool = typer.Option(True, "--progress/--no-progress",
                                   help="Show a progress bar on stderr."),
 ) -> None:
@@ -42,6 +49,10 @@ def train_cmd(
         run.train = replace(run.train, seed=seed)
     if epochs is not None:
         run.train = replace(run.train, epochs=epochs)
+    if max_minutes is not None:
+        run.train = replace(run.train, max_minutes=max_minutes)
+    if teacher is not None:
+        run.train = replace(run.train, teacher=teacher)
     metrics = train(run, out, device=device, progress=progress,
                     on_epoch=lambda rec: typer.echo(json.dumps(rec)))
     t = metrics["test"]
@@ -160,10 +171,22 @@ def table1_cmd(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Seed of every run."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress output."),
+    profile: str = typer.Option("", "--profile", help="Override table of the experiment TOML "
+                                "to apply on top of every variant, e.g. 'gpu' (full-size "
+                                "models for a GPU); --quick is --profile quick."),
+    only: list[str] | None = typer.Option(None, "--only", help="Run only this variant "
+                                          "(repeatable); the table lists just these. Finished "
+                                          "runs in OUT/runs are reused, so variants can be "
+                                          "trained in parallel processes and collected by a "
+                                          "last call."),
+    max_minutes: float | None = typer.Option(
+        None, "--max-minutes", help="Training-time budget per variant in minutes (overrides "
+        "[train] max_minutes; pass the same value again to reuse finished runs)."),
 ) -> None:
     """Train and evaluate every Table 1 configuration plus the inference attention ablations."""
     from psl.experiments import run_table1
 
     md = run_table1(out, config=config, quick=quick, device=device, seed=seed,
-                    progress=progress, log=lambda s: typer.echo(s, err=True))
+                    progress=progress, log=lambda s: typer.echo(s, err=True), profile=profile,
+                    only=only or None, max_minutes=max_minutes)
     typer.echo(md)

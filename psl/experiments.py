@@ -12,12 +12,14 @@ Writes ``table1.md`` and ``table1.json`` in the output directory, each run in ``
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kb.atomic import atomic_path
 from kb.classes import LOCATION_CLASSES
 from psl.checkpoint import load_model, write_json_atomic
 from psl.data import EncodedSet
@@ -38,14 +40,16 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_experiment(path: str | Path | None = None, quick: bool = False, seed: int = 0
-                    ) -> list[dict[str, Any]]:
+def load_experiment(path: str | Path | None = None, quick: bool = False, seed: int = 0,
+                    profile: str = "") -> list[dict[str, Any]]:
     """The variants of an experiment TOML, each with its resolved :class:`RunConfig`.
 
     Arguments:
         path: experiment TOML (default :data:`DEFAULT_TABLE1_CONFIG`).
-        quick: apply the file's ``[quick]`` overrides.
+        quick: apply the file's ``[quick]`` overrides (same as ``profile="quick"``).
         seed: seed of every run (``[train] seed`` and ``[data] seed``).
+        profile: name of an override table of the file (``[quick]``, ``[gpu]``, ...) applied
+            on top of ``base`` and each variant; empty = none.
 
     Returns:
         A list of dicts with ``name``, ``label``, ``paper`` ([micro, macro] or None),
@@ -53,10 +57,18 @@ def load_experiment(path: str | Path | None = None, quick: bool = False, seed: i
 
     Raises:
         ValueError: malformed TOML, unknown keys, duplicate names, a ``preset_from`` that
-            names no earlier variant.
+            names no earlier variant, an unknown profile.
     """
     path = Path(path) if path is not None else DEFAULT_TABLE1_CONFIG
     doc = read_toml(path)
+    if quick:
+        if profile and profile != "quick":
+            raise ValueError(f"--quick and --profile {profile!r} cannot be combined")
+        profile = "quick"
+    reserved = {"base", "variant"}
+    profiles = sorted(k for k, v in doc.items() if k not in reserved and isinstance(v, dict))
+    if profile and (profile in reserved or profile not in profiles):
+        raise ValueError(f"{path}: no profile [{profile}] (profiles in the file: {profiles})")
     base = doc.get("base", {})
     variants = doc.get("variant", [])
     if not variants:
@@ -73,8 +85,8 @@ def load_experiment(path: str | Path | None = None, quick: bool = False, seed: i
             raise ValueError(f"{path}: variant {v['name']!r}: preset_from "
                              f"{v['preset_from']!r} must name an earlier variant")
         cfg = _merge(base, {k: v[k] for k in ("model", "train", "data") if k in v})
-        if quick:
-            cfg = _merge(cfg, doc.get("quick", {}))
+        if profile:
+            cfg = _merge(cfg, doc[profile])
         cfg = _merge(cfg, {"train": {"seed": seed}, "data": {"seed": seed}})
         try:
             run = RunConfig.from_dict(cfg)
@@ -98,8 +110,15 @@ def run_table1(
     progress: bool = False,
     log: Callable[[str], None] | None = None,
     n_boot: int = 1000,
+    profile: str = "",
+    only: Sequence[str] | None = None,
+    max_minutes: float | None = None,
 ) -> str:
     """Train and evaluate every variant, run the ablations, write ``table1.md`` / ``.json``.
+
+    A variant whose run directory already holds a finished run of the same config is not
+    trained again, so an interrupted experiment resumes, and variants can be trained in
+    separate processes (``only``) and collected into one table by a last call.
 
     Arguments:
         out: output directory.
@@ -110,18 +129,43 @@ def run_table1(
         progress: progress bars while training.
         log: called with one line per finished step.
         n_boot: bootstrap resamples (intervals).
+        profile: override table of the experiment TOML to apply (e.g. ``gpu``); see
+            :func:`load_experiment`.
+        only: names of the variants to run (default: all); the table lists just these.
+        max_minutes: override every run's ``[train] max_minutes`` (a training-time budget per
+            variant; part of the run config, so a later call must pass the same value to
+            reuse the runs).
 
     Returns:
         The markdown table.
+
+    Raises:
+        ValueError: a bad config or profile, a name in ``only`` that is no variant, a pre-set
+            variant whose source run is neither finished in ``out`` nor among those to run.
     """
     out = Path(out)
+    variants = load_experiment(config, quick=quick, seed=seed, profile=profile)
+    profile = "quick" if quick else profile
+    if only:
+        names = [v["name"] for v in variants]
+        unknown = [n for n in only if n not in names]
+        if unknown:
+            raise ValueError(f"unknown variant(s) {unknown} (the experiment has {names})")
+        variants = [v for v in variants if v["name"] in set(only)]
+        for v in variants:
+            src = v["preset_from"]
+            if (src and src not in only
+                    and not (out / "runs" / src / "metrics.json").is_file()):
+                raise ValueError(f"variant {v['name']!r} takes its attention from {src!r}: "
+                                 f"run {src!r} first (no run in {out / 'runs' / src})")
     (out / "runs").mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
-    variants = load_experiment(config, quick=quick, seed=seed)
     results: list[dict[str, Any]] = []
     n_b = 200 if quick else n_boot
     for v in variants:
         run: RunConfig = v["run"]
+        if max_minutes is not None:
+            run.train = dataclasses.replace(run.train, max_minutes=max_minutes)
         run_dir = out / "runs" / v["name"]
         if v["preset_from"]:
             run.train.preset_model = str(out / "runs" / v["preset_from"])
@@ -154,12 +198,13 @@ def run_table1(
                 f"{row['test']['macro_f1']:.3f} ({row['seconds']} s)")
         # rewrite the table after every variant: an interrupted experiment keeps its rows
         md = format_table1(results, quick=quick, config=str(config or DEFAULT_TABLE1_CONFIG),
-                           pending=[w["label"] for w in variants[len(results):]])
-        write_json_atomic(out / "table1.json", {"quick": quick, "seed": seed,
-                                                "device": str(dev), "results": results})
-        tmp = out / ".table1.md.tmp"
-        tmp.write_text(md)
-        tmp.replace(out / "table1.md")
+                           pending=[w["label"] for w in variants[len(results):]],
+                           profile=profile)
+        write_json_atomic(out / "table1.json", {"quick": quick, "profile": profile,
+                                                "seed": seed, "device": str(dev),
+                                                "results": results})
+        with atomic_path(out / "table1.md") as tmp:
+            tmp.write_text(md)
     return md
 
 
@@ -177,17 +222,19 @@ def _finished_metrics(run_dir: Path, run: RunConfig) -> dict[str, Any] | None:
 
 def format_table1(
     results: list[dict[str, Any]], quick: bool = False, config: str = "",
-    pending: list[str] | None = None,
+    pending: list[str] | None = None, profile: str = "",
 ) -> str:
     """Markdown: the paper's F1 micro/macro beside ours (with intervals), then the ablations.
 
-    ``pending`` names variants not run yet (listed under the table).
+    ``pending`` names variants not run yet (listed under the table); ``profile`` is the
+    override table applied (shown in the header).
     """
     lines = [
         "# Table 1: localization models on DeepLoc 1.0" + (" (--quick smoke run)" if quick
                                                           else ""),
         "",
-        f"Config: `{config}`. Paper: F1 micro / macro on its random 70/15/15 split. Ours: "
+        f"Config: `{config}`" + (f", profile `[{profile}]`" if profile and not quick else "")
+        + ". Paper: F1 micro / macro on its random 70/15/15 split. Ours: "
         "test split of the config, accuracy (= micro-F1) and macro-F1 with 95% bootstrap "
         "intervals.",
         "",
@@ -198,7 +245,7 @@ def format_table1(
     for r in results:
         t = r["test"]
         ci = t["ci95"]
-        p = r["paper"] or ["–", "–"]
+        p = [f"{x:.3f}" for x in r["paper"]] if r["paper"] else ["–", "–"]
         lines.append(
             f"| {r['label']} | {p[0]} | {p[1]} | {t['accuracy']:.3f} "
             f"[{ci['accuracy'][0]:.3f}, {ci['accuracy'][1]:.3f}] | {t['macro_f1']:.3f} "

@@ -6,7 +6,7 @@ A run config has three tables::
     [data]    split ("official" | "random"), val_fraction, seed, exclude_dual, subset, path
     [train]   epochs, batch_size, lr, weight_decay, patience, seed, select, grad_clip,
               lr_decay_patience, threads, preset_model, label_smoothing, ema_decay,
-              teacher, distill_weight, distill_temperature
+              teacher, distill_weight, distill_temperature, max_minutes
 
 Every epoch is one JSON line (stdout callback and ``epochs.jsonl``); the best epoch (by the
 ``select`` validation metric) is saved as a checkpoint in ``OUT/`` (see :mod:`psl.checkpoint`)
@@ -117,6 +117,9 @@ class TrainConfig:
         distill_weight: weight of the distillation term; the loss is
             ``(1 - w) * CE(labels) + w * T^2 * KL(teacher_T || student_T)``.
         distill_temperature: softmax temperature ``T`` of both distributions in the KL term.
+        max_minutes: stop after the epoch during which this much training time has passed
+            (0 = no limit); the run then finishes normally with its best epoch so far, and
+            ``metrics.json`` records ``stopped: "time_limit"``.
     """
 
     epochs: int = 30
@@ -136,6 +139,7 @@ class TrainConfig:
     teacher: str = ""
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
+    max_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         if self.select not in ("accuracy", "macro_f1", "loss"):
@@ -148,6 +152,8 @@ class TrainConfig:
                              "distill_weight in [0, 1] and distill_temperature > 0")
         if self.teacher and self.preset_model:
             raise ValueError("[train] teacher and preset_model cannot be combined")
+        if self.max_minutes < 0:
+            raise ValueError(f"[train] max_minutes must be >= 0, got {self.max_minutes}")
 
 
 @dataclass
@@ -356,6 +362,8 @@ def train(
     log_path.write_text("")
     train_set = sets["train"]
     n_batches = math.ceil(len(train_set) / tc.batch_size)
+    t_train = time.perf_counter()
+    stopped = "epochs"
 
     bar = None
     if progress:
@@ -445,6 +453,10 @@ def train(
                 bar.update(task, info=f"val acc {val['accuracy']:.3f} "
                                       f"F1 {val['macro_f1']:.3f}")
             if epoch - best_epoch >= tc.patience:
+                stopped = "patience"
+                break
+            if tc.max_minutes and time.perf_counter() - t_train >= 60.0 * tc.max_minutes:
+                stopped = "time_limit"
                 break
     finally:
         if bar is not None:
@@ -457,6 +469,7 @@ def train(
         "best_epoch": best_epoch,
         "finished": True,
         "epochs_run": len(history),
+        "stopped": stopped,
         "select": tc.select,
         "encode_seconds": round(encode_s, 2),
         "mean_train_seconds_per_epoch": round(

@@ -162,3 +162,52 @@ def test_help_explains_options():
     for cmd in (["train"], ["evaluate"], ["predict"], ["experiment", "table1"]):
         res = runner.invoke(psl_app, [*cmd, "--help"])
         assert res.exit_code == 0 and "--" in res.output
+
+
+def test_table1_only_runs_variants_separately_then_collects(tmp_path):
+    base = ["experiment", "table1", "--quick", "--out", str(tmp_path), "--device", "cpu",
+            "--no-progress"]
+    # the pre-set MLP needs its attention source: refused before anything is trained
+    res = runner.invoke(psl_app, [*base, "--only", "mlp_preset"])
+    assert res.exit_code == 2 and "run 'bilstm_att' first" in res.output
+    res = runner.invoke(psl_app, [*base, "--only", "nope"])
+    assert res.exit_code == 2 and "unknown variant(s) ['nope']" in res.output
+    res = runner.invoke(psl_app, [*base, "--profile", "gpu"])
+    assert res.exit_code == 2 and "cannot be combined" in res.output
+    res = runner.invoke(psl_app, [*base[:2], "--profile", "nope", *base[3:]])
+    assert res.exit_code == 2 and "no profile [nope]" in res.output and "'gpu'" in res.output
+
+    res = runner.invoke(psl_app, [*base, "--only", "bilstm_att", "--only", "mlp_uniform"])
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "table1.json").read_text())
+    assert [r["name"] for r in data["results"]] == ["bilstm_att", "mlp_uniform"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["bilstm_att", "mlp_uniform"]
+    stamp = (tmp_path / "runs" / "bilstm_att" / "weights.pt").stat().st_mtime_ns
+    res = runner.invoke(psl_app, [*base, "--only", "mlp_preset", "--only", "bilstm_att"])
+    assert res.exit_code == 0, res.output
+    assert "bilstm_att: reusing the finished run" in res.output
+    assert (tmp_path / "runs" / "bilstm_att" / "weights.pt").stat().st_mtime_ns == stamp
+    data = json.loads((tmp_path / "table1.json").read_text())
+    # rows keep the experiment's order, whatever the order of --only
+    assert [r["name"] for r in data["results"]] == ["bilstm_att", "mlp_preset"]
+    assert data["results"][0]["ablations"]["learned"]["accuracy"] == \
+        data["results"][0]["test"]["accuracy"]
+
+
+def test_table1_profiles_override_base_and_keep_variant_keys():
+    from psl.experiments import load_experiment
+
+    plain = {v["name"]: v["run"] for v in load_experiment()}
+    gpu = {v["name"]: v["run"] for v in load_experiment(profile="gpu")}
+    assert list(plain) == list(gpu)
+    for name, run in gpu.items():
+        # the [gpu] table of configs/table1/table1.toml
+        assert (run.model.max_len, run.model.hidden, run.train.epochs,
+                run.train.batch_size) == (1000, 128, 12, 64)
+        # what the variant sets survives the profile
+        assert (run.model.encoder, run.model.attention, run.model.conv_kernels) == (
+            plain[name].model.encoder, plain[name].model.attention,
+            plain[name].model.conv_kernels)
+        assert plain[name].model.max_len == 400
+    quick = load_experiment(quick=True)
+    assert quick[0]["run"].data.subset == 160 and quick[0]["run"].model.max_len == 100

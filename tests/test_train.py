@@ -173,11 +173,26 @@ def test_ema_weights_are_the_ones_validated_and_saved(repo_root, tmp_path):
     assert rep["accuracy"] == pytest.approx(best["val_accuracy"])
 
 
+def test_max_minutes_stops_after_the_epoch_that_crosses_it(repo_root, tmp_path):
+    # any positive budget below one epoch's time: the first epoch crosses it
+    metrics = train(_tiny_run(repo_root, max_minutes=1e-9), tmp_path / "cut", device="cpu",
+                    n_boot=5)
+    assert (metrics["stopped"], metrics["epochs_run"], metrics["best_epoch"]) == (
+        "time_limit", 1, 1)
+    assert metrics["finished"] and metrics["test"]["n"] > 0
+    assert len(_history(tmp_path / "cut")) == 1
+    full = train(_tiny_run(repo_root), tmp_path / "full", device="cpu", n_boot=5)
+    assert (full["stopped"], full["epochs_run"]) == ("epochs", 2)
+    # the cut run's only epoch is the full run's first (same seed)
+    assert _history(tmp_path / "cut")[0] == {**_history(tmp_path / "full")[0], "best": True}
+
+
 @pytest.mark.parametrize("table, message", [
     ("label_smoothing = 1.0", "label_smoothing"),
     ("ema_decay = -0.1", "ema_decay"),
     ("distill_temperature = 0", "distill_temperature"),
     ("teacher = 'a'\npreset_model = 'b'", "cannot be combined"),
+    ("max_minutes = -1", "max_minutes"),
 ])
 def test_train_option_errors(tmp_path, table, message):
     p = tmp_path / "c.toml"
