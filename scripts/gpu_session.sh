@@ -7,11 +7,14 @@
 #      and the Table 1 variants at full size (`psl experiment table1 --profile gpu --only V`);
 #   2. the teacher: `psl ensemble` of the CPU members a-e (runs/member_a..e, see
 #      scripts/train_default.sh) and the GPU members that finished;
-#   3. students distilled from it (configs/distill/student_h128.toml seeds 0 and 1, and the
-#      default architecture, configs/default.toml --teacher) and the pre-set MLP of Table 1
-#      (after the BiLSTM whose attention it takes);
+#   3. students distilled from it (the BiLSTM-128 default architecture, configs/default.toml
+#      --teacher, seeds 0 and 1, and the BiLSTM-64 one, configs/distill/student_h64.toml) and
+#      the pre-set MLP of Table 1 (after the BiLSTM whose attention it takes);
 #   4. the Table 1 table from the finished variants (with the attention ablations), and the
 #      training time per epoch of the default architecture alone on the GPU.
+#
+# It ran once, on 2026-11-26 (benchmarks/results/default_model.md, "GPU session"); the students'
+# configs then had 24 epochs and 1 thread, which the time budget made moot.
 #
 # Each training has a time budget (--max-minutes: it stops after the epoch that crosses it and
 # keeps its best epoch) and a hard `timeout`. Environment:
@@ -105,9 +108,9 @@ student() {  # student CONFIG SEED OUT
         > "$LOGS/$(basename "$3").log" 2>&1
 }
 if [ -f "$R/gteacher/weights.pt" ]; then
-    student configs/distill/student_h128.toml 0 "$R/student_h128_s0" & student_pids+=($!)
-    student configs/distill/student_h128.toml 1 "$R/student_h128_s1" & student_pids+=($!)
-    student configs/default.toml 0 "$R/student_h64_s0" & student_pids+=($!)
+    student configs/default.toml 0 "$R/student_h128_s0" & student_pids+=($!)
+    student configs/default.toml 1 "$R/student_h128_s1" & student_pids+=($!)
+    student configs/distill/student_h64.toml 0 "$R/student_h64_s0" & student_pids+=($!)
 fi
 wait "${t1_pid[bilstm_att]}"
 t1 t1_mlp_preset --only mlp_preset &
