@@ -21,7 +21,7 @@ Results: ``benchmarks/results/explain.json`` and ``explain.md``. Wall-clock medi
 
 Usage::
 
-    python benchmarks/bench_explain.py [--n 64] [--n-steps 50] [--repeats 1] [--model DIR]
+    python benchmarks/bench_explain.py [--n 64] [--n-steps 50] [--repeats 1] [--model DIR] [--name STEM]
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from _machine import cpu_name  # noqa: E402  (benchmarks/ is on sys.path)
 
+from kb.atomic import atomic_path  # noqa: E402
 from psl.checkpoint import DEFAULT_MODEL_DIR, load_model  # noqa: E402
 from psl.experiment_hitrates import select_proteins  # noqa: E402
 from psl.explain import IGSettings, explain, load_proteins  # noqa: E402
@@ -87,6 +88,8 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--db", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--name", default="explain",
+                    help="results file stem under benchmarks/results (default: explain)")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -179,7 +182,8 @@ def main() -> None:
     print("full test set estimate (s):", json.dumps(res["full_test_set_estimate_s"]))
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "explain.json").write_text(json.dumps(res, indent=2) + "\n")
+    with atomic_path(RESULTS / f"{args.name}.json") as tmp:
+        tmp.write_text(json.dumps(res, indent=2) + "\n")
     m = info["machine"]
     lines = [
         "# Explanation benchmark",
@@ -219,7 +223,8 @@ def main() -> None:
         f"{est['extract_and_score'] / 60:.2f} min; pipeline {est['pipeline'] / 60:.1f} min.",
         "",
     ]
-    (RESULTS / "explain.md").write_text("\n".join(lines))
+    with atomic_path(RESULTS / f"{args.name}.md") as tmp:
+        tmp.write_text("\n".join(lines))
     print("\n".join(lines))
 
 
