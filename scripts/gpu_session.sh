@@ -14,13 +14,17 @@
 #      training time per epoch of the default architecture alone on the GPU.
 #
 # It ran once, on 2026-11-26 (benchmarks/results/default_model.md, "GPU session"); the students'
-# configs then had 24 epochs and 1 thread, which the time budget made moot.
+# configs then had 24 epochs and 1 thread, which the time budget made moot. Lesson: the 14
+# processes of step 1 time-slice the GPU (an LSTM epoch took 23-32 s, against 7.7 s for a lone
+# BiLSTM-64 run), so every run stopped at its budget under-trained; with ~10 minutes, train
+# fewer models (the teachers alone, or Table 1 alone) rather than more.
 #
 # Each training has a time budget (--max-minutes: it stops after the epoch that crosses it and
 # keeps its best epoch) and a hard `timeout`. Environment:
 #   DEVICE (cuda), RUNS (runs), TABLE1 (runs/table1_gpu), TEACHER_MIN (3.8), STUDENT_MIN (2.0),
-#   T1_MIN (4.5), DEADLINE (540 s after the start), CPU_MEMBERS (the five CPU member runs; "" = GPU members only), PACK_DIR (unset: if set, results are also packed there as tarballs of at most
-#   15 MiB each, written as soon as each phase ends).
+#   T1_MIN (4.5), DEADLINE (540 s after the start), CPU_MEMBERS (the five CPU member runs;
+#   "" = GPU members only), PACK_DIR (unset: if set, results are also packed there, one tarball
+#   per group of runs, written as soon as each phase ends).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEVICE=${DEVICE:-cuda}
