@@ -146,26 +146,29 @@ def run_table1(
     out = Path(out)
     variants = load_experiment(config, quick=quick, seed=seed, profile=profile)
     profile = "quick" if quick else profile
+    if max_minutes is not None:
+        for v in variants:
+            v["run"].train = dataclasses.replace(v["run"].train, max_minutes=max_minutes)
     if only:
         names = [v["name"] for v in variants]
         unknown = [n for n in only if n not in names]
         if unknown:
             raise ValueError(f"unknown variant(s) {unknown} (the experiment has {names})")
+        runs_by_name = {v["name"]: v["run"] for v in variants}
         variants = [v for v in variants if v["name"] in set(only)]
         for v in variants:
             src = v["preset_from"]
             if (src and src not in only
-                    and not (out / "runs" / src / "metrics.json").is_file()):
+                    and _finished_metrics(out / "runs" / src, runs_by_name[src]) is None):
                 raise ValueError(f"variant {v['name']!r} takes its attention from {src!r}: "
-                                 f"run {src!r} first (no run in {out / 'runs' / src})")
+                                 f"run {src!r} first (no finished run of it in "
+                                 f"{out / 'runs' / src})")
     (out / "runs").mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
     results: list[dict[str, Any]] = []
     n_b = 200 if quick else n_boot
     for v in variants:
         run: RunConfig = v["run"]
-        if max_minutes is not None:
-            run.train = dataclasses.replace(run.train, max_minutes=max_minutes)
         run_dir = out / "runs" / v["name"]
         if v["preset_from"]:
             run.train.preset_model = str(out / "runs" / v["preset_from"])

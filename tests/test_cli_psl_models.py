@@ -179,6 +179,17 @@ def test_table1_only_runs_variants_separately_then_collects(tmp_path):
 
     res = runner.invoke(psl_app, [*base, "--only", "bilstm_att", "--only", "mlp_uniform"])
     assert res.exit_code == 0, res.output
+    # a run of another config (here: another time budget) is not a source for the pre-set MLP
+    res = runner.invoke(psl_app, [*base, "--only", "mlp_preset", "--max-minutes", "5"])
+    assert res.exit_code == 2 and "no finished run of it" in res.output
+    budget = tmp_path / "budget"
+    for only in ("bilstm_att", "mlp_preset"):  # the same budget in both calls: accepted
+        res = runner.invoke(psl_app, [*base[:4], str(budget), *base[5:], "--only", only,
+                                      "--max-minutes", "5"])
+        assert res.exit_code == 0, res.output
+    cfg = json.loads((budget / "runs" / "mlp_preset" / "config.json").read_text())
+    assert cfg["train"]["max_minutes"] == 5 and cfg["train"]["preset_model"].endswith(
+        "bilstm_att")
     data = json.loads((tmp_path / "table1.json").read_text())
     assert [r["name"] for r in data["results"]] == ["bilstm_att", "mlp_uniform"]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["bilstm_att", "mlp_uniform"]
