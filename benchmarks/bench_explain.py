@@ -21,7 +21,8 @@ Results: ``benchmarks/results/explain.json`` and ``explain.md``. Wall-clock medi
 
 Usage::
 
-    python benchmarks/bench_explain.py [--n 64] [--n-steps 50] [--repeats 1] [--model DIR] [--name STEM]
+    python benchmarks/bench_explain.py [--n 64] [--n-steps 50] [--repeats 1] [--model DIR]
+        [--name STEM]
 """
 
 from __future__ import annotations

@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         df = pd.DataFrame(rows)
         lines += ["", f"Novel validation proteins (share <= {args.novel}): {int(novel.sum())} of "
                   f"{len(novel)}.", "",
-                  "| run | val accuracy | novel-val accuracy | test accuracy |", "|---|---|---|---|"]
+                  "| run | val accuracy | novel-val accuracy | test accuracy |",
+                  "|---|---|---|---|"]
         lines += [f"| {r.run} | {r.val:.3f} | {r['novel val']:.3f} | {r.test:.3f} |"
                   for _, r in df.iterrows()]
         lines += ["", "| | val | novel val |", "|---|---|---|",
