@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from kb.atomic import atomic_path
+from _report import emit, run_specs  # benchmarks/ is on sys.path when run as a script
 
 
 def _ci(rep: dict, key: str) -> str:
@@ -44,16 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["| run | members | parameters | best epoch | val accuracy | test accuracy [95% CI] "
              "| test macro-F1 | test MCC | train s/epoch |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for spec in args.runs:
-        name, sep, path = spec.rpartition("=")
-        if not sep:
-            raise SystemExit(f"expected NAME=DIR, got {spec!r}")
-        lines.append(row(name, Path(path)))
-    text = "\n".join(lines) + "\n"
-    sys.stdout.write(text)
-    if args.out is not None:
-        with atomic_path(args.out) as tmp:
-            Path(tmp).write_text(text)
+    for name, path in run_specs(args.runs):
+        lines.append(row(name, path))
+    emit("\n".join(lines) + "\n", args.out)
     return 0
 
 

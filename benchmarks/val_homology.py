@@ -27,7 +27,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kb.atomic import atomic_path  # noqa: E402
+from _report import emit, run_specs  # noqa: E402  (benchmarks/ is on sys.path)
 
 _CODE = np.full(256, 20, dtype=np.int64)
 for _i, _c in enumerate(b"ACDEFGHIKLMNPQRSTVWY"):
@@ -104,18 +104,14 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
         val = splits["val"]
-        y = None
         rows = []
-        for spec in args.runs:
-            name, sep, path = spec.rpartition("=")
-            if not sep:
-                raise SystemExit(f"expected NAME=DIR, got {spec!r}")
+        for name, path in run_specs(args.runs):
             loaded = load_model(path)
             data = EncodedSet(val["sequence"].tolist(), val["label"].tolist(),
                               loaded.config.max_len)
             y = data.labels.numpy()
             ok = infer(loaded.model, data, 64).logits.argmax(1) == y
-            test = json.loads((Path(path) / "metrics.json").read_text())["test"]["accuracy"]
+            test = json.loads((path / "metrics.json").read_text())["test"]["accuracy"]
             rows.append({"run": name, "val": ok.mean(), "novel val": ok[novel].mean(),
                          "test": test})
         df = pd.DataFrame(rows)
@@ -130,11 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{(df['novel val'] - df.test).mean():+.3f} |",
                   f"| Spearman with test | {df.val.corr(df.test, method='spearman'):.2f} | "
                   f"{df['novel val'].corr(df.test, method='spearman'):.2f} |"]
-    text = "\n".join(lines) + "\n"
-    sys.stdout.write(text)
-    if args.out is not None:
-        with atomic_path(args.out) as tmp:
-            Path(tmp).write_text(text)
+    emit("\n".join(lines) + "\n", args.out)
     return 0
 
 
