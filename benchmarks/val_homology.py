@@ -5,8 +5,9 @@ the random validation carve-out, and validation accuracy without them.
 
 For every validation and test protein of the official split (``[data]`` defaults: 10%
 stratified carve-out, seed 0), the largest share of its distinct k-mers (default k = 8,
-standard residues only) that one training protein contains: near-duplicates score close to 1,
-unrelated proteins close to 0. A protein whose share is at most ``--novel`` counts as novel.
+standard residues only, I = L as in the kb k-mer index) that one training protein contains:
+near-duplicates score close to 1, unrelated proteins close to 0. A protein whose share is at
+most ``--novel`` counts as novel.
 The official test set was homology-reduced against training, the carve-out was not.
 
 With checkpoints (``NAME=DIR``, models or ensembles trained on that split), each one's accuracy
@@ -29,26 +30,27 @@ sys.path.insert(0, str(REPO))
 
 from _report import emit, run_specs  # noqa: E402  (benchmarks/ is on sys.path)
 
-_CODE = np.full(256, 20, dtype=np.int64)
-for _i, _c in enumerate(b"ACDEFGHIKLMNPQRSTVWY"):
-    _CODE[_c] = _i
+from kb.index import BASE, kmer_code_table  # noqa: E402
+
+_CODES = kmer_code_table().astype(np.int64)  # the kb index's residue codes (I = L; 255 = other)
 
 
 def kmer_codes(seq: str, k: int) -> np.ndarray:
-    """Sorted distinct codes of the k-mers of ``seq`` made of the 20 standard residues."""
-    a = _CODE[np.frombuffer(seq.encode(), dtype=np.uint8)]
+    """Sorted distinct codes of the k-mers of ``seq`` made of standard residues (I = L, as in
+    the kb k-mer index)."""
+    a = _CODES[np.frombuffer(seq.encode(), dtype=np.uint8)]
     if len(a) < k:
         return np.zeros(0, dtype=np.int64)
     w = np.lib.stride_tricks.sliding_window_view(a, k)
-    w = w[(w < 20).all(1)]
-    return np.unique(w @ (20 ** np.arange(k, dtype=np.int64)))
+    w = w[(w < BASE).all(1)]
+    return np.unique(w @ (BASE ** np.arange(k, dtype=np.int64)))
 
 
 class KmerSharing:
     """Which reference sequences hold each k-mer (sorted codes with their sequence ids)."""
 
     def __init__(self, references: list[str], k: int = 8):
-        if not 1 <= k <= 14:  # 20**14 < 2**63
+        if not 1 <= k <= 14:  # 19**14 < 2**63
             raise ValueError(f"k must be in 1..14, got {k}")
         self.k = k
         per = [kmer_codes(s, k) for s in references]
