@@ -25,10 +25,10 @@ import torch
 
 from kb.atomic import atomic_path
 from kb.classes import LOCATION_CLASSES
-from kb.errors import KBError
 from psl.data import TOKEN_LETTERS
-from psl.ensemble import ModelEnsemble
-from psl.models import LocalizationModel, ModelConfig
+from psl.errors import CheckpointError
+from psl.models.ensemble import ModelEnsemble
+from psl.models.family import LocalizationModel, ModelConfig
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
@@ -41,12 +41,8 @@ __all__ = [
 ]
 
 #: The model shipped with the repository (used when no ``--model`` is given).
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "default"
 FORMAT_VERSION = 1
-
-
-class CheckpointError(KBError):
-    """A checkpoint directory that is missing files, or whose files disagree."""
 
 
 @dataclass

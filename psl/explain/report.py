@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from kb.atomic import atomic_path
-from psl.extract import extract_subsequences
+from psl.explain.extract import extract_subsequences
 
 __all__ = ["build_report", "hit_rate_summary", "write_report", "RUN_COLUMNS"]
 
