@@ -104,6 +104,11 @@ def read_deeploc(path: str | Path = DEFAULT_DEEPLOC_PATH) -> pd.DataFrame:
             unknown location, or a record without sequence (file and line in the message).
     """
     path = Path(path)
+    if path == DEFAULT_DEEPLOC_PATH and not path.is_file():
+        raise PslError(
+            "the DeepLoc 1.0 data set is not installed with the package (it ships in the "
+            "repository's data/deeploc1/): run from a clone of the repository, or give a "
+            "labelled DeepLoc-style FASTA (fasta= / [data] path)", path)
     opener = gzip.open if path.suffix == ".gz" else open
     rows: list[tuple[str, str, str, str, bool, int]] = []
     header: tuple[str, str, str, bool, int, int] | None = None
