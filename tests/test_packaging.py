@@ -67,8 +67,8 @@ def test_wheel_in_a_fresh_venv_runs_outside_the_repository(tmp_path):
                cwd=work)
     assert res.returncode == 0, res.stderr
     got = pd.read_csv(io.StringIO(res.stdout), sep="\t")
-    from psl.models import load_model, predict  # the checkout's copy: the oracle
     from psl.fasta import read_fasta
+    from psl.models import load_model, predict  # the checkout's copy: the oracle
 
     records = list(read_fasta(fasta))
     want = predict(load_model(REPO / "models" / "default"), [r.sequence for r in records])
