@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +93,25 @@ def _evaluate(model: LocalizationModel, data: EncodedSet, cfg: TrainConfig, devi
     )
 
 
+@dataclass
+class _Data:
+    """The encoded splits, with the teacher's attention and probabilities when configured."""
+
+    sets: dict[str, EncodedSet]
+    presets: dict[str, list[np.ndarray]] | None
+    soft: np.ndarray | None
+    encode_seconds: float
+
+
+@dataclass
+class _Best:
+    """The best epoch so far (by the signed ``select`` score) and its weights."""
+
+    score: float = -math.inf
+    epoch: int = 0
+    state: dict[str, torch.Tensor] | None = None
+
+
 def train(
     run: RunConfig,
     out: str | Path,
@@ -124,115 +145,39 @@ def train(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    t0 = time.perf_counter()
-    splits = load_splits(run.data)
-    sets = {k: EncodedSet(v["sequence"].tolist(), v["label"].tolist(), run.model.max_len)
-            for k, v in splits.items()}
-    presets = None
-    if tc.preset_model:
-        presets = {k: teacher_attention(tc.preset_model, s, dev) for k, s in sets.items()}
-    soft = None
-    if tc.teacher:
-        soft = teacher_probabilities(tc.teacher, splits["train"]["sequence"].tolist(), dev,
-                                     tc.distill_temperature, tc.eval_batch_size)
-    encode_s = time.perf_counter() - t0
-
+    data = _load_data(run, dev)
     model = LocalizationModel(run.model).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    ema = None
-    if tc.ema_decay > 0:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(tc.ema_decay),
-                            use_buffers=True)
+    ema = _ema(model, tc.ema_decay)
     scored = ema.module if ema is not None else model  # the weights validated and saved
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="min" if tc.select == "loss" else "max", factor=0.5,
         patience=tc.lr_decay_patience,
     )
     sign = -1.0 if tc.select == "loss" else 1.0
-    best_score = -math.inf
-    best_epoch = 0
-    best_state: dict[str, torch.Tensor] | None = None
+    best = _Best()
     history: list[dict[str, Any]] = []
     log_path = out / "epochs.jsonl"
     log_path.write_text("")
-    train_set = sets["train"]
-    n_batches = math.ceil(len(train_set) / tc.batch_size)
+    n_batches = math.ceil(len(data.sets["train"]) / tc.batch_size)
     t_train = time.perf_counter()
     stopped = "epochs"
 
-    bar = None
-    if progress:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        bar = Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(),
-                       MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
-                       TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                       TimeRemainingColumn(), transient=False,
-                       console=Console(stderr=True))
-        bar.start()
-        task = bar.add_task("train", total=tc.epochs * n_batches, epoch=1, loss=float("nan"),
-                            info="")
-    try:
+    with _epoch_progress(progress, tc.epochs * n_batches) as bar:
         for epoch in range(1, tc.epochs + 1):
-            model.train()
             te = time.perf_counter()
-            total_loss = 0.0
-            correct = 0
-            seen = 0
-            for idx, batch, labels in train_set.batches(tc.batch_size, shuffle=True,
-                                                        seed=tc.seed * 1000 + epoch):
-                b = batch.to(dev)
-                y = labels.to(dev)
-                pre = (preset_batch(presets["train"], idx, b.tokens.shape[1]).to(dev)
-                       if presets else None)
-                outp = model(b.tokens, b.mask, attention="preset" if presets else "learned",
-                             preset=pre)
-                loss = F.cross_entropy(outp.logits, y, label_smoothing=tc.label_smoothing)
-                if soft is not None:
-                    t_probs = torch.from_numpy(soft[idx]).to(dev)
-                    temp = tc.distill_temperature
-                    kl = F.kl_div(F.log_softmax(outp.logits / temp, dim=1), t_probs,
-                                  reduction="batchmean") * temp * temp
-                    loss = (1.0 - tc.distill_weight) * loss + tc.distill_weight * kl
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if tc.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                opt.step()
-                if ema is not None:
-                    ema.update_parameters(model)
-                total_loss += float(loss.item()) * len(idx)
-                correct += int((outp.logits.argmax(1) == y).sum().item())
-                seen += len(idx)
-                if bar is not None:
-                    bar.update(task, advance=1, epoch=epoch, loss=total_loss / seen)
+            train_loss, train_accuracy = _train_epoch(model, opt, ema, data, tc, dev, epoch, bar)
             train_s = time.perf_counter() - te
-            val, _ = _evaluate(scored, sets["val"], tc, dev, presets["val"] if presets else None)
-            score = sign * val[tc.select]
-            improved = score > best_score
+            val, _ = _evaluate(scored, data.sets["val"], tc, dev,
+                               data.presets["val"] if data.presets else None)
+            improved = sign * val[tc.select] > best.score
             if improved:
-                best_score, best_epoch = score, epoch
-                best_state = {k: v.detach().cpu().clone() for k, v in scored.state_dict().items()}
-                # keep the best model on disk as we go (an interrupted run is still usable)
-                snapshot = LocalizationModel(run.model)
-                snapshot.load_state_dict(best_state)
-                save_model(out, snapshot, run.to_dict(),
-                           {"best_epoch": epoch, "finished": False, "val_so_far": val})
+                _keep_best(best, sign * val[tc.select], epoch, scored, run, out, val)
             sched.step(val[tc.select])
             rec = {
                 "epoch": epoch,
-                "train_loss": total_loss / seen,
-                "train_accuracy": correct / seen,
+                "train_loss": train_loss,
+                "train_accuracy": train_accuracy,
                 "val_loss": val["loss"],
                 "val_accuracy": val["accuracy"],
                 "val_macro_f1": val["macro_f1"],
@@ -246,29 +191,151 @@ def train(
                 fh.write(json.dumps(rec) + "\n")
             if on_epoch is not None:
                 on_epoch(rec)
-            if bar is not None:
-                bar.update(task, info=f"val acc {val['accuracy']:.3f} "
-                                      f"F1 {val['macro_f1']:.3f}")
-            if epoch - best_epoch >= tc.patience:
-                stopped = "patience"
+            bar(info=f"val acc {val['accuracy']:.3f} F1 {val['macro_f1']:.3f}")
+            stop = _stop_reason(epoch, best.epoch, t_train, tc)
+            if stop:
+                stopped = stop
                 break
-            if tc.max_minutes and time.perf_counter() - t_train >= 60.0 * tc.max_minutes:
-                stopped = "time_limit"
-                break
-    finally:
-        if bar is not None:
-            bar.stop()
 
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if best.state is not None:
+        model.load_state_dict(best.state)
     model.eval()
+    metrics = _final_metrics(model, data, tc, dev, history, best.epoch, stopped, n_boot)
+    model.cpu()
+    save_model(out, model, run.to_dict(), metrics)
+    write_json_atomic(out / "history.json", history)
+    return metrics
+
+
+def _load_data(run: RunConfig, dev: torch.device) -> _Data:
+    """Load and encode the splits; the teacher's attention (``preset_model``) and class
+    probabilities on the training set (``teacher``) when the config names them."""
+    tc = run.train
+    t0 = time.perf_counter()
+    splits = load_splits(run.data)
+    sets = {k: EncodedSet(v["sequence"].tolist(), v["label"].tolist(), run.model.max_len)
+            for k, v in splits.items()}
+    presets = None
+    if tc.preset_model:
+        presets = {k: teacher_attention(tc.preset_model, s, dev) for k, s in sets.items()}
+    soft = None
+    if tc.teacher:
+        soft = teacher_probabilities(tc.teacher, splits["train"]["sequence"].tolist(), dev,
+                                     tc.distill_temperature, tc.eval_batch_size)
+    return _Data(sets, presets, soft, time.perf_counter() - t0)
+
+
+def _ema(model: LocalizationModel, decay: float) -> Any:
+    """An exponential moving average of ``model``'s weights, or None when ``decay`` is 0."""
+    if decay <= 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+@contextmanager
+def _epoch_progress(show: bool, total: int) -> Iterator[Callable[..., None]]:
+    """A rich progress bar over all batches of all epochs (stderr), as an ``update(**fields)``
+    function (fields: ``epoch``, ``loss``, ``info``, ``advance``); a no-op when not ``show``."""
+    if not show:
+        yield lambda **fields: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(),
+                   MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
+                   TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                   TimeRemainingColumn(), transient=False,
+                   console=Console(stderr=True))
+    bar.start()
+    task = bar.add_task("train", total=total, epoch=1, loss=float("nan"), info="")
+    try:
+        yield lambda **fields: bar.update(task, **fields)
+    finally:
+        bar.stop()
+
+
+def _train_epoch(
+    model: LocalizationModel, opt: torch.optim.Optimizer, ema: Any, data: _Data,
+    tc: TrainConfig, dev: torch.device, epoch: int, bar: Callable[..., None],
+) -> tuple[float, float]:
+    """One pass over the shuffled training set; returns (mean loss, accuracy)."""
+    model.train()
+    presets, soft = data.presets, data.soft
+    total_loss = 0.0
+    correct = 0
+    seen = 0
+    for idx, batch, labels in data.sets["train"].batches(tc.batch_size, shuffle=True,
+                                                         seed=tc.seed * 1000 + epoch):
+        b = batch.to(dev)
+        y = labels.to(dev)
+        pre = (preset_batch(presets["train"], idx, b.tokens.shape[1]).to(dev)
+               if presets else None)
+        outp = model(b.tokens, b.mask, attention="preset" if presets else "learned",
+                     preset=pre)
+        loss = F.cross_entropy(outp.logits, y, label_smoothing=tc.label_smoothing)
+        if soft is not None:
+            t_probs = torch.from_numpy(soft[idx]).to(dev)
+            temp = tc.distill_temperature
+            kl = F.kl_div(F.log_softmax(outp.logits / temp, dim=1), t_probs,
+                          reduction="batchmean") * temp * temp
+            loss = (1.0 - tc.distill_weight) * loss + tc.distill_weight * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+        if ema is not None:
+            ema.update_parameters(model)
+        total_loss += float(loss.item()) * len(idx)
+        correct += int((outp.logits.argmax(1) == y).sum().item())
+        seen += len(idx)
+        bar(advance=1, epoch=epoch, loss=total_loss / seen)
+    return total_loss / seen, correct / seen
+
+
+def _keep_best(best: _Best, score: float, epoch: int, scored: torch.nn.Module, run: RunConfig,
+               out: Path, val: dict[str, float]) -> None:
+    """Record a new best epoch and save it at once (an interrupted run is still usable)."""
+    best.score, best.epoch = score, epoch
+    best.state = {k: v.detach().cpu().clone() for k, v in scored.state_dict().items()}
+    snapshot = LocalizationModel(run.model)
+    snapshot.load_state_dict(best.state)
+    save_model(out, snapshot, run.to_dict(),
+               {"best_epoch": epoch, "finished": False, "val_so_far": val})
+
+
+def _stop_reason(epoch: int, best_epoch: int, t_train: float, tc: TrainConfig) -> str | None:
+    """``patience`` or ``time_limit`` when training should stop after ``epoch``, else None."""
+    if epoch - best_epoch >= tc.patience:
+        return "patience"
+    if tc.max_minutes and time.perf_counter() - t_train >= 60.0 * tc.max_minutes:
+        return "time_limit"
+    return None
+
+
+def _final_metrics(
+    model: LocalizationModel, data: _Data, tc: TrainConfig, dev: torch.device,
+    history: list[dict[str, Any]], best_epoch: int, stopped: str, n_boot: int,
+) -> dict[str, Any]:
+    """What ``metrics.json`` stores: the run's summary and the best model's val/test reports."""
+    sets, presets = data.sets, data.presets
     metrics: dict[str, Any] = {
         "best_epoch": best_epoch,
         "finished": True,
         "epochs_run": len(history),
         "stopped": stopped,
         "select": tc.select,
-        "encode_seconds": round(encode_s, 2),
+        "encode_seconds": round(data.encode_seconds, 2),
         "mean_train_seconds_per_epoch": round(
             float(np.mean([h["train_seconds"] for h in history])), 2),
         "device": str(dev),
@@ -283,7 +350,4 @@ def train(
         metrics[name] = classification_report(sets[name].labels.numpy(), pred,
                                               list(LOCATION_CLASSES), n_boot=n_boot,
                                               seed=tc.seed)
-    model.cpu()
-    save_model(out, model, run.to_dict(), metrics)
-    write_json_atomic(out / "history.json", history)
     return metrics
