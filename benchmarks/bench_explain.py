@@ -36,7 +36,6 @@ import sys
 import time
 from pathlib import Path
 
-import tomllib
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +49,7 @@ from psl.explain.attributions import IGSettings, explain, load_proteins  # noqa:
 from psl.explain.extract import extract_subsequences  # noqa: E402
 from psl.models.checkpoint import DEFAULT_MODEL_DIR, load_model  # noqa: E402
 from psl.models.family import LocalizationModel, ModelConfig  # noqa: E402
+from psl.training.config import read_toml  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 DEFAULT_DB = REPO / "benchmarks" / "generated" / "kb_deeploc2"
@@ -100,7 +100,7 @@ def main() -> None:
         model_desc = str(model_dir.relative_to(REPO) if model_dir.is_relative_to(REPO)
                          else model_dir)
     else:
-        cfg = tomllib.loads((REPO / "configs" / "default.toml").read_text())["model"]
+        cfg = read_toml(REPO / "configs" / "default.toml")["model"]
         model = LocalizationModel(ModelConfig.from_dict(cfg)).eval()
         model_desc = "random init of configs/default.toml (models/default absent)"
     n_params = sum(p.numel() for p in model.parameters())

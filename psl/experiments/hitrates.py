@@ -33,10 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from psl.errors import ConfigError
 from psl.explain.attributions import IGSettings, explain, load_proteins
 from psl.explain.extract import extract_subsequences
 from psl.explain.groundtruth import groundtruth_summary
 from psl.tables_io import write_table
+from psl.training.config import read_toml
 
 __all__ = [
     "DEFAULT_KB_SOURCE",
@@ -126,19 +128,20 @@ class HitrateExperiment:
 
     def __post_init__(self) -> None:
         if not self.models:
-            raise ValueError("give at least one model")
+            raise ConfigError("give at least one model")
         names = [n for n, _ in self.models]
         if len(set(names)) != len(names):
-            raise ValueError(f"model names must be unique, got {names}")
+            raise ConfigError(f"model names must be unique, got {names}")
         if self.split not in ("model", "test", "train", "all"):
-            raise ValueError(f"split must be model, test, train or all, got {self.split!r}")
+            raise ConfigError(f"split must be model, test, train or all, got {self.split!r}",
+                              param="split")
         if self.ig_limit is not None and self.ig_limit < 1:
-            raise ValueError(f"ig_limit must be >= 1, got {self.ig_limit}")
+            raise ConfigError(f"ig_limit must be >= 1, got {self.ig_limit}")
         bad = set(self.methods) - {"attention", "ig"}
         if bad or not self.methods:
-            raise ValueError(f"methods must be among attention, ig; got {list(self.methods)}")
+            raise ConfigError(f"methods must be among attention, ig; got {list(self.methods)}")
         if self.n_boot < 1 or self.n_perm < 1 or self.null < 0:
-            raise ValueError("n_boot and n_perm must be >= 1 and null >= 0")
+            raise ConfigError("n_boot and n_perm must be >= 1 and null >= 0")
 
 
 def load_config(path: str | Path, **overrides: Any) -> HitrateExperiment:
@@ -151,13 +154,8 @@ def load_config(path: str | Path, **overrides: Any) -> HitrateExperiment:
     Raises:
         ValueError: invalid TOML, unknown keys or invalid values (file name in the message).
     """
-    import tomllib
-
     path = Path(path)
-    try:
-        d = dict(tomllib.loads(path.read_text()).get("hitrates", {}))
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: invalid TOML: {e}") from None
+    d = dict(read_toml(path).get("hitrates", {}))
     root = Path(__file__).resolve().parents[2]
     try:
         ig = IGSettings(**d.pop("ig", {}))
@@ -175,7 +173,7 @@ def load_config(path: str | Path, **overrides: Any) -> HitrateExperiment:
             ig = d.pop("ig")
         return HitrateExperiment(models=[(n, Path(p)) for n, p in models], ig=ig, **d)
     except TypeError as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise ConfigError(str(e), path) from None
 
 
 def model_test_proteins(
