@@ -4,13 +4,14 @@ On a seeded sample of ``--n`` DeepLoc 1.0 test proteins (real lengths), with the
 (``models/default``; when it is absent, a randomly initialised model of ``configs/default.toml``:
 same architecture, so the same speed):
 
-1. ``psl.explain`` attention (learned), batched;
-2. ``psl.explain`` IG (``--n-steps``, default 50), batched: ``--batch-size`` proteins per call,
+1. ``psl.explain.explain`` attention (learned), batched;
+2. ``psl.explain.explain`` IG (``--n-steps``, default 50), batched: ``--batch-size`` proteins
+   per call,
    ``--internal-batch-size`` (protein, step) rows per forward/backward; every setting of
    ``--sweep`` is timed;
 3. the baseline, measured in the same run: IG one protein at a time (``batch_size=1``) on the
    first ``--baseline-n`` proteins, scaled to ``--n``;
-4. ``psl.extract`` on the IG table, and ``psl.hitrate.score`` of the subsequences against a
+4. ``psl.explain.extract`` on the IG table, and ``psl.hitrate.score`` of the subsequences against a
    knowledge base (``--db``; default ``benchmarks/generated/kb_deeploc2`` if built);
 5. an estimate of the full test set (2,773 proteins) pipeline time from the per-protein rates.
 

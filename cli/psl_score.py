@@ -1,4 +1,5 @@
-"""``psl score``: hit rates of subsequences against a knowledge base (thin over psl.hitrate)."""
+"""``psl score``: hit rates of subsequences against a knowledge base (thin over
+:func:`psl.hitrate.score`)."""
 
 from __future__ import annotations
 

@@ -3,10 +3,10 @@
 For every given model (BiLSTM, BiLSTM-att, BiLSTM-uniform, CNN-BiLSTM large with and without
 attention, ...), on all proteins of the DeepLoc 1.0 test set:
 
-1. attributions (:mod:`psl.explain`): attention ``learned``, ``permute`` and ``random`` and
-   Integrated Gradients (target = predicted class);
-2. subsequences (:mod:`psl.extract`, mean + k·std, windows of 5), labelled with both the true and
-   the predicted location;
+1. attributions (:mod:`psl.explain.attributions`): attention ``learned``, ``permute`` and
+   ``random`` and Integrated Gradients (target = predicted class);
+2. subsequences (:mod:`psl.explain.extract`, mean + k·std, windows of 5), labelled with both
+   the true and the predicted location;
 3. hit rates against a knowledge base (:func:`psl.hitrate.score`; default: the shipped DeepLoc 2.0
    Swiss-Prot set, 28,303 real proteins), once excluding the query protein and identical
    sequences (our default) and once keeping them (as the research did not exclude them);
@@ -15,7 +15,7 @@ attention, ...), on all proteins of the DeepLoc 1.0 test set:
    numbers beside ours, and our columns: proteins scored, 95% bootstrap interval (proteins
    resampled), null-model hit rate, enrichment and a paired sign-flip p-value, and the hit rate
    with self/identical-sequence hits kept;
-5. the ground-truth checks of :mod:`psl.groundtruth` per model, run and class.
+5. the ground-truth checks of :mod:`psl.explain.groundtruth` per model, run and class.
 
 A row's hit rate is the mean over its proteins of the protein hit rate (the mean over the
 protein's subsequences that have at least one knowledge-base entry).

@@ -72,7 +72,7 @@ def _run_key(df: pd.DataFrame) -> pd.Series:
     cols = [c for c in RUN_COLUMNS if c in df.columns]
     if not cols:
         return pd.Series(["scores"] * len(df), index=df.index)
-    parts = [df[c].fillna("").astype(str) for c in cols]
+    parts = [df[c].astype(object).fillna("").astype(str) for c in cols]
     key = parts[0]
     for p in parts[1:]:
         key = key.str.cat(p, sep=" ")

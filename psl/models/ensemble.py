@@ -13,7 +13,7 @@ table, so one input tensor serves them all for Integrated Gradients; a learned e
 allowed), ``max_len`` (the same cropping), ``pool`` (the same pooled positions) and the number
 of classes. Widths (``hidden``, ``conv_channels``, kernels) may differ.
 
-An ensemble checkpoint is an ordinary checkpoint directory (see :mod:`psl.checkpoint`) whose
+An ensemble checkpoint is an ordinary checkpoint directory (see :mod:`psl.models.checkpoint`) whose
 ``weights.pt`` holds all members (keys ``members.<i>.*``), whose ``config.json`` lists each
 member's ``[model]`` table under ``members`` and whose ``meta.json`` has ``members: N``.
 :func:`psl.training.ensemble` builds one from trained member checkpoints (``psl ensemble``).

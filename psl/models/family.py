@@ -160,7 +160,7 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class ModelBase(nn.Module):
-    """The forward API shared by :class:`LocalizationModel` and :class:`psl.ensemble.ModelEnsemble`.
+    """The forward API of :class:`LocalizationModel` and :class:`~psl.models.ModelEnsemble`.
 
     Subclasses implement ``embed(tokens)`` (input features) and ``_run(x, mask, attention,
     generator, preset) -> ModelOutput``.

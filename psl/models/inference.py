@@ -101,7 +101,7 @@ def predict(
     """Predict the location of proteins.
 
     Arguments:
-        loaded: a model from :func:`psl.checkpoint.load_model`.
+        loaded: a model from :func:`psl.models.checkpoint.load_model`.
         sequences: amino-acid strings.
         ids: names of the proteins (default ``seq1``, ``seq2``, ...).
         batch_size: proteins per batch.

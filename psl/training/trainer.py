@@ -9,8 +9,8 @@ A run config has three tables::
               teacher, distill_weight, distill_temperature, max_minutes
 
 Every epoch is one JSON line (stdout callback and ``epochs.jsonl``); the best epoch (by the
-``select`` validation metric) is saved as a checkpoint in ``OUT/`` (see :mod:`psl.checkpoint`)
-together with its validation and test metrics.
+``select`` validation metric) is saved as a checkpoint in ``OUT/`` (see
+:mod:`psl.models.checkpoint`) together with its validation and test metrics.
 """
 
 from __future__ import annotations
