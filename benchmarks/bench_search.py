@@ -185,7 +185,9 @@ def run_pepmatch(fasta: Path, work: Path, peptides: list[str], rows: RowSet,
                      preprocessed_files_path=str(work)).match()
         seconds = time.perf_counter() - t0
     df = df.filter(df["Matched Sequence"].is_not_null())
-    entry = pc.index_in(df["Protein ID"].to_arrow(), value_set=accessions)
+    # PEPMatch appends the sequence version to the accession ("P12345.1")
+    acc = pc.replace_substring_regex(df["Protein ID"].to_arrow(), r"\.\d+$", "")
+    entry = pc.index_in(acc, value_set=accessions)
     if entry.null_count:
         raise RuntimeError("PEPMatch returned an accession that is not in the knowledge base")
     keys = rows.keys(df["Query Sequence"].to_arrow(), entry.to_numpy(zero_copy_only=False),
