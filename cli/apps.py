@@ -6,11 +6,15 @@ Errors are turned into one-line messages and exit codes here (``user_errors``), 
 from __future__ import annotations
 
 import functools
+import inspect
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from enum import Enum
 from typing import Any, TypeVar
 
 import typer
+from typer.models import OptionInfo
 
 kb_app = typer.Typer(
     name="kb",
@@ -41,10 +45,41 @@ EXIT_USER_ERROR = 2
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def choice_enum(name: str, values: Sequence[str]) -> type[Enum]:
+    """A ``str`` Enum of a library's choice tuple, for a Typer option (members named as values)."""
+    return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
+
+
 def fail(message: str, code: int = EXIT_USER_ERROR) -> typer.Exit:
     """Print ``error: message`` on stderr and return the ``typer.Exit`` to raise."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=code)
+
+
+def _option_flags(func: Callable[..., Any]) -> dict[str, str]:
+    """A command's parameter names -> their long option flags (``fmt`` -> ``--format``)."""
+    flags = {}
+    for name, p in inspect.signature(func).parameters.items():
+        if isinstance(p.default, OptionInfo):
+            longs = [d.split("/")[0] for d in p.default.param_decls or () if d.startswith("--")]
+            flags[name] = longs[0] if longs else "--" + name.replace("_", "-")
+    return flags
+
+
+def _flags_for_params(err: BaseException, message: str, func: Callable[..., Any]) -> str:
+    """``message`` with the parameter names that ``err.param`` lists (library errors name
+    parameters) replaced by the command's option flags (``fmt`` -> ``--format``;
+    ``force=True`` -> ``--force``)."""
+    params = getattr(err, "param", None)
+    if not params:
+        return message
+    flags = _option_flags(func)
+    own = getattr(err, "message", message)  # the text after "FILE, line N: ", if any
+    head, tail = (message[: -len(own)], own) if message.endswith(own) else ("", message)
+    for name in (params,) if isinstance(params, str) else params:
+        if name in flags:
+            tail = re.sub(rf"(?<![\w-]){re.escape(name)}(=True)?\b", flags[name], tail)
+    return head + tail
 
 
 def user_errors(func: F) -> F:
@@ -60,7 +95,7 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, EOFError) as e:
-            msg = str(e) or e.__class__.__name__
+            msg = _flags_for_params(e, str(e) or e.__class__.__name__, func)
             if isinstance(e, FileNotFoundError) and e.filename and str(e.filename) not in msg:
                 msg = f"{e.filename}: {msg}"
             raise fail(msg) from None

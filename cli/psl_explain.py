@@ -1,7 +1,7 @@
 """``psl explain``, ``psl extract``, ``psl report`` and ``psl experiment hitrates``.
 
-Thin wrappers: the work is done in :mod:`psl.explain`, :mod:`psl.extract`, :mod:`psl.report`
-and :mod:`psl.experiment_hitrates`.
+Thin wrappers: the work is done in :mod:`psl.explain.attributions`, :mod:`psl.explain.extract`,
+:mod:`psl.explain.report` and :mod:`psl.experiments.hitrates`.
 """
 
 from __future__ import annotations
@@ -13,24 +13,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.apps import experiment_app, psl_app, user_errors
+from cli.apps import choice_enum, experiment_app, psl_app, user_errors
+from psl.choices import INFERENCE_ATTENTION, LABEL_KINDS, METHODS, TARGETS
 
-
-class Method(str, Enum):
-    attention = "attention"
-    ig = "ig"
-
-
-class AttentionMode(str, Enum):
-    learned = "learned"
-    uniform = "uniform"
-    permute = "permute"
-    random = "random"
-
-
-class Target(str, Enum):
-    predicted = "predicted"
-    true = "true"
+Method = choice_enum("Method", METHODS)
+AttentionMode = choice_enum("AttentionMode", INFERENCE_ATTENTION)
+Target = choice_enum("Target", TARGETS)
 
 
 class Split(str, Enum):
@@ -39,10 +27,7 @@ class Split(str, Enum):
     all = "all"
 
 
-class LabelKind(str, Enum):
-    true = "true"
-    predicted = "predicted"
-    both = "both"
+LabelKind = choice_enum("LabelKind", LABEL_KINDS)
 
 
 def _progress() -> Progress:

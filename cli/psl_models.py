@@ -1,7 +1,7 @@
 """``psl train``, ``psl ensemble``, ``psl evaluate``, ``psl predict``, ``psl experiment table1``.
 
-Thin wrappers: the logic lives in :mod:`psl.train`, :mod:`psl.ensemble`, :mod:`psl.evaluate`,
-:mod:`psl.predict` and :mod:`psl.experiments`.
+Thin wrappers: the logic lives in :mod:`psl.training` (trainer, ensemble, evaluation),
+:mod:`psl.models.inference` and :mod:`psl.experiments.table1`.
 """
 
 from __future__ import annotations

@@ -1,27 +1,21 @@
-"""``psl score``: hit rates of subsequences against a knowledge base (thin over psl.hitrate)."""
+"""``psl score``: hit rates of subsequences against a knowledge base (thin over
+:func:`psl.hitrate.score`)."""
 
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 
 import typer
 
-from cli.apps import psl_app, user_errors
+from cli.apps import choice_enum, psl_app, user_errors
+from psl.choices import EVIDENCE_LEVELS, WEIGHTINGS
 
 __all__ = ["score_cmd"]
 
 
-class Weighting(str, Enum):
-    paper = "paper"
-    normalized = "normalized"
-    none = "none"
-
-
-class Evidence(str, Enum):
-    any = "any"
-    experimental = "experimental"
+Weighting = choice_enum("Weighting", WEIGHTINGS)
+Evidence = choice_enum("Evidence", EVIDENCE_LEVELS)
 
 
 @psl_app.command("score")

@@ -286,12 +286,12 @@ def build(
     if not paths:
         raise KBError("no input files given")
     if min_evidence not in MIN_EVIDENCE:
-        raise KBError(f"--min-evidence must be one of {', '.join(MIN_EVIDENCE)}, "
-                      f"got {min_evidence!r}")
+        raise KBError(f"min_evidence must be one of {', '.join(MIN_EVIDENCE)}, "
+                      f"got {min_evidence!r}", param="min_evidence")
     if fmt is not None and fmt not in FORMATS:
-        raise KBError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise KBError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}", param="fmt")
     if db.exists() and not force:
-        raise KBError("already exists; use --force to replace it", db)
+        raise KBError("already exists; use force=True to replace it", db, param="force")
     if db.exists() and not db.is_dir():
         raise KBError("exists and is not a directory", db)
     for p in paths:

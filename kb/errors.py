@@ -21,11 +21,17 @@ ErrorSink = Union[list, Callable[["KBError"], object], None]  # noqa: UP007
 
 
 class KBError(ValueError):
-    """Base class of knowledge-base errors; carries the file and line when known."""
+    """Base class of knowledge-base errors; carries the file and line when known.
 
-    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
+    ``param`` names the function parameter(s) at fault, as the message does; the CLI shows
+    the option's flag in their place (``cli.apps.user_errors``).
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
+                 *, param: str | tuple[str, ...] | None = None):
         self.path = str(path) if path is not None else None
         self.line = line
+        self.param = param
         self.message = message
         where = ""
         if self.path is not None:

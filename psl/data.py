@@ -191,7 +191,7 @@ def official_split(
         ValueError: ``val_fraction`` outside [0, 1).
     """
     if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if exclude_dual:
         df = df[df["label"] >= 0]
     train = df[~df["is_test"]].reset_index(drop=True)
@@ -228,7 +228,7 @@ def random_split(
         ValueError: fractions that are negative or do not sum to 1.
     """
     if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(f"fractions must be three non-negative shares summing to 1: {fractions}")
+        raise ConfigError(f"fractions must be three non-negative shares summing to 1: {fractions}")
     if exclude_dual:
         df = df[df["label"] >= 0]
     df = df.reset_index(drop=True)
@@ -258,7 +258,7 @@ def make_splits(
         return official_split(df, val_fraction, seed, exclude_dual)
     if split == "random":
         return random_split(df, (0.7, 0.15, 0.15), seed, exclude_dual)
-    raise ValueError(f"unknown split {split!r} (expected 'official' or 'random')")
+    raise ConfigError(f"unknown split {split!r} (expected 'official' or 'random')")
 
 
 # --------------------------------------------------------------------------- encoding
@@ -274,7 +274,7 @@ def crop_positions(length: int, max_len: int) -> np.ndarray:
         ValueError: ``max_len < 2``.
     """
     if max_len < 2:
-        raise ValueError(f"max_len must be >= 2, got {max_len}")
+        raise PslError(f"max_len must be >= 2, got {max_len}", param="max_len")
     if length <= max_len:
         return np.arange(length, dtype=np.int64)
     head = max_len // 2
@@ -405,7 +405,7 @@ def _feature_table(kind: str) -> np.ndarray:
         for a in AMINO_ACIDS + "BZX":
             table[TOKEN_LETTERS.index(a) + 1] = [m[a, b] / 4.0 for b in AMINO_ACIDS]
     else:
-        raise ValueError(f"unknown feature table {kind!r} (expected 'onehot' or 'blosum62')")
+        raise ConfigError(f"unknown feature table {kind!r} (expected 'onehot' or 'blosum62')")
     tok = {c: TOKEN_LETTERS.index(c) + 1 for c in TOKEN_LETTERS}
     if kind == "onehot":
         table[tok["B"]] = (table[tok["D"]] + table[tok["N"]]) / 2
@@ -448,7 +448,7 @@ class EncodedSet:
         permuted, both with ``seed``.
         """
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise PslError(f"batch_size must be >= 1, got {batch_size}", param="batch_size")
         n = len(self)
         if shuffle:
             rng = np.random.default_rng(seed)

@@ -140,6 +140,7 @@ def test_train_rejects_bad_config(tmp_path):
     assert res.exit_code == 2 and "encoder must be one of" in res.output
 
 
+@pytest.mark.slow
 def test_table1_quick(tmp_path):
     res = runner.invoke(psl_app, ["experiment", "table1", "--quick", "--out", str(tmp_path),
                                   "--device", "cpu", "--no-progress"])
@@ -164,6 +165,7 @@ def test_help_explains_options():
         assert res.exit_code == 0 and "--" in res.output
 
 
+@pytest.mark.slow
 def test_table1_only_runs_variants_separately_then_collects(tmp_path):
     base = ["experiment", "table1", "--quick", "--out", str(tmp_path), "--device", "cpu",
             "--no-progress"]

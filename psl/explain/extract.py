@@ -34,7 +34,6 @@ __all__ = [
 ATTRIBUTION_COLUMNS = ("protein", "position", "residue", "score", "true_label", "predicted_label")
 #: Columns of the extraction output, in order (pass-through columns follow).
 EXTRACT_COLUMNS = ("protein", "location", "subsequence", "start", "end", "score", "label_kind")
-_PASS_THROUGH = ("true_label", "predicted_label", "correct", "method", "attention", "target")
 
 
 class AttributionTableError(ValueError):

@@ -7,7 +7,7 @@ Layout of a checkpoint directory::
     meta.json      format version, classes, token letters, encoding, input feature size
     metrics.json   whatever the trainer/evaluator recorded (optional)
 
-An ensemble (:class:`psl.ensemble.ModelEnsemble`) uses the same files: ``meta.json`` has
+An ensemble (:class:`psl.models.ensemble.ModelEnsemble`) uses the same files: ``meta.json`` has
 ``members: N``, ``config.json`` lists each member's model table under ``members`` and
 ``weights.pt`` holds every member's weights (keys ``members.<i>.*``).
 

@@ -32,7 +32,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from kb.classes import LOCATION_CLASSES
+from psl.choices import ATTENTION_MODES
 from psl.data import PAD, VOCAB_SIZE, feature_table
+from psl.errors import ConfigError, PslError
 
 __all__ = [
     "ATTENTION_MODES",
@@ -48,8 +50,6 @@ __all__ = [
 ENCODINGS = ("onehot", "blosum62", "onehot+blosum62", "learned")
 ENCODERS = ("bilstm", "cnn_bilstm", "mlp")
 POOLINGS = ("additive", "uniform")
-#: Attention modes accepted by :meth:`LocalizationModel.forward`.
-ATTENTION_MODES = ("learned", "uniform", "permute", "random", "preset")
 
 
 @dataclass
@@ -108,7 +108,7 @@ class ModelConfig:
         ]
         for ok, msg in checks:
             if not ok:
-                raise ValueError(f"invalid model config: {msg} (got {self.to_dict()})")
+                raise ConfigError(f"invalid model config: {msg} (got {self.to_dict()})")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
@@ -120,7 +120,7 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"unknown [model] keys {unknown} (known: {sorted(known)})")
+            raise ConfigError(f"unknown [model] keys {unknown} (known: {sorted(known)})")
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,7 +160,7 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class ModelBase(nn.Module):
-    """The forward API shared by :class:`LocalizationModel` and :class:`psl.ensemble.ModelEnsemble`.
+    """The forward API of :class:`LocalizationModel` and :class:`~psl.models.ModelEnsemble`.
 
     Subclasses implement ``embed(tokens)`` (input features) and ``_run(x, mask, attention,
     generator, preset) -> ModelOutput``.
@@ -327,7 +327,8 @@ class LocalizationModel(ModelBase):
             ValueError: an unknown mode, or ``preset`` without / with a badly shaped tensor.
         """
         if attention not in ATTENTION_MODES:
-            raise ValueError(f"unknown attention mode {attention!r} (expected {ATTENTION_MODES})")
+            raise PslError(f"unknown attention mode {attention!r} (expected {ATTENTION_MODES})",
+                           param="attention")
         fmask = pmask.to(h.dtype)
         uniform = fmask / fmask.sum(1, keepdim=True).clamp_min(1.0)
         if attention == "uniform":
@@ -387,7 +388,7 @@ class LocalizationModel(ModelBase):
         if mask.dtype != torch.bool or mask.shape != x.shape[:2]:
             raise ValueError(f"mask must be a bool tensor shaped {tuple(x.shape[:2])}")
         if bool((mask.sum(1) == 0).any()):
-            raise ValueError("every protein needs at least one real residue")
+            raise PslError("every protein needs at least one real residue")
         h, pmask = self.encode(x, mask)
         alpha = self.attention_weights(h, pmask, mask, attention, generator, preset)
         context = (alpha.unsqueeze(-1) * h).sum(1)

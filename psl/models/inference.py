@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from psl.data import EncodedSet
+from psl.errors import PslError
 from psl.models.checkpoint import LoadedModel
 from psl.models.family import LocalizationModel
 
@@ -100,7 +101,7 @@ def predict(
     """Predict the location of proteins.
 
     Arguments:
-        loaded: a model from :func:`psl.checkpoint.load_model`.
+        loaded: a model from :func:`psl.models.checkpoint.load_model`.
         sequences: amino-acid strings.
         ids: names of the proteins (default ``seq1``, ``seq2``, ...).
         batch_size: proteins per batch.
@@ -121,7 +122,7 @@ def predict(
     if ids is None:
         ids = [f"seq{i + 1}" for i in range(len(sequences))]
     if len(ids) != len(sequences):
-        raise ValueError(f"{len(ids)} ids for {len(sequences)} sequences")
+        raise PslError(f"{len(ids)} ids for {len(sequences)} sequences")
     data = EncodedSet(sequences, None, loaded.config.max_len)
     res = infer(loaded.model, data, batch_size=batch_size, attention=attention, device=device,
                 keep_attention=True)

@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 
 from kb.classes import LOCATION_CLASSES
+from psl.choices import INFERENCE_ATTENTION
 from psl.data import DataConfig, EncodedSet, load_splits, read_deeploc
+from psl.errors import PslError
 from psl.metrics import classification_report, plot_confusion
 from psl.models.checkpoint import load_model, write_json_atomic
 from psl.models.device import resolve_device
-from psl.models.family import ATTENTION_MODES
 from psl.models.inference import infer
 
 __all__ = ["evaluate", "write_evaluation"]
@@ -46,19 +47,20 @@ def evaluate(
         and ``model``.
 
     Raises:
-        ValueError: unknown split or attention mode, a FASTA without single-label proteins.
+        PslError: unknown split or attention mode, a FASTA without single-label proteins.
     """
     if split not in ("test", "val"):
-        raise ValueError(f"--split must be 'test' or 'val', got {split!r}")
-    if attention not in ATTENTION_MODES or attention == "preset":
-        raise ValueError(f"--attention must be learned, uniform, permute or random: {attention!r}")
+        raise PslError(f"split must be 'test' or 'val', got {split!r}", param="split")
+    if attention not in INFERENCE_ATTENTION:
+        raise PslError(f"attention must be {', '.join(INFERENCE_ATTENTION)}: {attention!r}",
+                       param="attention")
     dev = resolve_device(device)
     loaded = load_model(model, device=dev)
     if fasta is not None:
         df = read_deeploc(fasta)
         df = df[df["label"] >= 0]
         if df.empty:
-            raise ValueError(f"{fasta}: no single-label protein to evaluate")
+            raise PslError("no single-label protein to evaluate", fasta)
         source = str(fasta)
     else:
         data_cfg = DataConfig(**loaded.run_config.get("data", {}))

@@ -9,8 +9,8 @@ A run config has three tables::
               teacher, distill_weight, distill_temperature, max_minutes
 
 Every epoch is one JSON line (stdout callback and ``epochs.jsonl``); the best epoch (by the
-``select`` validation metric) is saved as a checkpoint in ``OUT/`` (see :mod:`psl.checkpoint`)
-together with its validation and test metrics.
+``select`` validation metric) is saved as a checkpoint in ``OUT/`` (see
+:mod:`psl.models.checkpoint`) together with its validation and test metrics.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from kb.classes import LOCATION_CLASSES
 from psl.data import EncodedSet, load_splits
+from psl.errors import ConfigError
 from psl.metrics import accuracy, classification_report, macro_f1
 from psl.models.checkpoint import load_model, save_model, write_json_atomic
 from psl.models.device import resolve_device
@@ -53,14 +54,14 @@ def teacher_attention(
     Used to train and test the MLP with ``preset`` attention (Wiegreffe & Pinter 2019).
 
     Raises:
-        ValueError: the teacher crops sequences differently from ``data``.
+        ConfigError: the teacher crops sequences differently from ``data``.
     """
     teacher = load_model(teacher_dir, device=device)
     lengths = [len(t) for t, _ in data.encoded]
     res = infer(teacher.model, data, batch_size=batch_size, device=device, keep_attention=True)
     if [len(a) for a in res.attention] != lengths:
-        raise ValueError(f"teacher {teacher_dir} uses max_len {teacher.config.max_len}, which "
-                         "crops differently from the student's")
+        raise ConfigError(f"teacher {teacher_dir} uses max_len {teacher.config.max_len}, which "
+                          "crops differently from the student's")
     return res.attention
 
 
