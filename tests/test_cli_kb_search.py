@@ -155,7 +155,7 @@ def test_scan_errors(tmp_path):
     bad.write_text(">sp|P1|X\nMKV\nMK9\n")
     result = runner.invoke(kb_app, ["scan", "--fasta", str(bad), "MKV"])
     assert result.exit_code == 2
-    assert f"error: {bad}, line 3: illegal letter '9'" in result.stderr
+    assert f"error: {bad}, line 3: invalid letter '9'" in result.stderr
     result = runner.invoke(kb_app, ["scan", "--fasta", str(tmp_path / "none.fa"), "MKV"])
     assert result.exit_code == 2 and "none.fa" in result.stderr
 

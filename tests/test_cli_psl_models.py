@@ -97,7 +97,7 @@ def test_evaluate_json_and_files(trained, fasta_file, tmp_path):
     [
         ("", "empty FASTA file"),
         (">P1 a protein\n", "record 'P1' has no sequence"),
-        (">P1\nMKV\n>P2\nMKV1LL\n", "line 4: illegal letter '1'"),
+        (">P1\nMKV\n>P2\nMKV1LL\n", "line 4: invalid letter '1' at sequence position 4"),
         ("MKVLL\n", "not FASTA"),
     ],
 )

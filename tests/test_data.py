@@ -171,7 +171,7 @@ def test_read_fasta_ok_and_gzip(tmp_path):
         ("MKV\n", "line 1: not FASTA"),
         (">P1\n>P2\nMKV\n", "line 1: record 'P1' has no sequence"),
         (">P1\nMKV\n>P2\n", "line 3: record 'P2' has no sequence"),
-        (">P1\nMKV\nMK1V\n", "line 3: illegal letter '1'"),
+        (">P1\nMKV\nMK1V\n", "line 3: invalid letter '1' at sequence position 6"),
         (">\nMKV\n", "line 1: empty FASTA header"),
     ],
 )
