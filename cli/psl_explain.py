@@ -59,9 +59,14 @@ def _progress() -> Progress:
 @psl_app.command("explain")
 @user_errors
 def explain_command(
-    out: Path = typer.Option(..., "--out", "-o", help="Output table (.parquet, .csv, .tsv)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table (format from the name: "
+                             ".parquet, .csv, .tsv, .jsonl, text optionally .gz; '-': stdout)."),
+    fmt: str = typer.Option(
+        None, "--format", "-f", help="Output format: tsv, csv, parquet or jsonl (default: from "
+        "the --out name).", show_default=False,
+    ),
     model: Path = typer.Option(
-        None, "--model", help="Model checkpoint directory (default: models/default)."
+        None, "--model", "-m", help="Model checkpoint directory (default: models/default)."
     ),
     fasta: Path = typer.Option(
         None, "--fasta", help="Proteins to explain (FASTA). A DeepLoc header "
@@ -106,8 +111,10 @@ def explain_command(
     """
     from psl.checkpoint import load_model
     from psl.explain import IGSettings, explain
-    from psl.tables_io import write_table
+    from psl.tables_io import check_output, table_format, write_table
 
+    table_format(out, fmt)  # fail before the work on an unknown output format
+    check_output(out, inputs=[fasta], protected=[model])
     names, seqs, labels = _load_proteins(fasta, split)
     if limit is not None:
         names, seqs, labels = names[:limit], seqs[:limit], labels[:limit]
@@ -130,8 +137,8 @@ def explain_command(
             seed=seed,
             progress=lambda done: bar.update(task, completed=done),
         )
-    write_table(table, out)
-    typer.echo(f"{len(seqs)} proteins, {len(table)} residues -> {out}")
+    write_table(table, out, fmt)
+    typer.echo(f"{len(seqs)} proteins, {len(table)} residues -> {out}", err=True)
 
 
 def _load_proteins(
@@ -148,7 +155,12 @@ def _load_proteins(
 @user_errors
 def extract_command(
     attributions: Path = typer.Argument(..., help="Attribution table from 'psl explain'."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output table (.tsv, .csv, .parquet)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table (format from the name: "
+                             ".tsv, .csv, .parquet, .jsonl, text optionally .gz; '-': stdout)."),
+    fmt: str = typer.Option(
+        None, "--format", "-f", help="Output format: tsv, csv, parquet or jsonl (default: from "
+        "the --out name).", show_default=False,
+    ),
     k: float = typer.Option(
         2.0, "--k", help="A residue is salient above mean + k * std of its protein's scores."
     ),
@@ -163,14 +175,17 @@ def extract_command(
 ) -> None:
     """Salient subsequences from per-residue scores, ready for 'psl score'."""
     from psl.extract import extract_subsequences
-    from psl.tables_io import read_table, write_table
+    from psl.tables_io import check_output, read_table, table_format, write_table
 
+    table_format(out, fmt)
+    check_output(out, inputs=[attributions])
     table = read_table(attributions)
     subs = extract_subsequences(table, k=k, window=window, label=label.value)
-    write_table(subs, out)
+    write_table(subs, out, fmt)
     typer.echo(
         f"{len(subs)} subsequences from {subs['protein'].nunique()} proteins "
-        f"(of {table['protein'].nunique()}) -> {out}"
+        f"(of {table['protein'].nunique()}) -> {out}",
+        err=True,
     )
 
 

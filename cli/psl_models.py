@@ -12,7 +12,6 @@ from pathlib import Path
 import typer
 
 from cli.apps import experiment_app, psl_app, user_errors
-from kb.atomic import atomic_path
 
 __all__ = ["train_cmd", "ensemble_cmd", "evaluate_cmd", "predict_cmd", "table1_cmd"]
 
@@ -128,11 +127,16 @@ def evaluate_cmd(
 @psl_app.command("predict")
 @user_errors
 def predict_cmd(
-    fasta: Path = typer.Argument(..., help="Protein FASTA file (plain or .gz)."),
+    fasta: Path = typer.Argument(..., help="Protein FASTA file (plain or .gz; '-' reads "
+                                 "stdin). UniProt headers give the accession as id."),
     model: Path | None = typer.Option(None, "--model", "-m", help="Checkpoint directory "
                                       "(default: the shipped models/default)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write a TSV here (default: "
-                                    "print to stdout)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the table here (format "
+                                    "from the name: .tsv, .csv, .parquet, .jsonl, text "
+                                    "optionally .gz); '-' or omitted: stdout."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="Output format: tsv, csv, "
+                                   "parquet or jsonl (default: from the --out name; tsv on "
+                                   "stdout).", show_default=False),
     top_k: int = typer.Option(5, "--top-k", help="Number of top-attention residues reported."),
     batch_size: int = typer.Option(64, "--batch-size", help="Proteins per batch."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -141,22 +145,24 @@ def predict_cmd(
     from psl.checkpoint import load_model
     from psl.fasta import read_fasta
     from psl.predict import predict
+    from psl.tables_io import check_output, table_format, write_table
     from psl.train import resolve_device
 
     if top_k < 1 or batch_size < 1:
         raise ValueError("--top-k and --batch-size must be >= 1")
+    table_format(out, fmt)  # fail before the work on an unknown output format
+    check_output(out, inputs=[fasta], protected=[model])
     dev = resolve_device(device)
     records = read_fasta(fasta)
     loaded = load_model(model, device=dev)
     table = predict(loaded, [r.sequence for r in records], ids=[r.id for r in records],
                     batch_size=batch_size, top_k=top_k, device=dev)
-    if out is None:
-        typer.echo(table.to_csv(sep="\t", index=False, float_format="%.4f"), nl=False)
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
-    typer.echo(f"{len(table)} predictions written to {out}", err=True)
+    table = table.round(4)
+    if out is not None and str(out) != "-":
+        out.parent.mkdir(parents=True, exist_ok=True)
+    write_table(table, out if out is not None else "-", fmt)
+    if out is not None and str(out) != "-":
+        typer.echo(f"{len(table)} predictions written to {out}", err=True)
 
 
 @experiment_app.command("table1")
