@@ -13,6 +13,7 @@ import pyarrow as pa
 import typer
 
 from cli.apps import kb_app, user_errors
+from cli.options import PlainUsageCommand
 from kb.tableio import TABLE_FORMATS
 
 __all__ = ["search_cmd", "scan_cmd", "write_rows", "FORMATS"]
@@ -101,7 +102,7 @@ def _summary(n_queries: int, n_distinct: int, n_rows: int, no_hit_peptides: list
 
 
 @kb_app.command(
-    "search",
+    "search", cls=PlainUsageCommand,
     help="Find every occurrence of peptides in the knowledge base.\n\n"
     "One row per occurrence: peptide, accession, start, end (1-based, inclusive), query (index "
     "of the peptide in the input), entry_id, query_id (the input's id, empty without one), "
@@ -110,7 +111,8 @@ def _summary(n_queries: int, n_distinct: int, n_rows: int, no_hit_peptides: list
 )
 @user_errors
 def search_cmd(
-    peptides: list[str] | None = typer.Argument(None, help=_PEPTIDES_HELP, show_default=False),
+    peptides: list[str] | None = typer.Argument(None, help=_PEPTIDES_HELP, show_default=False,
+                                                metavar="PEPTIDE"),
     db: Path = typer.Option(..., "--db", help="Knowledge-base directory built by 'kb build'."),
     input_file: Path | None = typer.Option(None, "--input", "-i", help=_INPUT_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP),
@@ -135,8 +137,8 @@ def search_cmd(
     """``kb search`` (help text in the decorator)."""
     from kb.tableio import check_output
 
-    check_format(fmt, out)
     check_output(out, inputs=[input_file], protected=[db])
+    check_format(fmt, out)
     if counts and with_locations:
         raise ValueError("--counts and --with-locations do not go together (one row per query)")
     from rich.console import Console
@@ -174,7 +176,7 @@ def search_cmd(
 
 
 @kb_app.command(
-    "scan",
+    "scan", cls=PlainUsageCommand,
     help="Find every occurrence of peptides in a FASTA file, without building a knowledge "
     "base.\n\nStreams the FASTA once through an Aho-Corasick automaton of all peptides. One "
     "row per occurrence: peptide, accession, start, end (1-based, inclusive), query, record "
@@ -182,7 +184,8 @@ def search_cmd(
 )
 @user_errors
 def scan_cmd(
-    peptides: list[str] | None = typer.Argument(None, help=_PEPTIDES_HELP, show_default=False),
+    peptides: list[str] | None = typer.Argument(None, help=_PEPTIDES_HELP, show_default=False,
+                                                metavar="PEPTIDE"),
     fasta: Path = typer.Option(..., "--fasta", help="Proteome FASTA (plain or .gz); accession = "
                                "the field between the first two '|' (sp|ACC|NAME), else the "
                                "first word of the header."),
@@ -195,8 +198,8 @@ def scan_cmd(
     """``kb scan`` (help text in the decorator)."""
     from kb.tableio import check_output
 
-    check_format(fmt, out)
     check_output(out, inputs=[fasta, input_file])
+    check_format(fmt, out)
     import numpy as np
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn

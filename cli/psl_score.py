@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from cli.apps import psl_app, user_errors
+from cli.options import PlainUsageCommand
 
 __all__ = ["score_cmd"]
 
@@ -23,11 +24,11 @@ class Evidence(str, Enum):
     experimental = "experimental"
 
 
-@psl_app.command("score")
+@psl_app.command("score", cls=PlainUsageCommand)
 @user_errors
 def score_cmd(
     subsequences: Path = typer.Argument(
-        ...,
+        ..., metavar="SUBSEQUENCES",
         help="Table of subsequences (.csv, .tsv, .parquet; CSV/TSV may be .gz) with columns "
         "protein (accession), location (reference class, one of the 10 DeepLoc classes, any "
         "case/separator), subsequence and start (1-based). An optional 'sequence' column gives "
@@ -100,11 +101,11 @@ def score_cmd(
     from psl.hitrate import score
     from psl.tables_io import check_output, read_table, table_format, write_table
 
+    check_output(out, inputs=[subsequences], protected=[db])
+    check_output(proteins_out, inputs=[subsequences, out], protected=[db], option="--proteins")
     table_format(out, fmt)  # fail before the work on an unknown output format
     if proteins_out is not None:
         table_format(proteins_out)
-    check_output(out, inputs=[subsequences], protected=[db])
-    check_output(proteins_out, inputs=[subsequences, out], protected=[db], option="--proteins")
     table = read_table(subsequences)
     console = Console(stderr=True)
     with kb.api.open(db) as knowledge_base, console.status("scoring") as status:

@@ -9,7 +9,8 @@ Input files (:func:`read_peptide_input`), plain or gzip-compressed, or ``-`` for
 input; a UTF-8 byte-order mark is accepted:
 
 * one peptide per line; surrounding white space is stripped, blank lines and lines starting
-  with ``#`` are skipped; a first line ``peptide`` (or ``peptides``/``sequence``) is a header;
+  with ``#`` are skipped; a first line ``peptide`` or ``Peptide`` (also ``peptides``,
+  ``sequence``; not in upper case: ``PEPTIDE`` is a peptide) is a header;
 * a CSV/TSV table (recognised when its first non-comment line contains a ``,`` or a tab)
   with a header row that has a ``peptide`` column (case-insensitive) and optionally an id
   column (``query_id``, ``id``, ``peptide_id``, ``name``, ``identifier``); other columns are
@@ -328,7 +329,8 @@ def read_peptide_input(path: str | Path) -> PeptideInput:
       naming a peptide column (:data:`PEPTIDE_COLUMNS`) and optionally an id column
       (:data:`ID_COLUMNS`); other columns are ignored;
     * a plain list, one peptide per line; blank lines and ``#`` comments are skipped; a first
-      line that is a column name of :data:`PEPTIDE_COLUMNS` (``peptide``) is a header.
+      line that is a column name of :data:`PEPTIDE_COLUMNS` not in upper case (``peptide``,
+      ``Peptide``) is a header (``PEPTIDE`` is a peptide).
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -360,7 +362,8 @@ def read_peptide_input(path: str | Path) -> PeptideInput:
                             [r.id for r in records], name)
     if "," in header or "\t" in header:
         return _read_peptide_table(all_lines, first, "\t" if "\t" in header else ",", name)
-    start = first + 1 if header.strip().lower() in PEPTIDE_COLUMNS else first
+    word = header.strip()
+    start = first + 1 if word.lower() in PEPTIDE_COLUMNS and not word.isupper() else first
     peptides: list[str] = []
     lines: list[int] = []
     for lineno, s in enumerate(all_lines[start:], start=start + 1):
