@@ -148,16 +148,15 @@ def _write_text(table: pd.DataFrame | pa.Table, fh, fmt: str) -> None:
         _frame(table).to_csv(buf, sep="\t" if fmt == "tsv" else ",", index=False)
         fh.write(buf.getvalue().encode("utf-8"))
         return
-    if fmt == "csv":
-        pcsv.write_csv(arrow, fh)
-        return
-    buf = io.BytesIO()  # TSV: no quotes unless a value holds a tab, a newline or a quote
+    # no quotes unless a value holds the delimiter, a newline or a quote (then RFC 4180 quoting)
+    delimiter = "\t" if fmt == "tsv" else ","
+    buf = io.BytesIO()
     try:
-        pcsv.write_csv(arrow, buf, pcsv.WriteOptions(delimiter="\t", quoting_style="none",
+        pcsv.write_csv(arrow, buf, pcsv.WriteOptions(delimiter=delimiter, quoting_style="none",
                                                       quoting_header="none"))
     except pa.ArrowInvalid:
         buf = io.BytesIO()
-        pcsv.write_csv(arrow, buf, pcsv.WriteOptions(delimiter="\t"))
+        pcsv.write_csv(arrow, buf, pcsv.WriteOptions(delimiter=delimiter))
     fh.write(buf.getvalue())
 
 

@@ -109,11 +109,16 @@ def test_format_overrides_name_and_dash_is_stdout(kb_dir, entries, peptides, tmp
 
 def test_write_table_round_trip_all_formats(tmp_path):
     frame = pd.DataFrame({"subsequence": ["NA", "MKV"], "start": [1, 20], "score": [0.5, 1.25],
-                          "ok": [True, False]})
-    for name in ("t.tsv", "t.csv.gz", "t.parquet", "t.jsonl", "t.jsonl.gz"):
+                          "ok": [True, False], "note": ["a, b\tc", 'say "hi"']})
+    for name in ("t.tsv", "t.csv", "t.csv.gz", "t.parquet", "t.jsonl", "t.jsonl.gz"):
         back = read_table(write_table(frame, tmp_path / name))
         assert back["subsequence"].tolist() == ["NA", "MKV"], name
         assert back["start"].tolist() == [1, 20] and back["score"].tolist() == [0.5, 1.25]
+        assert back["note"].tolist() == ["a, b\tc", 'say "hi"'], name
+    plain = frame.drop(columns="note")
+    write_table(plain, tmp_path / "plain.csv")
+    assert (tmp_path / "plain.csv").read_text() == (
+        "subsequence,start,score,ok\nNA,1,0.5,true\nMKV,20,1.25,false\n")  # no quotes needed
 
 
 # ---------------------------------------------------------------- 6: --out is never an input
