@@ -1,4 +1,6 @@
-"""Open a built knowledge base and search peptides in it: ``kb.open(DIR).search(peptides)``.
+"""Open a built knowledge base and search peptides in it: ``kb.open(DIR).search(peptides)``,
+or count them: ``kb.open(DIR).count(peptides)`` (one row per query, memory bounded by the
+number of queries, see :meth:`KnowledgeBase.count`).
 
 Search engine: peptides with an all-standard window of length ``k`` go through the k-mer
 index (:mod:`kb.index`); the others (shorter than ``k``, or full of ``X``/``B``/...) through
