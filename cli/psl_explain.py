@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.apps import choice_enum, experiment_app, psl_app, user_errors
+from cli.options import Device, PlainUsageCommand, device_option
 from psl.choices import INFERENCE_ATTENTION, LABEL_KINDS, METHODS, TARGETS
 
 Method = choice_enum("Method", METHODS)
@@ -26,6 +28,11 @@ class Split(str, Enum):
     train = "train"
     all = "all"
 
+
+#: ``psl experiment hitrates --split`` choices: each model's own test split, or a DeepLoc 1.0
+#: partition (the choices of ``psl explain --split``).
+HITRATE_SPLITS = ("model", *(s.value for s in Split))
+HitrateSplit = Literal[HITRATE_SPLITS]  # type: ignore[valid-type]
 
 LabelKind = choice_enum("LabelKind", LABEL_KINDS)
 
@@ -41,12 +48,17 @@ def _progress() -> Progress:
     )
 
 
-@psl_app.command("explain")
+@psl_app.command("explain", cls=PlainUsageCommand)
 @user_errors
 def explain_command(
-    out: Path = typer.Option(..., "--out", "-o", help="Output table (.parquet, .csv, .tsv)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table (format from the name: "
+                             ".parquet, .csv, .tsv, .jsonl, text optionally .gz; '-': stdout)."),
+    fmt: str = typer.Option(
+        None, "--format", "-f", help="Output format: tsv, csv, parquet or jsonl (default: from "
+        "the --out name).", show_default=False,
+    ),
     model: Path = typer.Option(
-        None, "--model", help="Model checkpoint directory (default: models/default)."
+        None, "--model", "-m", help="Model checkpoint directory (default: models/default)."
     ),
     fasta: Path = typer.Option(
         None, "--fasta", help="Proteins to explain (FASTA). A DeepLoc header "
@@ -81,8 +93,7 @@ def explain_command(
         None, "--limit", min=1, help="Only the first N proteins (quick looks)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the permute/random ablations."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (CUDA if available; "
-                               "IG then runs with cuDNN disabled for the RNN backward)."),
+    device: Device = device_option("IG on CUDA runs with cuDNN disabled for the RNN backward."),
 ) -> None:
     """Per-residue attributions (attention or Integrated Gradients) for each protein.
 
@@ -91,8 +102,10 @@ def explain_command(
     """
     from psl.explain.attributions import IGSettings, explain
     from psl.models.checkpoint import load_model
-    from psl.tables_io import write_table
+    from psl.tables_io import check_output, table_format, write_table
 
+    check_output(out, inputs=[fasta], protected=[model])
+    table_format(out, fmt)  # fail before the work on an unknown output format
     names, seqs, labels = _load_proteins(fasta, split)
     if limit is not None:
         names, seqs, labels = names[:limit], seqs[:limit], labels[:limit]
@@ -115,8 +128,8 @@ def explain_command(
             seed=seed,
             progress=lambda done: bar.update(task, completed=done),
         )
-    write_table(table, out)
-    typer.echo(f"{len(seqs)} proteins, {len(table)} residues -> {out}")
+    write_table(table, out, fmt)
+    typer.echo(f"{len(seqs)} proteins, {len(table)} residues -> {out}", err=True)
 
 
 def _load_proteins(
@@ -129,11 +142,18 @@ def _load_proteins(
     return load_proteins(fasta=fasta, split=split.value if split is not None else None)
 
 
-@psl_app.command("extract")
+@psl_app.command("extract", cls=PlainUsageCommand)
 @user_errors
 def extract_command(
-    attributions: Path = typer.Argument(..., help="Attribution table from 'psl explain'."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output table (.tsv, .csv, .parquet)."),
+    attributions: Path = typer.Argument(
+        ..., metavar="ATTRIBUTIONS", help="Attribution table from 'psl explain'."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table (format from the name: "
+                             ".tsv, .csv, .parquet, .jsonl, text optionally .gz; '-': stdout)."),
+    fmt: str = typer.Option(
+        None, "--format", "-f", help="Output format: tsv, csv, parquet or jsonl (default: from "
+        "the --out name).", show_default=False,
+    ),
     k: float = typer.Option(
         2.0, "--k", help="A residue is salient above mean + k * std of its protein's scores."
     ),
@@ -148,18 +168,21 @@ def extract_command(
 ) -> None:
     """Salient subsequences from per-residue scores, ready for 'psl score'."""
     from psl.explain.extract import extract_subsequences
-    from psl.tables_io import read_table, write_table
+    from psl.tables_io import check_output, read_table, table_format, write_table
 
+    check_output(out, inputs=[attributions])
+    table_format(out, fmt)
     table = read_table(attributions)
     subs = extract_subsequences(table, k=k, window=window, label=label.value)
-    write_table(subs, out)
+    write_table(subs, out, fmt)
     typer.echo(
         f"{len(subs)} subsequences from {subs['protein'].nunique()} proteins "
-        f"(of {table['protein'].nunique()}) -> {out}"
+        f"(of {table['protein'].nunique()}) -> {out}",
+        err=True,
     )
 
 
-@psl_app.command("report")
+@psl_app.command("report", cls=PlainUsageCommand)
 @user_errors
 def report_command(
     attributions: list[Path] = typer.Option(
@@ -214,13 +237,13 @@ def _parse_model(spec: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
-@experiment_app.command("hitrates")
+@experiment_app.command("hitrates", cls=PlainUsageCommand)
 @user_errors
 def hitrates_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (tables.md, rows.csv, "
                              "groundtruth.md, hitrates.json, attributions/, scores)."),
     model: list[str] = typer.Option(
-        None, "--model", help="Model checkpoint as DIR or NAME=DIR (repeatable; default: the "
+        None, "--model", "-m", help="Model checkpoint as DIR or NAME=DIR (repeatable; default: the "
         "[hitrates.models] of the config, i.e. models/default)."
     ),
     config: Path = typer.Option(
@@ -232,8 +255,9 @@ def hitrates_command(
         None, "--db", help="Knowledge-base directory from 'kb build' (default: build the shipped "
         "DeepLoc 2.0 Swiss-Prot set, 28,303 proteins, into OUT/kb once)."
     ),
-    split: str = typer.Option(
-        None, "--split", help="Proteins: 'model' (each model's own test split; default) or the "
+    split: HitrateSplit | None = typer.Option(
+        None, "--split",
+        help="Proteins: 'model' (each model's own test split; default) or the "
         "DeepLoc 1.0 'test' / 'train' / 'all'."
     ),
     limit: int = typer.Option(

@@ -1,4 +1,6 @@
-"""Open a built knowledge base and search peptides in it: ``kb.open(DIR).search(peptides)``.
+"""Open a built knowledge base and search peptides in it: ``kb.open(DIR).search(peptides)``,
+or count them: ``kb.open(DIR).count(peptides)`` (one row per query, memory bounded by the
+number of queries, see :meth:`KnowledgeBase.count`).
 
 Search engine: peptides with an all-standard window of length ``k`` go through the k-mer
 index (:mod:`kb.index`); the others (shorter than ``k``, or full of ``X``/``B``/...) through
@@ -34,7 +36,9 @@ from kb.peptides import PeptideBatch, prepare_peptides
 from kb.scan import scan_store, store_text
 from kb.seqstore import SequenceStore
 
-__all__ = ["KnowledgeBase", "SearchResult", "open", "SEARCH_COLUMNS", "LOCATION_COLUMNS"]
+__all__ = [
+    "KnowledgeBase", "SearchResult", "open", "SEARCH_COLUMNS", "LOCATION_COLUMNS", "COUNT_COLUMNS",
+]
 
 _DB_FILE = "kb.duckdb"
 #: Columns of :meth:`KnowledgeBase.search` (always present, in this order).
@@ -44,6 +48,10 @@ LOCATION_COLUMNS = (
     "entry_name", "protein_name", "organism", "taxon_id", "reviewed", "classes", "terms",
 )
 _DEFAULT_ENTRY_COLUMNS = ("accession", "taxon_id", "lineage", "reviewed", "seq_hash")
+#: Distinct peptides searched together by :meth:`KnowledgeBase.count`.
+COUNT_CHUNK = 4096
+#: Columns of :meth:`KnowledgeBase.count`.
+COUNT_COLUMNS = ("query", "peptide", "occurrences", "entries")
 
 
 @dataclass
@@ -388,6 +396,71 @@ class KnowledgeBase:
             with_locations=with_locations,
         )
         return result.table.to_pandas() if as_pandas else result.table
+
+    def count(
+        self,
+        peptides: Sequence[str] | PeptideBatch,
+        *,
+        il_equivalent: bool = False,
+        taxon: int | str | None = None,
+        reviewed_only: bool = False,
+        chunk: int = COUNT_CHUNK,
+    ) -> pa.Table:
+        """How often each peptide occurs, without materialising the occurrences of all peptides.
+
+        The distinct peptides are searched ``chunk`` at a time and only the counts are kept,
+        so memory grows with the number of queries plus the occurrences of one chunk (not
+        with all occurrences, as :meth:`search` does).
+
+        Arguments:
+            peptides: peptides (any case; validated and upper-cased), or a prepared batch.
+            il_equivalent, taxon, reviewed_only: as in :meth:`search`.
+            chunk: distinct peptides searched together (>= 1).
+
+        Returns:
+            One row per query, in input order: ``query`` (``int32``), ``peptide``
+            (upper-cased), ``occurrences`` (``int64``, every occurrence, overlapping ones
+            included) and ``entries`` (``int64``, distinct entries containing it).
+
+        Raises:
+            InvalidPeptideError: an empty peptide or one with letters outside the alphabet.
+            KBError: a taxon matching no entry.
+            ValueError: ``chunk`` < 1.
+        """
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
+        batch = peptides if isinstance(peptides, PeptideBatch) else prepare_peptides(peptides)
+        mask = self.entry_mask(taxon, reviewed_only)
+        unique = batch.unique
+        occurrences = np.zeros(len(unique), dtype=np.int64)
+        entries = np.zeros(len(unique), dtype=np.int64)
+        offsets = np.asarray(self.store.offsets)
+        for a in range(0, len(unique), chunk):
+            part = prepare_peptides(unique[a:a + chunk])
+            hit_off, hits = self.find(part, il_equivalent)
+            m = part.n_unique
+            eid = np.empty(hits.shape[0], dtype=np.int32)
+            start0 = np.empty(hits.shape[0], dtype=np.int32)
+            if hits.shape[0]:
+                _locate(hits, offsets, self._blocks(), eid, start0)
+            owner = np.repeat(np.arange(m), np.diff(hit_off))
+            del hits, start0
+            if mask is not None:
+                keep = mask[eid]
+                eid, owner = eid[keep], owner[keep]
+            occurrences[a:a + m] = np.bincount(owner, minlength=m)
+            first = np.ones(eid.shape[0], dtype=bool)  # hits ascend per peptide: runs of entries
+            first[1:] = (eid[1:] != eid[:-1]) | (owner[1:] != owner[:-1])
+            entries[a:a + m] = np.bincount(owner[first], minlength=m)
+        qu = batch.query_unique
+        return pa.table(
+            {
+                "query": pa.array(np.arange(len(batch), dtype=np.int32)),
+                "peptide": batch.unique_array().take(pa.array(qu)),
+                "occurrences": pa.array(occurrences[qu]),
+                "entries": pa.array(entries[qu]),
+            }
+        )
 
     # ----------------------------------------------------------------------- locations
     def _add_locations(self, table: pa.Table, eid: np.ndarray) -> pa.Table:

@@ -37,6 +37,7 @@ from typing import BinaryIO
 from kb.alphabet import SEQUENCE_LETTERS
 from kb.classes import UnknownLocationError, normalize_class
 from kb.errors import InputFormatError, report_error
+from kb.fasta import FastaRecord, parse_fasta
 from kb.records import Entry, Location
 
 __all__ = [
@@ -68,7 +69,6 @@ _GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 _ACCESSION_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _DEEPLOC_RE = re.compile(r"^(?P<loc>[A-Za-z./\-]+)-(?P<sol>[MSU])$")
 _NOT_SEQUENCE = re.compile("[^" + "".join(sorted(SEQUENCE_LETTERS)) + "]")
-_STOPWORDS = re.compile(r"\s(OS|OX|GN|PE|SV)=")
 
 
 def open_text(source: str | Path | BinaryIO) -> io.TextIOWrapper:
@@ -328,55 +328,28 @@ def read_fasta(
 
 
 def _read_fasta(path, strict, errors, handle) -> Iterator[Entry]:
-    header: str | None = None
-    header_line = 0
-    chunks: list[str] = []
-    n = 0
-    with open_text(handle if handle is not None else path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if line.startswith(">"):
-                if header is not None:
-                    n += 1
-                    try:
-                        yield _fasta_entry(header, chunks, path, header_line)
-                    except InputFormatError as e:
-                        report_error(e, errors, strict)
-                header, header_line, chunks = line[1:].strip(), lineno, []
-            elif header is None:
-                if line.strip():
-                    raise InputFormatError("not a FASTA file: text before the first '>'", path,
-                                           lineno)
-            else:
-                chunks.append(line)
-        if header is not None:
-            n += 1
-            try:
-                yield _fasta_entry(header, chunks, path, header_line)
-            except InputFormatError as e:
-                report_error(e, errors, strict)
-    if n == 0:
-        raise InputFormatError("empty input (no FASTA records)", path)
+    records = parse_fasta(
+        handle if handle is not None else path, strict=strict, errors=errors, name=path
+    )
+    for rec in records:
+        try:
+            yield _fasta_entry(rec, path)
+        except InputFormatError as e:
+            report_error(e, errors, strict)
 
 
-def _fasta_entry(header: str, chunks: list[str], path, line: int) -> Entry:
-    if not header:
-        raise InputFormatError("empty FASTA header", path, line)
-    seq = _clean_sequence("".join(chunks), path, line)
-    first, _, rest = header.partition(" ")
-    rest = rest.strip()
-    parts = first.split("|")
-    if len(parts) >= 3 and parts[0] in ("sp", "tr"):  # UniProt header
-        entry = Entry(
-            accession=_check_accession(parts[1], path, line),
-            sequence=seq,
-            entry_name=parts[2] or None,
-            reviewed=parts[0] == "sp",
-            line=line,
-        )
-        _uniprot_description(entry, rest, path, line)
+def _fasta_entry(rec: FastaRecord, path) -> Entry:
+    """An :class:`Entry` from a parsed FASTA record (UniProt fields, or a DeepLoc label)."""
+    line = rec.line
+    entry = Entry(
+        accession=_check_accession(rec.id, path, line), sequence=rec.sequence, line=line,
+        entry_name=rec.entry_name, reviewed=rec.reviewed, organism=rec.organism,
+        taxon_id=rec.taxon_id, gene=rec.gene,
+    )
+    if rec.db in ("sp", "tr"):
+        entry.protein_name = rec.description or None
         return entry
-    entry = Entry(accession=_check_accession(first, path, line), sequence=seq, line=line)
-    tokens = rest.split()
+    tokens = rec.description.split()
     m = _DEEPLOC_RE.match(tokens[0]) if tokens else None
     if m is not None and (len(tokens) == 1 or (len(tokens) == 2 and tokens[1] == "test")):
         try:
@@ -384,25 +357,6 @@ def _fasta_entry(header: str, chunks: list[str], path, line: int) -> Entry:
         except UnknownLocationError as e:
             raise InputFormatError(str(e), path, line) from None
         entry.locations = [Location(term=m.group("loc"), label_class=c) for c in classes]
-    elif rest:
-        entry.protein_name = rest
+    elif rec.description:
+        entry.protein_name = rec.description
     return entry
-
-
-def _uniprot_description(entry: Entry, rest: str, path, line: int) -> None:
-    """Fill protein name, organism, taxon id and gene from ``Name OS=.. OX=.. GN=..``."""
-    m = _STOPWORDS.search(" " + rest)
-    entry.protein_name = (rest if m is None else rest[: m.start()]).strip() or None
-    fields: dict[str, str] = {}
-    pieces = re.split(r"\s(?=(?:OS|OX|GN|PE|SV)=)", rest)
-    for piece in pieces[1:] if m is not None and m.start() > 0 else pieces:
-        key, sep, value = piece.partition("=")
-        if sep and key in ("OS", "OX", "GN", "PE", "SV"):
-            fields[key] = value.strip()
-    entry.organism = fields.get("OS") or None
-    entry.gene = fields.get("GN") or None
-    if "OX" in fields:
-        try:
-            entry.taxon_id = int(fields["OX"])
-        except ValueError:
-            raise InputFormatError(f"OX={fields['OX']!r} is not a taxon id", path, line) from None

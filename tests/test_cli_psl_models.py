@@ -97,7 +97,7 @@ def test_evaluate_json_and_files(trained, fasta_file, tmp_path):
     [
         ("", "empty FASTA file"),
         (">P1 a protein\n", "record 'P1' has no sequence"),
-        (">P1\nMKV\n>P2\nMKV1LL\n", "line 4: illegal letter '1'"),
+        (">P1\nMKV\n>P2\nMKV1LL\n", "line 4: invalid letter '1' at sequence position 4"),
         ("MKVLL\n", "not FASTA"),
     ],
 )
@@ -128,7 +128,7 @@ def test_user_errors_exit_2(args, message, tmp_path, monkeypatch):
 def test_evaluate_rejects_bad_options(trained):
     out, _ = trained
     res = runner.invoke(psl_app, ["evaluate", "--model", str(out), "--split", "train"])
-    assert res.exit_code == 2 and "--split must be" in res.output
+    assert res.exit_code == 2 and "'train' is not one of 'test', 'val'" in res.output
     res = runner.invoke(psl_app, ["evaluate", "--model", str(out), "--attention", "preset"])
     assert res.exit_code == 2 and "--attention must be" in res.output
 
