@@ -6,7 +6,8 @@ also writes a manifest (size and SHA-256 of each file). This measures, in one ru
 
 * for each input (the shipped DeepLoc 2.0 CSV and a synthetic flat file written by
   ``benchmarks/generate_swissprot.py``): the median wall time of ``kb.build`` with
-  ``workers=1`` and ``workers=2``, each build in a fresh subprocess;
+  ``workers=1`` and (flat files only: tables are read in one process) ``workers=2``, each
+  build in a fresh subprocess;
 * the same with the code of ``--baseline-tree`` (e.g. an export of the commit before the
   change: ``git archive <commit> | tar -x -C /tmp/before``), when given;
 * the time spent writing the manifest (``kb.layout.write_manifest`` on the built version).
@@ -36,6 +37,9 @@ from pathlib import Path
 
 from _machine import cpu_name  # benchmarks/ is on sys.path when run as a script
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from kb.tables import detect_format  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DEEPLOC2 = REPO / "data" / "deeploc2" / "deeploc2_swissprot.csv.gz"
@@ -59,7 +63,6 @@ def _build_seconds(tree: Path, src: Path, workers: int, work: Path) -> float:
 
 
 def _manifest_seconds(work: Path) -> float:
-    sys.path.insert(0, str(REPO))
     from kb import layout
 
     version = layout.resolve(work / "kb")
@@ -85,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_build_modes_") as tmp:
         work = Path(tmp)
         for label, src in inputs:
-            for tree_label, tree in trees:
-                for workers in (1, 2):
+            # Worker processes parse flat files only: a table is read in one process anyway.
+            modes = (1, 2) if detect_format(src) == "flatfile" else (1,)
+            for workers in modes:
+                for tree_label, tree in trees:  # interleaved: both trees see the same load
                     times = [_build_seconds(tree, src, workers, work) for _ in range(args.repeats)]
                     row = {"input": label, "tree": tree_label, "workers": workers,
                            "median_s": round(statistics.median(times), 2),
