@@ -42,13 +42,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kb.errors import KBError, KBNotFoundError
+from kb.errors import KBCorruptError, KBError, KBNotFoundError
 
 __all__ = [
     "CURRENT",
     "MANIFEST_FILE",
-    "KBCorruptError",
-    "KBPathError",
     "resolve",
     "is_knowledge_base",
     "check_replaceable",
@@ -68,14 +66,6 @@ _LOCK_FILE = ".lock"
 #: Files a build writes into a version (besides the manifest and marker).
 KB_FILES = ("kb.duckdb", "residues.u8", "offsets.npy", "kmer_offsets.npy",
             "kmer_positions.npy", "kmer_index.json")
-
-
-class KBCorruptError(KBError):
-    """A knowledge-base file whose size or checksum differs from what the build recorded."""
-
-
-class KBPathError(KBError):
-    """A knowledge-base path that cannot be used (not a directory, locked, read-only, full)."""
 
 
 # ---------------------------------------------------------------------------------- readers

@@ -29,7 +29,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from kb.layout import KBPathError, check_manifest, require_knowledge_base, resolve
+from kb.errors import KBPathError
+from kb.layout import check_manifest, require_knowledge_base, resolve
 from kb.locations import LocationMapper, default_mapper
 from kb.records import Entry
 from kb.seqstore import SequenceStore

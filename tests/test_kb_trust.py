@@ -25,8 +25,7 @@ import kb
 import kb.api
 from cli.main import kb_app
 from kb import layout
-from kb.errors import InputFormatError, KBError
-from kb.layout import KBCorruptError
+from kb.errors import InputFormatError, KBCorruptError, KBError
 from kb.store import DB_FILE, info, is_complete, read_meta
 
 kb_build = importlib.import_module("kb.build")  # the module (kb.build is the function)
