@@ -92,7 +92,7 @@ def ensure_kb(entries: int, seed: int) -> tuple[Path, float | None]:
     flat = ensure_flatfile(entries, seed)
     print(f"building {db} ...", flush=True)
     t0 = time.perf_counter()
-    build([flat], db, force=True, progress=False)
+    build([flat], db, force=True, progress=False, workers=min(2, os.cpu_count() or 1))
     return db, round(time.perf_counter() - t0, 1)
 
 

@@ -5,6 +5,7 @@ Errors are turned into one-line messages and exit codes here (``user_errors``), 
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import re
@@ -56,6 +57,21 @@ def fail(message: str, code: int = EXIT_USER_ERROR) -> typer.Exit:
     return typer.Exit(code=code)
 
 
+def _os_error_message(e: OSError) -> str:
+    """``PATH: reason`` for an OSError (``PATH -> PATH2`` for a rename), one line."""
+    reason = e.strerror or str(e) or e.__class__.__name__
+    if e.errno == errno.ENOSPC:
+        reason = "no space left on device"
+    where = ""
+    if e.filename is not None:
+        where = str(e.filename)
+        if getattr(e, "filename2", None) is not None:
+            where += f" -> {e.filename2}"
+    if not where or where in reason:
+        return reason
+    return f"{where}: {reason}"
+
+
 def _option_flags(func: Callable[..., Any]) -> dict[str, str]:
     """A command's parameter names -> their long option flags (``fmt`` -> ``--format``)."""
     flags = {}
@@ -82,25 +98,34 @@ def _flags_for_params(err: BaseException, message: str, func: Callable[..., Any]
     return head + tail
 
 
-def user_errors(func: F) -> F:
-    """Decorator for commands: domain errors become one line on stderr and exit code 2.
+def _is_duckdb_error(e: BaseException) -> bool:
+    return type(e).__module__.split(".")[0] in ("duckdb", "_duckdb")
 
-    ``ValueError`` (all domain errors subclass it), ``FileNotFoundError``, ``PermissionError``,
-    ``IsADirectoryError`` and ``EOFError`` are user errors; anything else is a bug and keeps
-    its traceback.
+
+def user_errors(func: F) -> F:
+    """Decorator for commands: user errors become one line on stderr and exit code 2.
+
+    User errors: ``ValueError`` (all domain errors subclass it), every ``OSError`` (a missing,
+    unreadable, read-only, locked or full path: the message names the path), DuckDB errors
+    (first line of the message) and ``EOFError``. Anything else is a bug and keeps its
+    traceback.
     """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, EOFError) as e:
-            msg = _flags_for_params(e, str(e) or e.__class__.__name__, func)
-            if isinstance(e, FileNotFoundError) and e.filename and str(e.filename) not in msg:
-                msg = f"{e.filename}: {msg}"
-            raise fail(msg) from None
+        except OSError as e:
+            raise fail(_os_error_message(e)) from None
+        except (ValueError, EOFError) as e:
+            raise fail(_flags_for_params(e, str(e) or e.__class__.__name__, func)) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             sys.exit(130)
+        except Exception as e:
+            if _is_duckdb_error(e):
+                text = str(e).strip()
+                raise fail(text.splitlines()[0] if text else type(e).__name__) from None
+            raise
 
     return wrapper  # type: ignore[return-value]

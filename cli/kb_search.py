@@ -91,6 +91,16 @@ def _gather(peptides: list[str] | None, input_file: Path | None) -> Queries:
     return Queries(prepare_peptides(args + file_batch.peptides), args + got.peptides, ids)
 
 
+def warn_stale(knowledge_base) -> None:
+    """One line on stderr when a source of the knowledge base changed since its build."""
+    stale = [s for s in knowledge_base.stale_sources() if s["status"] == "stale"]
+    if stale:
+        names = "; ".join(f"{s['path']} ({s['why']})" for s in stale)
+        typer.echo(f"warning: knowledge base {knowledge_base.path} is stale: its source "
+                   f"changed since the build: {names}; rebuild with 'kb build --force'",
+                   err=True)
+
+
 def _summary(n_queries: int, n_distinct: int, n_rows: int, no_hit_peptides: list[str]) -> str:
     msg = (f"{n_queries} peptide(s) ({n_distinct} distinct): {n_rows} occurrence(s); "
            f"{len(no_hit_peptides)} peptide(s) without a hit")
@@ -150,6 +160,7 @@ def search_cmd(
     batch = queries.batch
     console = Console(stderr=True)
     with kb.api.open(db) as knowledge_base:
+        warn_stale(knowledge_base)
         with console.status(f"searching {len(batch)} peptide(s)"):
             if counts:
                 table = knowledge_base.count(batch, il_equivalent=il_equivalent, taxon=taxon,

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numba
 import numpy as np
 import pyarrow as pa
@@ -75,18 +74,20 @@ class SearchResult:
 
 
 def _missing_parts(path: Path) -> list[str]:
-    try:
-        from kb.store import is_complete  # the store module owns the completion marker
-    except ImportError:  # pragma: no cover - before kb.store existed
-        is_complete = None
+    from kb.store import is_complete  # the store module owns the completion marker
+
     missing = [f for f in (_DB_FILE, "offsets.npy", "residues.u8") if not (path / f).is_file()]
-    if not missing and is_complete is not None and not is_complete(path):
+    if not missing and not is_complete(path):
         missing.append("completion marker (the build did not finish)")
     return missing
 
 
 def open(path: str | Path) -> KnowledgeBase:  # noqa: A001 - the public name is kb.open
     """Open a knowledge base built by ``kb build`` (read-only, arrays memory-mapped).
+
+    The version the directory's ``current`` pointer names is read once and every file is
+    opened from it (see :mod:`kb.layout`): a build replacing the knowledge base meanwhile does
+    not mix two versions. File sizes are checked against the build's manifest.
 
     Arguments:
         path: the knowledge-base directory.
@@ -97,19 +98,36 @@ def open(path: str | Path) -> KnowledgeBase:  # noqa: A001 - the public name is 
     Raises:
         KBNotFoundError: the directory does not exist or is not a finished build (the message
             names what is missing).
+        KBCorruptError: a file whose size differs from the manifest (truncated), naming it.
+        KBPathError: the database cannot be opened (e.g. locked by a writer), naming it.
     """
+    from kb.layout import check_manifest, resolve
+    from kb.store import connect_read_only
+
     path = Path(path)
     if not path.is_dir():
         raise KBNotFoundError("knowledge-base directory does not exist", path)
-    missing = _missing_parts(path)
-    if missing:
-        raise KBNotFoundError(
-            f"not a finished knowledge base: missing {', '.join(missing)}; run 'kb build'", path
-        )
-    store = SequenceStore.load(path)
-    index = KmerIndex.load(path)
-    con = duckdb.connect(str(path / _DB_FILE), read_only=True)
-    return KnowledgeBase(path, con, store, index)
+    for attempt in range(3):  # a build may remove the version between reading and opening
+        version = resolve(path)
+        missing = _missing_parts(version)
+        if missing and attempt < 2 and resolve(path) != version:
+            continue
+        if missing:
+            raise KBNotFoundError(
+                f"not a finished knowledge base: missing {', '.join(missing)}; run 'kb build'",
+                path,
+            )
+        try:
+            check_manifest(version)
+            store = SequenceStore.load(version)
+            index = KmerIndex.load(version)
+            con = connect_read_only(version / _DB_FILE, path / _DB_FILE)
+        except FileNotFoundError:
+            if attempt < 2 and resolve(path) != version:
+                continue
+            raise
+        return KnowledgeBase(path, con, store, index)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 #: Block size (residues) of the position -> entry lookup table.
@@ -235,12 +253,14 @@ class KnowledgeBase:
             A ``bool`` array of length ``len(self)``, or ``None`` when no filter is given.
 
         Raises:
-            KBError: the taxon matches no entry.
+            KBError: the taxon matches no entry, or the knowledge base does not record the
+                field a filter needs (no taxonomy / no reviewed status in its sources).
         """
         if taxon is None and not reviewed_only:
             return None
         mask = np.ones(len(self), dtype=bool)
         if taxon is not None:
+            self._require_field("taxon_id" if _is_taxon_id(taxon) else "lineage", taxon)
             if _is_taxon_id(taxon):
                 where, params = "taxon_id = ?", [int(taxon)]
             else:
@@ -265,9 +285,68 @@ class KnowledgeBase:
             mask[:] = False
             mask[ids] = True
         if reviewed_only:
+            self._require_field("reviewed_known", None)
             rev = self._sql("SELECT entry_id FROM entries WHERE reviewed IS NOT TRUE").fetchnumpy()
             mask[np.asarray(rev["entry_id"], dtype=np.int64)] = False
         return mask
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        """A value of the build's ``meta`` table (JSON decoded), or ``default``."""
+        import json
+
+        rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        if not rows:
+            return default
+        row = rows[0]
+        try:
+            return json.loads(row[0])
+        except (TypeError, json.JSONDecodeError):
+            return row[0]
+
+    def provides(self) -> dict[str, int]:
+        """How many entries record each optional field: ``entries``, ``reviewed_known``,
+        ``reviewed``, ``taxon_id``, ``lineage``, ``organism`` (from the build's ``meta``;
+        counted now for a knowledge base built before it was recorded)."""
+        recorded = self.meta("provides")
+        if isinstance(recorded, dict):
+            return recorded
+        row = self.con.execute(
+            "SELECT count(*), count(reviewed), count(*) FILTER (WHERE reviewed), "
+            "count(taxon_id), count(lineage), count(organism) FROM entries").fetchall()[0]
+        keys = ("entries", "reviewed_known", "reviewed", "taxon_id", "lineage", "organism")
+        return dict(zip(keys, (int(v) for v in row), strict=True))
+
+    def _require_field(self, field: str, taxon: object) -> None:
+        """Raise when no entry records what a filter needs (instead of matching nothing)."""
+        have = self.provides()
+        if field == "lineage":
+            missing = have.get("lineage", 0) == 0 and have.get("organism", 0) == 0
+        else:
+            missing = have.get(field, 0) == 0
+        if not missing:
+            return
+        srcs = ", ".join(f"{Path(s['path']).name} [{s['format']}]"
+                         for s in self.meta("sources", []) or [])
+        what = {"taxon_id": "no taxon ids", "lineage": "no lineage or organism names",
+                "reviewed_known": "no reviewed status"}[field]
+        if field == "reviewed_known":
+            raise KBError(
+                f"this knowledge base has no reviewed status ({what} in its sources: {srcs}); "
+                "--reviewed-only needs a UniProt flat file, sp|/tr| FASTA headers or a "
+                "'Reviewed' column", self.path)
+        raise KBError(
+            f"this knowledge base has no taxonomy ({what} in its sources: {srcs}); cannot "
+            f"filter by taxon {taxon!r}: build it from a UniProt flat file (OX/OC lines), a "
+            "FASTA with OX= headers or a table with 'Organism (ID)'/'Taxonomic lineage' "
+            "columns", self.path)
+
+    def stale_sources(self, checksums: bool = False) -> list[dict[str, Any]]:
+        """Sources of this build that changed or disappeared since (see
+        :func:`kb.store.stale_sources`): dicts with ``path``, ``status`` (``stale`` or
+        ``missing``) and ``why``. Size and time are compared; SHA-256 with ``checksums``."""
+        from kb.store import stale_sources
+
+        return stale_sources(self.meta("sources", []) or [], checksums=checksums)
 
     # -------------------------------------------------------------------------- search
     def _blocks(self) -> np.ndarray:

@@ -11,6 +11,8 @@ __all__ = [
     "InputFormatError",
     "InvalidPeptideError",
     "KBNotFoundError",
+    "KBCorruptError",
+    "KBPathError",
     "ErrorSink",
     "report_error",
 ]
@@ -52,6 +54,14 @@ class InvalidPeptideError(KBError):
 
 class KBNotFoundError(KBError):
     """A knowledge-base directory that does not exist or is not a finished build."""
+
+
+class KBCorruptError(KBError):
+    """A knowledge-base file whose size or checksum differs from what the build recorded."""
+
+
+class KBPathError(KBError):
+    """A knowledge-base path that cannot be used (e.g. a database locked by another process)."""
 
 
 def report_error(err: KBError, errors: ErrorSink, strict: bool = False) -> None:

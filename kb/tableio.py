@@ -105,8 +105,8 @@ def table_format(path: str | Path | None, format: str | None = None) -> str:  # 
         if fmt is None:
             raise InputFormatError(
                 "unknown table format: expected a name ending in "
-                f"{', '.join(TABLE_SUFFIXES)} (or give the format, e.g. --format tsv)",
-                path,
+                f"{', '.join(TABLE_SUFFIXES)} (or give the format explicitly, e.g. format tsv)",
+                path, param="format",
             )
     if fmt == "parquet" and _gzipped(path):
         raise InputFormatError(

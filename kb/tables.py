@@ -14,6 +14,8 @@ not care where an entry came from.
 
   Other recognised columns: ``Entry Name``, ``Reviewed``, ``Protein names``, ``Gene Names``,
   ``Organism``, ``Organism (ID)``, ``Taxonomic lineage`` (or their snake_case names).
+  Without a ``Reviewed`` column, ``reviewed`` is unknown (NULL), except in DeepLoc 2.0's
+  dataset (``partition`` and ``kingdom`` columns), which holds Swiss-Prot entries only.
 * FASTA: UniProt headers ``>sp|ACC|NAME Protein name OS=... OX=9606 GN=... PE=1 SV=1`` or
   DeepLoc headers ``>ACC Location-Solubility[ test]`` (``Cytoplasm-Nucleus-U`` = both
   classes); any other header: the first word is the accession.
@@ -39,6 +41,7 @@ from kb.classes import UnknownLocationError, normalize_class
 from kb.errors import InputFormatError, report_error
 from kb.fasta import FastaRecord, parse_fasta
 from kb.records import Entry, Location
+from kb.textcodec import TEXT_ERRORS
 
 __all__ = [
     "FORMATS",
@@ -72,7 +75,8 @@ _NOT_SEQUENCE = re.compile("[^" + "".join(sorted(SEQUENCE_LETTERS)) + "]")
 
 
 def open_text(source: str | Path | BinaryIO) -> io.TextIOWrapper:
-    """Open a file (plain or gzip, detected from the magic bytes) as UTF-8 text.
+    """Open a file (plain or gzip, detected from the magic bytes) as UTF-8 text (bytes that
+    are not UTF-8 are read as Latin-1, see :mod:`kb.textcodec`).
 
     Arguments:
         source: a path, or a binary file object (e.g. one that counts bytes for a progress bar).
@@ -84,13 +88,15 @@ def open_text(source: str | Path | BinaryIO) -> io.TextIOWrapper:
         with open(source, "rb") as fh:
             magic = fh.read(2)
         if magic == b"\x1f\x8b":
-            return gzip.open(source, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
-        return open(source, encoding="utf-8", newline="")  # type: ignore[return-value]
+            return gzip.open(source, "rt", encoding="utf-8", errors=TEXT_ERRORS,  # type: ignore
+                             newline="")
+        return open(source, encoding="utf-8", errors=TEXT_ERRORS, newline="")  # type: ignore
     buffered = source if hasattr(source, "peek") else io.BufferedReader(source)  # type: ignore
     if buffered.peek(2)[:2] == b"\x1f\x8b":
         # GzipFile does not close a given fileobj: the caller owns ``source``.
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=buffered), encoding="utf-8", newline="")
-    return io.TextIOWrapper(buffered, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=buffered), encoding="utf-8",
+                                errors=TEXT_ERRORS, newline="")
+    return io.TextIOWrapper(buffered, encoding="utf-8", errors=TEXT_ERRORS, newline="")
 
 
 def detect_format(path: str | Path) -> str:
@@ -251,6 +257,8 @@ def _read_table(path, strict, errors, handle) -> Iterator[Entry]:
         cc_col = _find_col(header, _CC_COLS)
         label_col = None if cc_col is not None else _find_col(header, _LABEL_COLS)
         opt = {k: _find_col(header, v) for k, v in _OPTIONAL.items()}
+        # DeepLoc 2.0's dataset (label + partition + kingdom columns) is Swiss-Prot only.
+        all_reviewed = opt["reviewed"] is None and {"partition", "kingdom"} <= set(header)
         n_cols = len(header)
         prev_line = 1
         n_rows = 0
@@ -265,7 +273,10 @@ def _read_table(path, strict, errors, handle) -> Iterator[Entry]:
                     raise InputFormatError(
                         f"expected {n_cols} columns, found {len(row)}", path, line
                     )
-                yield _table_entry(row, path, line, acc_col, seq_col, cc_col, label_col, opt)
+                entry = _table_entry(row, path, line, acc_col, seq_col, cc_col, label_col, opt)
+                if all_reviewed:
+                    entry.reviewed = True
+                yield entry
             except InputFormatError as e:
                 report_error(e, errors, strict)
         if n_rows == 0:
