@@ -6,8 +6,8 @@ position p_s of P (the research paper's hit rate, eqs. 4 and 5):
 * E_s: the knowledge-base entries that contain s, without entries whose sequence is identical
   to P's (found by P's sequence hash, the ``seq_hash`` the KB stores, whatever P's id) and
   without P's own entry and isoforms (same accession once an isoform suffix ``-N`` is
-  stripped from both); ``keep_self=True`` keeps them all. Entries with no location mapped to one of the 10
-  classes are no evidence either way: they are left out of E_s and counted in
+  stripped from both); ``keep_self=True`` keeps them all. Entries with no location mapped to
+  one of the 10 classes are no evidence either way: they are left out of E_s and counted in
   ``n_unannotated``.
 * hit_e = 1 when L_P is among the classes of e (all location rows of the entry count,
   isoform-specific ones included); d_e = min |q - p_s| over the occurrences q of s in e;
