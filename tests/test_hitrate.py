@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import re
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
