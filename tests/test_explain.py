@@ -200,11 +200,12 @@ def test_output_carries_accession_and_sequence_hash():
     seqs = ["mkvlaagivg", "MSKL*", "MAAWTRKDEL", "PKKKRKVGGG"]
     t = explain(_tiny_model(), seqs, names)
     per = t.drop_duplicates("protein")
-    assert per["accession"].tolist() == ["P38175", "A0A024R161", "P12345-2", None]
+    assert per["accession"].fillna("-").tolist() == ["P38175", "A0A024R161", "P12345-2", "-"]
     want = [hashlib.md5(s.upper().rstrip("*").encode()).hexdigest() for s in seqs]
     assert per["seq_hash"].tolist() == want
     given = explain(_tiny_model(), seqs, names, accessions=["Q1", None, "", "Q4"])
-    assert given.drop_duplicates("protein")["accession"].tolist() == ["Q1", None, None, "Q4"]
+    assert given.drop_duplicates("protein")["accession"].fillna("-").tolist() == [
+        "Q1", "-", "-", "Q4"]
 
 
 @pytest.mark.parametrize(("header_id", "want"), [
