@@ -1,7 +1,7 @@
 """``psl explain``, ``psl extract``, ``psl report`` and ``psl experiment hitrates``.
 
-Thin wrappers: the work is done in :mod:`psl.explain`, :mod:`psl.extract`, :mod:`psl.report`
-and :mod:`psl.experiment_hitrates`.
+Thin wrappers: the work is done in :mod:`psl.explain.attributions`, :mod:`psl.explain.extract`,
+:mod:`psl.explain.report` and :mod:`psl.experiments.hitrates`.
 """
 
 from __future__ import annotations
