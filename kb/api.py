@@ -433,7 +433,6 @@ class KnowledgeBase:
             [accs],
         ).to_arrow_table()
 
-
     # ------------------------------------------- entry lookups (what psl's hit rates need)
     # One block of read-only lookups, each computed once per open knowledge base and cached on
     # the object (a built knowledge base never changes): psl runs no SQL of its own.
