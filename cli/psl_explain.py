@@ -6,13 +6,22 @@ Thin wrappers: the work is done in :mod:`psl.explain.attributions`, :mod:`psl.ex
 
 from __future__ import annotations
 
+import sys
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Literal
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from cli.apps import choice_enum, experiment_app, psl_app, user_errors
 from cli.options import Device, PlainUsageCommand, device_option
@@ -43,9 +52,53 @@ def _progress() -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         transient=True,
         console=Console(stderr=True),
     )
+
+
+class _ProteinProgress:
+    """Proteins done: a rich bar with an ETA on a terminal; otherwise (a log file, a pipe) a
+    plain line on stderr every ``every`` proteins and at the end."""
+
+    def __init__(self, description: str, total: int, every: int | None = None):
+        self.description = description
+        self.total = total
+        self.every = every or max(1, min(100, total // 20))
+        self.tty = sys.stderr.isatty()
+        self.bar: Progress | None = None
+        self.start = time.perf_counter()
+        self.reported = 0
+
+    def __enter__(self) -> _ProteinProgress:
+        self.start = time.perf_counter()
+        if self.tty:
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                transient=True, console=Console(stderr=True),
+            )
+            self.bar.__enter__()
+            self.task = self.bar.add_task(self.description, total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def update(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+            return
+        if done - self.reported < self.every and done < self.total:
+            return
+        self.reported = done
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / done * (self.total - done) if done else float("nan")
+        typer.echo(f"{self.description}: {done}/{self.total} proteins, {elapsed:.0f} s elapsed, "
+                   f"ETA {eta:.0f} s", err=True)
 
 
 @psl_app.command("explain", cls=PlainUsageCommand)
@@ -62,7 +115,9 @@ def explain_command(
     ),
     fasta: Path = typer.Option(
         None, "--fasta", help="Proteins to explain (FASTA). A DeepLoc header "
-        "'>ACC Location-Solubility' gives the true label; other headers give none."
+        "'>ACC Location-Solubility' gives the true label; other headers give none. The "
+        "accession of a UniProt header ('>sp|P12345|NAME_HUMAN ...') and the sequence hash "
+        "go into the output, so that 'psl score' excludes the protein's own entry."
     ),
     split: Split = typer.Option(
         None, "--split", help="Explain a partition of the shipped DeepLoc 1.0 data instead of "
@@ -94,13 +149,21 @@ def explain_command(
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the permute/random ablations."),
     device: Device = device_option("IG on CUDA runs with cuDNN disabled for the RNN backward."),
+    threads: int = typer.Option(
+        0, "--threads", min=0,
+        help="Torch CPU threads; 0 (default) = the free cores: min(cores, max(1, cores - load "
+        "average)), since on a busy machine fewer threads run faster.",
+    ),
 ) -> None:
     """Per-residue attributions (attention or Integrated Gradients) for each protein.
 
     Writes one row per residue: protein, position (1-based), residue, score, plus the true
-    label, predicted label, confidence, IG convergence delta and class probabilities.
+    label, predicted label, confidence, IG convergence delta, the protein's accession and
+    sequence hash, and class probabilities. Progress (with an ETA) goes to stderr.
     """
-    from psl.explain.attributions import IGSettings, explain
+    import torch
+
+    from psl.explain.attributions import IGSettings, default_threads, explain
     from psl.models.checkpoint import load_model
     from psl.tables_io import check_output, table_format, write_table
 
@@ -112,8 +175,11 @@ def explain_command(
     from psl.models.device import resolve_device
 
     loaded = load_model(model, device=resolve_device(device))
-    with _progress() as bar:
-        task = bar.add_task(f"{method.value} ({attention.value})", total=len(seqs))
+    n_threads = threads or default_threads()
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    label = f"{method.value} ({attention.value}, {n_threads} thread{'s' * (n_threads > 1)})"
+    with _ProteinProgress(label, len(seqs)) as bar:
         table = explain(
             loaded.model,
             seqs,
@@ -126,8 +192,9 @@ def explain_command(
             batch_size=batch_size,
             ig=IGSettings(n_steps=n_steps, internal_batch_size=internal_batch_size),
             seed=seed,
-            progress=lambda done: bar.update(task, completed=done),
+            progress=bar.update,
         )
+    torch.set_num_threads(threads_before)  # in-process callers keep their setting
     write_table(table, out, fmt)
     typer.echo(f"{len(seqs)} proteins, {len(table)} residues -> {out}", err=True)
 
@@ -162,18 +229,24 @@ def extract_command(
         "overlapping or touching, clipped at the ends)."
     ),
     label: LabelKind = typer.Option(
-        LabelKind.true, "--label", help="Which label becomes 'location': the true one, the "
-        "predicted one, or both (one row per kind; see column label_kind)."
+        LabelKind.auto, "--label", help="Which label becomes 'location': auto = the true one "
+        "where the protein has one, else the predicted one (a FASTA without labels); true; "
+        "predicted; or both (one row per kind). Column label_kind says which."
     ),
 ) -> None:
-    """Salient subsequences from per-residue scores, ready for 'psl score'."""
-    from psl.explain.extract import extract_subsequences
+    """Salient subsequences from per-residue scores, ready for 'psl score' (the protein's
+    accession and sequence hash are passed through). An empty result is a warning on stderr
+    saying why."""
+    from psl.explain.extract import empty_reason, extract_subsequences
     from psl.tables_io import check_output, read_table, table_format, write_table
 
     check_output(out, inputs=[attributions])
     table_format(out, fmt)
     table = read_table(attributions)
     subs = extract_subsequences(table, k=k, window=window, label=label.value)
+    if len(subs) == 0:
+        typer.echo(f"warning: no subsequence extracted: {empty_reason(table, k, label.value)}",
+                   err=True)
     write_table(subs, out, fmt)
     typer.echo(
         f"{len(subs)} subsequences from {subs['protein'].nunique()} proteins "

@@ -24,9 +24,11 @@ def score_cmd(
     subsequences: Path = typer.Argument(
         ..., metavar="SUBSEQUENCES",
         help="Table of subsequences (.csv, .tsv, .parquet; CSV/TSV may be .gz) with columns "
-        "protein (accession), location (reference class, one of the 10 DeepLoc classes, any "
-        "case/separator), subsequence and start (1-based). An optional 'sequence' column gives "
-        "the query protein's sequence; other columns (model, method, ...) pass through.",
+        "protein (the query protein's id), location (reference class, one of the 10 DeepLoc "
+        "classes, any case/separator), subsequence and start (1-based). Optional columns "
+        "identify the query protein: seq_hash (MD5 of its sequence, written by 'psl explain' "
+        "and 'psl extract'), accession (else protein is taken as the accession) and sequence; "
+        "other columns (model, method, ...) pass through.",
         show_default=False,
     ),
     db: Path = typer.Option(..., "--db", help="Knowledge-base directory built by 'kb build'."),
@@ -64,8 +66,10 @@ def score_cmd(
     ),
     keep_self: bool = typer.Option(
         False, "--keep-self",
-        help="Keep the query protein, its isoforms (-N suffix) and entries with an identical "
-        "sequence as evidence (excluded by default).",
+        help="Keep the query protein's own entry, its isoforms (-N suffix) and entries with an "
+        "identical sequence as evidence. By default they are excluded: identical sequences by "
+        "the seq_hash (or sequence) column whatever the ids, the entry and isoforms by "
+        "accession; without seq_hash/sequence, by accession only (a warning says so).",
     ),
     group_by: list[str] | None = typer.Option(
         None, "--group-by",

@@ -585,3 +585,195 @@ class KnowledgeBase:
             [accs],
         ).to_arrow_table()
 
+    # ------------------------------------------- entry lookups (what psl's hit rates need)
+    # One block of read-only lookups, each computed once per open knowledge base and cached on
+    # the object (a built knowledge base never changes): psl runs no SQL of its own.
+
+    @staticmethod
+    def sequence_hash(sequence: str) -> str:
+        """The ``entries.seq_hash`` of a sequence: hex MD5 of its upper-case ASCII residues
+        (a trailing ``*`` stop symbol is not part of the sequence).
+
+        Arguments:
+            sequence: amino-acid residues (any case).
+
+        Returns:
+            32 hexadecimal digits, equal to ``seq_hash`` of every entry with this sequence.
+        """
+        import hashlib
+
+        text = str(sequence).strip().upper()
+        if text.endswith("*"):
+            text = text[:-1]
+        return hashlib.md5(text.encode("ascii")).hexdigest()
+
+    #: An isoform suffix of an accession (``P12345-2``).
+    _ISOFORM_RE = re.compile(r"-[0-9]+$")
+
+    def _lookup_cache(self) -> dict[str, Any]:
+        return self.__dict__.setdefault("_lookups", {})
+
+    def sequence_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sequence store as arrays, for numba kernels: ``(residues, offsets)``.
+
+        Returns:
+            ``residues`` (``uint8``, memory-mapped: every sequence in ``entry_id`` order, each
+            followed by ``*``) and ``offsets`` (``int64``, ``len(self) + 1``: entry ``i`` is
+            ``residues[offsets[i] : offsets[i + 1] - 1]``).
+        """
+        return np.asarray(self.store.residues), np.asarray(self.store.offsets, dtype=np.int64)
+
+    def class_masks(self, evidence: str = "any") -> np.ndarray:
+        """Per entry, a bitmask of its location classes (bit ``c`` = ``LOCATION_CLASSES[c]``).
+
+        Every ``locations`` row with a class counts for its entry, isoform-specific rows
+        included.
+
+        Arguments:
+            evidence: ``"any"``, or ``"experimental"`` to keep only rows whose evidence
+                contains ``ECO:0000269``.
+
+        Returns:
+            ``uint16`` array of length ``len(self)`` (0 = no mapped location); cached per
+            evidence level, do not modify it.
+
+        Raises:
+            ValueError: unknown evidence level.
+        """
+        from kb.classes import LOCATION_CLASSES
+        from kb.store import EXPERIMENTAL_ECO, MIN_EVIDENCE
+
+        if evidence not in MIN_EVIDENCE:
+            raise ValueError(
+                f"unknown evidence level {evidence!r} (must be one of {', '.join(MIN_EVIDENCE)})"
+            )
+        cache = self._lookup_cache()
+        key = f"class_masks:{evidence}"
+        if key not in cache:
+            where = "l.class IS NOT NULL"
+            if evidence == "experimental":
+                where += f" AND l.evidence LIKE '%{EXPERIMENTAL_ECO}%'"
+            rows = self._sql(
+                f"""
+                SELECT e.entry_id,
+                       bit_or(CAST(1 AS INTEGER) << (list_position(?, l.class) - 1)) AS mask
+                FROM locations l JOIN entries e ON e.accession = l.accession
+                WHERE {where} AND list_position(?, l.class) IS NOT NULL
+                GROUP BY e.entry_id
+                """,
+                [list(LOCATION_CLASSES), list(LOCATION_CLASSES)],
+            ).fetchnumpy()
+            masks = np.zeros(len(self), dtype=np.uint16)
+            masks[np.asarray(rows["entry_id"], dtype=np.int64)] = np.asarray(
+                rows["mask"], dtype=np.uint16
+            )
+            masks.flags.writeable = False
+            cache[key] = masks
+        return cache[key]
+
+    def _seq_hashes(self) -> pa.Array:
+        cache = self._lookup_cache()
+        if "seq_hash" not in cache:
+            cache["seq_hash"] = self.entry_table(("seq_hash",)).column(0).combine_chunks()
+        return cache["seq_hash"]
+
+    @staticmethod
+    def _first_index(values: Sequence[str | None], haystack: pa.Array) -> np.ndarray:
+        """Index of the first occurrence of each value in ``haystack`` (-1 when absent)."""
+        import pyarrow.compute as pc
+
+        needles = pa.array([None if v is None else str(v).strip() for v in values],
+                           type=pa.string())
+        found = pc.index_in(needles, value_set=haystack).fill_null(-1)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    def entry_ids(self, accessions: Sequence[str | None]) -> np.ndarray:
+        """``entry_id`` of each accession (exact primary accession, isoform suffix included).
+
+        Arguments:
+            accessions: accessions (``None`` allowed).
+
+        Returns:
+            ``int64`` array of the same length; -1 where no entry has that accession.
+        """
+        return self._first_index(accessions, self.accessions)
+
+    def entry_ids_by_hash(self, hashes: Sequence[str | None]) -> np.ndarray:
+        """The first ``entry_id`` whose ``seq_hash`` (see :meth:`sequence_hash`) is each hash.
+
+        Every entry with that hash holds the same sequence (compare the residues to be sure).
+
+        Arguments:
+            hashes: hex MD5 sequence hashes (any case; ``None`` allowed).
+
+        Returns:
+            ``int64`` array of the same length; -1 where no entry has that sequence.
+        """
+        return self._first_index([None if h is None else str(h).lower() for h in hashes],
+                                 self._seq_hashes())
+
+    def _isoform_groups(self) -> tuple[np.ndarray, pa.Array]:
+        import pyarrow.compute as pc
+
+        cache = self._lookup_cache()
+        if "isoform_groups" not in cache:
+            bases = pc.replace_substring_regex(self.accessions, pattern=self._ISOFORM_RE.pattern,
+                                               replacement="")
+            encoded = pc.dictionary_encode(bases).combine_chunks() if isinstance(
+                bases, pa.ChunkedArray) else pc.dictionary_encode(bases)
+            groups = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+            groups.flags.writeable = False
+            cache["isoform_groups"] = (groups, encoded.dictionary)
+        return cache["isoform_groups"]
+
+    def isoform_groups(self) -> np.ndarray:
+        """Per entry, the number of its isoform group: entries whose accessions are equal once
+        an isoform suffix ``-N`` is removed (``P12345``, ``P12345-2``) share a group.
+
+        Returns:
+            ``int64`` array of length ``len(self)``, values ``0..n_groups-1`` (cached; do not
+            modify it).
+        """
+        return self._isoform_groups()[0]
+
+    def isoform_group_ids(self, accessions: Sequence[str | None]) -> np.ndarray:
+        """The isoform group (see :meth:`isoform_groups`) of each accession, with or without
+        isoform suffix.
+
+        Arguments:
+            accessions: accessions (``None`` allowed).
+
+        Returns:
+            ``int64`` array of the same length; -1 where no entry belongs to that group.
+        """
+        stripped = [None if a is None else self._ISOFORM_RE.sub("", str(a).strip())
+                    for a in accessions]
+        return self._first_index(stripped, self._isoform_groups()[1])
+
+    def features(
+        self, accessions: Sequence[str] | None = None, types: Sequence[str] | None = None
+    ) -> pa.Table:
+        """Sequence features (``FT`` lines) of entries.
+
+        Arguments:
+            accessions: primary accessions (None: all entries).
+            types: feature types to keep, e.g. ``["SIGNAL", "TRANSIT", "MOTIF"]`` (None: all).
+
+        Returns:
+            Table with columns ``accession``, ``type``, ``start``, ``end`` (1-based,
+            inclusive; null when unknown), ``description``, ``evidence``, sorted by
+            accession, start, type. A knowledge base built from tables or FASTA has no rows.
+        """
+        where, params = [], []
+        if accessions is not None:
+            where.append("accession IN (SELECT unnest(?))")
+            params.append([str(a).strip() for a in accessions])
+        if types is not None:
+            where.append("type IN (SELECT unnest(?))")
+            params.append([str(t) for t in types])
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        return self._sql(
+            'SELECT accession, type, start, "end", description, evidence FROM features'
+            + clause + " ORDER BY accession, start NULLS FIRST, type, \"end\"",
+            params or None,
+        ).to_arrow_table()

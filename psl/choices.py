@@ -28,8 +28,9 @@ INFERENCE_ATTENTION: tuple[str, ...] = tuple(m for m in ATTENTION_MODES if m != 
 METHODS: tuple[str, ...] = ("attention", "ig")
 #: The class an attribution explains: the predicted one or the true one.
 TARGETS: tuple[str, ...] = ("predicted", "true")
-#: Which label an extracted subsequence is scored against (``both``: one row per kind).
-LABEL_KINDS: tuple[str, ...] = ("true", "predicted", "both")
+#: Which label an extracted subsequence is scored against (``auto``: the true label where
+#: there is one, else the predicted one; ``both``: one row per kind).
+LABEL_KINDS: tuple[str, ...] = ("auto", "true", "predicted", "both")
 #: Weightings of the hit rate (see :mod:`psl.hitrate.scorer`).
 WEIGHTINGS: tuple[str, ...] = ("paper", "normalized", "none")
 #: Evidence levels of the location rows used: all, or experimental only.

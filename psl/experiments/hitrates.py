@@ -372,14 +372,10 @@ def _ensure_kb(db: Path | None, out: Path, say: Callable[[str], None]) -> Path:
 
 
 def _features(kb: Any, accessions: Sequence[str]) -> pd.DataFrame:
-    try:
-        return kb.con.execute(
-            'SELECT accession, type, start, "end" FROM features '
-            "WHERE accession IN (SELECT unnest(?)) AND type IN ('SIGNAL', 'TRANSIT', 'MOTIF')",
-            [list(accessions)],
-        ).df()
-    except Exception:  # noqa: BLE001 - a KB without a features table has no ground truth
-        return pd.DataFrame(columns=["accession", "type", "start", "end"])
+    """The SIGNAL, TRANSIT and MOTIF features of the proteins (none for a KB built from a
+    table or FASTA)."""
+    table = kb.features(accessions, types=("SIGNAL", "TRANSIT", "MOTIF"))
+    return table.select(["accession", "type", "start", "end"]).to_pandas()
 
 
 def run_hitrates(
