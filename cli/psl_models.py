@@ -97,8 +97,8 @@ def evaluate_cmd(
     split: str = typer.Option("test", "--split", help="test or val: the split of the model's "
                               "own data config."),
     attention: AttentionMode = typer.Option(
-        AttentionMode.learned, "--attention", help="Attention at inference (uniform, permute and random "
-        "are the ablations of the learned one)."),
+        AttentionMode.learned, "--attention", help="Attention at inference (uniform, permute "
+        "and random are the ablations of the learned one)."),
     fasta: Path | None = typer.Option(None, "--fasta", help="Evaluate on this labelled FASTA "
                                       "('>ACC Location-Solubility' headers) instead of --split."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Directory for metrics.json, "
