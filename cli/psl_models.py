@@ -12,14 +12,17 @@ from typing import Literal
 
 import typer
 
-from cli.apps import experiment_app, psl_app, user_errors
+from cli.apps import choice_enum, experiment_app, psl_app, user_errors
 from cli.options import Device, PlainUsageCommand, device_option
+from psl.choices import INFERENCE_ATTENTION
 
 #: ``psl evaluate --split`` choices (the splits of a model's data config).
 EVAL_SPLITS = ("test", "val")
 EvalSplit = Literal[EVAL_SPLITS]  # type: ignore[valid-type]
 
 __all__ = ["train_cmd", "ensemble_cmd", "evaluate_cmd", "predict_cmd", "table1_cmd"]
+
+AttentionMode = choice_enum("AttentionMode", INFERENCE_ATTENTION)
 
 
 @psl_app.command("train", cls=PlainUsageCommand)
@@ -99,8 +102,9 @@ def evaluate_cmd(
                                       "(default: the shipped models/default)."),
     split: EvalSplit = typer.Option("test", "--split",
                                     help="test or val: the split of the model's own data config."),
-    attention: str = typer.Option("learned", "--attention", help="Attention at inference: "
-                                  "learned, uniform, permute or random."),
+    attention: AttentionMode = typer.Option(
+        AttentionMode.learned, "--attention", help="Attention at inference (uniform, permute "
+        "and random are the ablations of the learned one)."),
     fasta: Path | None = typer.Option(None, "--fasta", help="Evaluate on this labelled FASTA "
                                       "('>ACC Location-Solubility' headers) instead of --split."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Directory for metrics.json, "
@@ -115,7 +119,7 @@ def evaluate_cmd(
     """Accuracy, macro-F1, MCC (with 95% bootstrap intervals), per-class scores, confusion."""
     from psl.training.evaluation import evaluate, write_evaluation
 
-    report = evaluate(model, split=split, attention=attention, fasta=fasta, seed=seed,
+    report = evaluate(model, split=split, attention=attention.value, fasta=fasta, seed=seed,
                       n_boot=n_boot, device=device)
     if out is not None:
         write_evaluation(report, out)
@@ -123,7 +127,7 @@ def evaluate_cmd(
         typer.echo(json.dumps(report, indent=2))
         return
     ci = report["ci95"]
-    typer.echo(f"{report['source']}: n={report['n']}, attention={attention}")
+    typer.echo(f"{report['source']}: n={report['n']}, attention={attention.value}")
     for k in ("accuracy", "macro_f1", "mcc"):
         typer.echo(f"  {k:9s} {report[k]:.4f}  95% CI [{ci[k][0]:.4f}, {ci[k][1]:.4f}]")
     typer.echo(f"  {'class':22s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'n':>5s}")
