@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from cli.apps import kb_app, user_errors
+from cli.options import PlainUsageCommand
 
 #: How many skipped-entry messages ``kb build`` prints (all are counted).
 SHOWN_ERRORS = 10
@@ -25,7 +26,7 @@ class InputFormat(str, Enum):
     fasta = "fasta"
 
 
-@kb_app.command("build")
+@kb_app.command("build", cls=PlainUsageCommand)
 @user_errors
 def build_command(
     inputs: list[Path] = typer.Argument(
@@ -33,7 +34,7 @@ def build_command(
         help="Input files, plain or .gz: UniProtKB flat files (uniprot_sprot.dat.gz), CSV/TSV "
         "tables with accession, sequence and location columns (UniProt TSV export, DeepLoc 2.0 "
         "CSV) or FASTA (UniProt or DeepLoc headers). The format is detected from the content.",
-        show_default=False,
+        show_default=False, metavar="INPUT",
     ),
     db: Path = typer.Option(
         ..., "--db", help="Knowledge-base directory to create (kb.duckdb + sequence store + index)."

@@ -143,9 +143,8 @@ def test_outputs_are_non_empty_and_unlabelled_proteins_use_the_predicted_label(r
 @pytest.mark.parametrize("kind", ["uniprot", "plain"])
 def test_no_own_entry_or_identical_sequence_counts(runs, flat_entries, kind):
     run = runs[kind]
-    source_of = {}
-    for header_id, plain_id, source, _ in QUERIES:
-        source_of[plain_id] = (plain_id, source)  # UniProt headers give the accession as id
+    # UniProt headers give the accession as id, so both runs key on it
+    source_of = {plain_id: (plain_id, source) for _, plain_id, source, _ in QUERIES}
     excluded_somewhere = 0
     for scored, keep in zip(run["scores"].itertuples(index=False),
                             run["keep_self"].itertuples(index=False), strict=True):

@@ -302,13 +302,9 @@ def _commands():
 
 COMMANDS = sorted(_commands(), key=lambda c: c[1])
 # kb build's usage line is fixed in cli/kb_build.py (another branch): cls=PlainUsageCommand
-_BRACES_ELSEWHERE = {("kb", "build")}
-
-
 @pytest.mark.parametrize(
     ("app", "path", "cmd"),
-    [pytest.param(*c, marks=pytest.mark.xfail(strict=True, reason="cli/kb_build.py"))
-     if c[1] in _BRACES_ELSEWHERE else c for c in COMMANDS],
+    COMMANDS,
     ids=[" ".join(c[1]) for c in COMMANDS],
 )
 def test_usage_lines_have_no_braces(app, path, cmd):
