@@ -17,6 +17,7 @@ _COMMAND_MODULES = (
     "cli.psl_models",
     "cli.psl_score",
     "cli.psl_explain",
+    "cli.psl_dataset",
 )
 
 for _name in _COMMAND_MODULES:

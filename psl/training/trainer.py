@@ -33,7 +33,9 @@ from psl.models.checkpoint import load_model, save_model, write_json_atomic
 from psl.models.device import resolve_device
 from psl.models.family import LocalizationModel
 from psl.models.inference import infer, preset_batch
+from psl.training.calibrate import calibrate_after_training
 from psl.training.config import RunConfig, TrainConfig
+from psl.training.imbalance import make_loss, training_batches
 
 __all__ = [
     "teacher_attention",
@@ -150,6 +152,8 @@ def train(
         opt, mode="min" if tc.select == "loss" else "max", factor=0.5,
         patience=tc.lr_decay_patience,
     )
+    criterion = make_loss(sets["train"].labels.numpy(), run.model.n_classes, tc.class_weights,
+                          tc.focal_gamma, tc.label_smoothing, dev)
     sign = -1.0 if tc.select == "loss" else 1.0
     best_score = -math.inf
     best_epoch = 0
@@ -189,15 +193,15 @@ def train(
             total_loss = 0.0
             correct = 0
             seen = 0
-            for idx, batch, labels in train_set.batches(tc.batch_size, shuffle=True,
-                                                        seed=tc.seed * 1000 + epoch):
+            for idx, batch, labels in training_batches(train_set, tc.batch_size, tc.sampler,
+                                                       seed=tc.seed * 1000 + epoch):
                 b = batch.to(dev)
                 y = labels.to(dev)
                 pre = (preset_batch(presets["train"], idx, b.tokens.shape[1]).to(dev)
                        if presets else None)
                 outp = model(b.tokens, b.mask, attention="preset" if presets else "learned",
                              preset=pre)
-                loss = F.cross_entropy(outp.logits, y, label_smoothing=tc.label_smoothing)
+                loss = criterion(outp.logits, y)
                 if soft is not None:
                     t_probs = torch.from_numpy(soft[idx]).to(dev)
                     temp = tc.distill_temperature
@@ -286,4 +290,5 @@ def train(
     model.cpu()
     save_model(out, model, run.to_dict(), metrics)
     write_json_atomic(out / "history.json", history)
+    metrics = calibrate_after_training(out, tc.calibrate, metrics, str(dev), n_boot, tc.seed)
     return metrics
