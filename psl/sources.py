@@ -43,6 +43,7 @@ __all__ = [
     "write_dataset",
     "read_dataset",
     "training_set_table",
+    "write_training_set",
 ]
 
 MULTILABEL_RULES = ("drop", "first")
@@ -228,3 +229,11 @@ def training_set_table(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
         "split": name,
     }) for name, df in splits.items()]
     return pd.concat(frames, ignore_index=True)
+
+
+def write_training_set(splits: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write :func:`training_set_table` as TSV (atomically)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        training_set_table(splits).to_csv(tmp, sep="\t", index=False)
+    return path

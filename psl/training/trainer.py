@@ -33,6 +33,7 @@ from psl.models.checkpoint import load_model, save_model, write_json_atomic
 from psl.models.device import resolve_device
 from psl.models.family import LocalizationModel
 from psl.models.inference import infer, preset_batch
+from psl.sources import write_training_set
 from psl.training.calibrate import calibrate_after_training
 from psl.training.config import RunConfig, TrainConfig
 from psl.training.imbalance import make_loss, training_batches
@@ -290,5 +291,6 @@ def train(
     model.cpu()
     save_model(out, model, run.to_dict(), metrics)
     write_json_atomic(out / "history.json", history)
+    write_training_set(splits, out / "training_set.tsv")
     metrics = calibrate_after_training(out, tc.calibrate, metrics, str(dev), n_boot, tc.seed)
     return metrics
