@@ -22,9 +22,11 @@ Prefilter (which pairs are aligned at all)
     exact words. The trade-off: smaller ``min_hits`` or ``k`` or a larger ``max_candidates``
     catches more remote homologs at the price of more alignments (with k = 3 and 4 hits, 73%
     of all DeepLoc 2.0 x DeepLoc 1.0 test pairs pass: no filter at all); pairs near 30%
-    identity without three conserved 5-residue words on one diagonal are missed. ``prefilter=False`` aligns all pairs (the reference the tests compare with);
-    ``benchmarks/homology.py`` measures the prefilter's sensitivity on a random sample
-    against all-pairs alignment.
+    identity without three conserved 5-residue words on one diagonal are missed, as are short
+    chance alignments that pass the criterion (it has no score or length floor).
+    ``prefilter=False`` aligns all pairs (the reference the tests compare with);
+    ``benchmarks/homology.py`` measures the prefilter's sensitivity on a random sample against
+    all-pairs alignment.
 """
 
 from __future__ import annotations

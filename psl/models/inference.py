@@ -111,9 +111,9 @@ def predict(
     Returns:
         A DataFrame with ``id``, ``length``, ``predicted``, ``probability`` (of the predicted
         class), one ``p_<class>`` column per class (calibrated with the checkpoint's
-        temperature and logit offsets, see :mod:`psl.models.calibration`), and ``top_attention`` (``"pos:weight"``
-        pairs of the ``top_k`` residues with the highest attention, 1-based positions in the
-        original sequence, ``;``-separated).
+        temperature and logit offsets, see :mod:`psl.models.calibration`), and
+        ``top_attention`` (``"pos:weight"`` pairs of the ``top_k`` residues with the highest
+        attention, 1-based positions in the original sequence, ``;``-separated).
 
     Raises:
         InvalidSequenceError: an empty sequence or an illegal letter.

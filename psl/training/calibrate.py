@@ -15,9 +15,9 @@ from psl.data import DataConfig, EncodedSet, load_splits
 from psl.metrics import expected_calibration_error, macro_f1
 from psl.models.calibration import (
     Calibration,
-    mean_nll,
     fit_logit_offsets,
     fit_temperature,
+    mean_nll,
     save_calibration,
     softmax,
 )
