@@ -135,3 +135,33 @@ def test_calibrate_checkpoint_then_predict_and_evaluate_use_it(repo_root, tmp_pa
     # new weights saved into the directory invalidate the old calibration
     save_model(ckpt, model, run.to_dict())
     assert load_model(ckpt).calibration.is_identity
+
+
+def test_explain_cli_prints_temperature_scaled_probabilities(tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from cli.main import psl_app
+    from psl.explain.attributions import probability_columns
+    from psl.models.checkpoint import save_model
+    from psl.models.family import LocalizationModel, ModelConfig
+
+    torch.manual_seed(1)
+    ckpt = save_model(tmp_path / "m", LocalizationModel(
+        ModelConfig(hidden=8, conv_channels=8, conv_kernels=[3])))
+    fasta = tmp_path / "p.fasta"
+    fasta.write_text(">sp|P12345|X_HUMAN Desc OS=Homo sapiens OX=9606\nMKVLAAGIVGSKL\n"
+                     ">P2 Peroxisome-U\nMAAWTRKDEL\n")
+    runner = CliRunner()
+    args = ["explain", "--model", str(ckpt), "--fasta", str(fasta), "--method", "attention"]
+    assert runner.invoke(psl_app, args + ["--out", str(tmp_path / "raw.tsv")]).exit_code == 0
+    save_calibration(ckpt, Calibration(0.5))
+    res = runner.invoke(psl_app, args + ["--out", str(tmp_path / "cal.tsv")])
+    assert res.exit_code == 0, res.output
+    raw = pd.read_csv(tmp_path / "raw.tsv", sep="\t").groupby("protein").first()
+    cal = pd.read_csv(tmp_path / "cal.tsv", sep="\t").groupby("protein").first()
+    cols = probability_columns()
+    want = Calibration(0.5).recalibrate_probabilities(raw[cols].to_numpy())
+    np.testing.assert_allclose(cal[cols].to_numpy(), want, atol=2e-4)
+    np.testing.assert_allclose(cal["confidence"], want.max(1), atol=2e-4)
+    assert (cal["predicted_label"] == raw["predicted_label"]).all()
