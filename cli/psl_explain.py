@@ -195,8 +195,26 @@ def explain_command(
             progress=bar.update,
         )
     torch.set_num_threads(threads_before)  # in-process callers keep their setting
+    table = _calibrated(table, loaded)
     write_table(table, out, fmt)
     typer.echo(f"{len(seqs)} proteins, {len(table)} residues -> {out}", err=True)
+
+
+def _calibrated(table, loaded):  # noqa: ANN001, ANN202 - pandas frame, LoadedModel
+    """Probability and confidence columns with the checkpoint's temperature (not its logit
+    offsets: the explained decision is the model's own argmax, which a temperature keeps)."""
+    from psl.explain.attributions import probability_columns
+    from psl.models.calibration import Calibration
+
+    t = loaded.calibration.temperature
+    if t == 1.0 or table.empty:
+        return table
+    cols = probability_columns(loaded.classes)
+    table = table.copy()
+    p = Calibration(t).recalibrate_probabilities(table[cols].to_numpy())
+    table[cols] = p.astype(table[cols[0]].dtype)
+    table["confidence"] = p.max(1).astype(table["confidence"].dtype)
+    return table
 
 
 def _load_proteins(

@@ -116,7 +116,8 @@ def evaluate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
     device: Device = device_option(),
 ) -> None:
-    """Accuracy, macro-F1, MCC (with 95% bootstrap intervals), per-class scores, confusion."""
+    """Accuracy, macro-F1, MCC (with 95% bootstrap intervals), per-class precision/recall/F1,
+    confusion, and the expected calibration error before/after the checkpoint's temperature."""
     from psl.training.evaluation import evaluate, write_evaluation
 
     report = evaluate(model, split=split, attention=attention.value, fasta=fasta, seed=seed,
@@ -134,6 +135,11 @@ def evaluate_cmd(
     for c, r in report["per_class"].items():
         typer.echo(f"  {c:22s} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
                    f"{r['support']:5d}")
+    cal = report["calibration"]
+    typer.echo(f"  ECE (15 bins) raw {cal['ece_raw']:.4f}, temperature-scaled "
+               f"{cal['ece_temperature']:.4f} (T = {cal['temperature']:.3f}), as scored "
+               f"{cal['ece']:.4f}" + ("" if cal["applied"] else " [no calibration.json: "
+                                      "psl calibrate]"))
 
 
 @psl_app.command("predict", cls=PlainUsageCommand)

@@ -111,9 +111,10 @@ def predict(
 
     Returns:
         A DataFrame with ``id``, ``length``, ``predicted``, ``probability`` (of the predicted
-        class), one ``p_<class>`` column per class, and ``top_attention`` (``"pos:weight"``
-        pairs of the ``top_k`` residues with the highest attention, 1-based positions in the
-        original sequence, ``;``-separated).
+        class), one ``p_<class>`` column per class (calibrated with the checkpoint's
+        temperature and logit offsets, see :mod:`psl.models.calibration`), and
+        ``top_attention`` (``"pos:weight"`` pairs of the ``top_k`` residues with the highest
+        attention, 1-based positions in the original sequence, ``;``-separated).
 
     Raises:
         InvalidSequenceError: an empty sequence or an illegal letter.
@@ -126,7 +127,8 @@ def predict(
     data = EncodedSet(sequences, None, loaded.config.max_len)
     res = infer(loaded.model, data, batch_size=batch_size, attention=attention, device=device,
                 keep_attention=True)
-    probs = torch.softmax(torch.from_numpy(res.logits), dim=1).numpy()
+    # calibrated: softmax(z / T + b) with the checkpoint's calibration.json (identity if none)
+    probs = loaded.calibration.probabilities(res.logits).astype(np.float32)
     best = probs.argmax(1)
     table: dict[str, object] = {
         "id": list(ids),

@@ -11,7 +11,8 @@ from kb.classes import LOCATION_CLASSES
 from psl.choices import INFERENCE_ATTENTION
 from psl.data import DataConfig, EncodedSet, load_splits, read_deeploc
 from psl.errors import PslError
-from psl.metrics import classification_report, plot_confusion
+from psl.metrics import classification_report, expected_calibration_error, plot_confusion
+from psl.models.calibration import Calibration, softmax
 from psl.models.checkpoint import load_model, write_json_atomic
 from psl.models.device import resolve_device
 from psl.models.inference import infer
@@ -28,6 +29,7 @@ def evaluate(
     n_boot: int = 1000,
     device: str = "auto",
     batch_size: int = 64,
+    calibrated: bool = True,
 ) -> dict[str, Any]:
     """Score a checkpoint.
 
@@ -41,10 +43,14 @@ def evaluate(
         n_boot: bootstrap resamples for the 95% intervals.
         device: ``auto``, ``cpu`` or ``cuda``.
         batch_size: proteins per batch.
+        calibrated: apply the checkpoint's ``calibration.json`` (temperature and logit
+            offsets) to the logits before scoring; False scores the raw logits.
 
     Returns:
-        The :func:`psl.metrics.classification_report` dict plus ``source``, ``attention``
-        and ``model``.
+        The :func:`psl.metrics.classification_report` dict plus ``source``, ``attention``,
+        ``model`` and ``calibration``: ``temperature``, ``offsets``, ``applied`` and the
+        expected calibration error (15 bins) of the raw probabilities (``ece_raw``), of the
+        temperature-scaled ones (``ece_temperature``) and of what is scored (``ece``).
 
     Raises:
         PslError: unknown split or attention mode, a FASTA without single-label proteins.
@@ -69,10 +75,21 @@ def evaluate(
     data = EncodedSet(df["sequence"].tolist(), df["label"].tolist(), loaded.config.max_len)
     res = infer(loaded.model, data, batch_size=batch_size, attention=attention, seed=seed,
                 device=dev)
-    pred = res.logits.argmax(1)
-    report = classification_report(data.labels.numpy(), pred, list(LOCATION_CLASSES),
-                                   n_boot=n_boot, seed=seed)
+    y = data.labels.numpy()
+    cal = loaded.calibration if calibrated else Calibration()
+    logits = cal.apply(res.logits)
+    pred = logits.argmax(1)
+    report = classification_report(y, pred, list(LOCATION_CLASSES), n_boot=n_boot, seed=seed)
     report.update({"source": source, "attention": attention, "model": str(loaded.path)})
+    report["calibration"] = {
+        "applied": calibrated and not cal.is_identity,
+        "temperature": cal.temperature,
+        "offsets": cal.offsets,
+        "ece_raw": expected_calibration_error(softmax(res.logits), y),
+        "ece_temperature": expected_calibration_error(
+            softmax(res.logits / loaded.calibration.temperature), y),
+        "ece": expected_calibration_error(softmax(logits), y),
+    }
     return report
 
 
