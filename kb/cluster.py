@@ -88,7 +88,7 @@ def connect(scheduler: str, timeout: float = CONNECT_TIMEOUT) -> Any:
     workers = _local_workers(scheduler)
     if workers is not None:
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                           processes=True, dashboard_address=None)
+                                           processes=True, dashboard_address=":0")
         client = distributed.Client(cluster)
         client._psl_local_cluster = cluster  # closed by close_client
         return client
@@ -132,9 +132,9 @@ class ShardCache(_WorkerPlugin):
 
     name = "psl-kb-shard-cache"
 
-    def __init__(self) -> None:
+    def __init__(self) -> None:  # sent pickled to the workers: nothing open here
         self._kbs: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._lock: threading.Lock | None = None
         self.opened: dict[str, int] = {}
 
     def setup(self, worker: Any = None) -> None:
@@ -149,6 +149,8 @@ class ShardCache(_WorkerPlugin):
 
     def get(self, shard_dir: str) -> Any:
         """The open shard at ``shard_dir`` (opened on first use)."""
+        if self._lock is None:  # pragma: no cover - setup() always runs first on a worker
+            self._lock = threading.Lock()
         with self._lock:
             kb = self._kbs.get(shard_dir)
             if kb is None:
@@ -173,6 +175,10 @@ def _shard_cache() -> ShardCache:
     return get_worker().plugins[ShardCache.name]
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
 def _search_task(shard_dir: str, peptides: list[str], query_offset: int,
                  options: dict[str, Any]) -> pa.Table:
     """One (shard, chunk) search on a worker (pure: a rerun gives the same rows)."""
@@ -187,8 +193,11 @@ def submit_search(client: Any, shard_dirs: Sequence[str], peptides: list[str],
     if chunk_size < 1:
         raise KBError(f"chunk size must be >= 1, got {chunk_size}")
     starts = list(range(0, len(peptides), chunk_size))
-    chunks = client.scatter([peptides[s : s + chunk_size] for s in starts])
     run = uuid.uuid4().hex[:12]
+    # A chunk is the result of a task (not scattered data): a worker that dies with it loses
+    # nothing, the scheduler recomputes it from the task's arguments.
+    chunks = [client.submit(_identity, peptides[s : s + chunk_size], key=f"kb-peptides-{run}-{c}")
+              for c, s in enumerate(starts)]
     return [
         [client.submit(_search_task, d, chunk, s, options, key=f"kb-search-{run}-{i}-{c}")
          for c, (s, chunk) in enumerate(zip(starts, chunks, strict=True))]
