@@ -31,6 +31,11 @@ _INPUT_HELP = (
 )
 _OUT_HELP = "Write the rows to this file (atomically) instead of stdout."
 _FORMAT_HELP = "Output format: tsv, csv, parquet (needs --out) or jsonl."
+_SCHEDULER_HELP = (
+    "Search on a Dask cluster: a scheduler address (tcp://host:8786) or local[:W] (W local "
+    "worker processes, default 2). Each worker keeps the shards it opened memory-mapped; the "
+    "rows are the same as in-process. See docs/scale.md."
+)
 _IL_HELP = "Let I and L match each other (mass spectrometry cannot tell them apart)."
 
 
@@ -145,6 +150,8 @@ def search_cmd(
         False, "--with-locations", help="Add entry columns (entry_name, protein_name, organism, "
         "taxon_id, reviewed) and the entry's locations: classes (DeepLoc classes) and terms "
         "(subcellular-location terms), ';'-separated."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help=_SCHEDULER_HELP),
 ) -> None:
     """``kb search`` (help text in the decorator)."""
     check_format(fmt, out)
@@ -154,7 +161,9 @@ def search_cmd(
 
     batch = _gather(peptides, input_file)
     console = Console(stderr=True)
-    with kb.api.open(db) as knowledge_base:
+    from kb.cluster import cluster_client
+
+    with cluster_client(scheduler) as client, kb.api.open(db, client=client) as knowledge_base:
         with console.status(f"searching {len(batch)} peptide(s)"):
             result = knowledge_base.search_with_summary(
                 batch, il_equivalent=il_equivalent, taxon=taxon, reviewed_only=reviewed_only,

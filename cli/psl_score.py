@@ -82,6 +82,11 @@ def score_cmd(
         "the same way (e.g. --null 100; 0 = off). Needs --proteins.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the null model's random draws."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler",
+        help="Run the knowledge-base search on a Dask cluster: a scheduler address "
+        "(tcp://host:8786) or local[:W]; the hit rates are the same. See docs/scale.md.",
+    ),
 ) -> None:
     """Score subsequences by how often knowledge-base entries that contain them share the
     query protein's location (the hit rate), optionally against a random-window null model.
@@ -101,7 +106,10 @@ def score_cmd(
             table_format(path)  # fail before the work on an unknown output format
     table = read_table(subsequences)
     console = Console(stderr=True)
-    with kb.api.open(db) as knowledge_base, console.status("scoring") as status:
+    from kb.cluster import cluster_client
+
+    with cluster_client(scheduler) as client, kb.api.open(db, client=client) as knowledge_base, \
+            console.status("scoring") as status:
         result = score(
             knowledge_base, table,
             weighting=weighting.value, evidence=evidence.value, taxon=taxon,

@@ -4,21 +4,21 @@
   ``LocalCluster`` of W worker processes (default 2) on this machine; anything else is a
   scheduler address (``tcp://host:8786``), reached within a short timeout or a one-line
   :class:`SchedulerError`.
-* :class:`ShardCache`, a ``distributed.WorkerPlugin``: each worker opens (memory-maps) a shard
-  the first time a task needs it and keeps it open for all later tasks; a worker started
-  later (or restarted after a crash) gets the plugin too.
+* :class:`kb.shardcache.ShardCache`, a ``distributed.WorkerPlugin``: each worker opens
+  (memory-maps) a shard the first time a task needs it and keeps it open for all later
+  tasks; a worker started later (or restarted after a crash) gets the plugin too.
 * :func:`search_on_cluster`: the distinct peptides are cut into chunks (scattered once),
   every (shard, chunk) pair is one task returning an Arrow table; tasks are pure functions
   of their inputs, so Dask can rerun the tasks of a worker that died on another worker, and
   the client merges only the final results: no row is lost or duplicated.
 * :func:`run_tasks`: the shard builds of ``kb build --shards N --scheduler ...``.
 
-Dask rather than Ray: see ``docs/scale.md``.
+Dask rather than Ray: see ``docs/scale.md``. Importing this module does not import Dask; the
+functions that need it do.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,14 +28,8 @@ import pyarrow as pa
 
 from kb.errors import KBError
 
-try:  # dask[distributed] is a dependency; kb.cluster is only imported when a cluster is used
-    from distributed import WorkerPlugin as _WorkerPlugin
-except ImportError:  # pragma: no cover
-    _WorkerPlugin = object  # type: ignore[assignment,misc]
-
 __all__ = [
     "SchedulerError",
-    "ShardCache",
     "connect",
     "cluster_client",
     "register_shard_cache",
@@ -124,53 +118,18 @@ def cluster_client(scheduler: str | None) -> Iterator[Any]:
         close_client(client)
 
 
-class ShardCache(_WorkerPlugin):
-    """Worker plugin: shards opened once per worker and kept open across tasks.
-
-    ``opened`` counts the opens per shard directory (a test checks it stays at one).
-    """
-
-    name = "psl-kb-shard-cache"
-
-    def __init__(self) -> None:  # sent pickled to the workers: nothing open here
-        self._kbs: dict[str, Any] = {}
-        self._lock: threading.Lock | None = None
-        self.opened: dict[str, int] = {}
-
-    def setup(self, worker: Any = None) -> None:
-        self._kbs = {}
-        self._lock = threading.Lock()
-        self.opened = {}
-
-    def teardown(self, worker: Any = None) -> None:
-        for kb in self._kbs.values():
-            kb.close()
-        self._kbs = {}
-
-    def get(self, shard_dir: str) -> Any:
-        """The open shard at ``shard_dir`` (opened on first use)."""
-        if self._lock is None:  # pragma: no cover - setup() always runs first on a worker
-            self._lock = threading.Lock()
-        with self._lock:
-            kb = self._kbs.get(shard_dir)
-            if kb is None:
-                from kb.api import open as open_kb
-
-                kb = open_kb(shard_dir)
-                _ = kb.accessions  # read once here, not concurrently by several tasks
-                self._kbs[shard_dir] = kb
-                self.opened[shard_dir] = self.opened.get(shard_dir, 0) + 1
-            return kb
-
-
 def register_shard_cache(client: Any) -> None:
     """Install :class:`ShardCache` on every worker of ``client`` (and on later ones)."""
     _import_distributed()
+    from kb.shardcache import ShardCache
+
     client.register_plugin(ShardCache(), name=ShardCache.name)
 
 
-def _shard_cache() -> ShardCache:
+def _shard_cache() -> Any:
     from distributed import get_worker
+
+    from kb.shardcache import ShardCache
 
     return get_worker().plugins[ShardCache.name]
 

@@ -203,6 +203,11 @@ def build_shard(
         "skipped": summary.skipped,
         "duplicates": summary.duplicates,
         "errors": [_translate(m, translate) for m in summary.errors],
+        "per_source": [
+            {"source": piece.source, "entries": src["entries"], "skipped": src["skipped"],
+             "duplicates": src.get("duplicates", 0)}
+            for piece, src in zip(pieces, summary.sources, strict=True)
+        ],
         "seconds": summary.seconds,
         "files": _file_facts(out),
     }
@@ -380,9 +385,13 @@ def _summarize(db, scanned, pieces, results) -> BuildSummary:
         raise KBError(f"shard(s) {', '.join(too_big)} hold 2^32 residues or more: use more shards")
     summary.sources = [
         {"path": str(s.path.resolve()), "format": s.fmt, "bytes": s.size, "sha256": s.sha256,
-         "records": s.n_entries}
+         "records": s.n_entries, "entries": 0, "duplicates": 0, "skipped": 0}
         for s in scanned
     ]
+    for r in results:
+        for part in r["per_source"]:
+            for key in ("entries", "duplicates", "skipped"):
+                summary.sources[part["source"]][key] += part[key]
     return summary
 
 
@@ -693,19 +702,19 @@ def info(directory: str | Path, *, manifest: dict[str, Any] | None = None,
     own = con is None
     con = con if con is not None else _union_connection(directory, manifest)
     try:
-        tables = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in _TABLES}
+        tables = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in _TABLES}
         classes = dict(con.execute(
             "SELECT coalesce(class, 'null') AS c, count(DISTINCT accession) FROM locations "
             "GROUP BY c ORDER BY 2 DESC, 1").fetchall())
         with_class = con.execute(
             "SELECT count(DISTINCT accession) FROM locations WHERE class IS NOT NULL"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         index_meta = dict(con.execute(
             "SELECT key, value FROM meta WHERE key LIKE 'index.%' AND key <> 'index.n_positions'"
         ).fetchall())
         positions = con.execute(
             "SELECT sum(CAST(value AS BIGINT)) FROM shard_meta WHERE key = 'index.n_positions'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     finally:
         if own:
             con.close()
