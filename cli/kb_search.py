@@ -157,13 +157,14 @@ def search_cmd(
     check_format(fmt, out)
     from rich.console import Console
 
-    import kb.api
+    import kb.opener
 
     batch = _gather(peptides, input_file)
     console = Console(stderr=True)
     from kb.cluster import cluster_client
 
-    with cluster_client(scheduler) as client, kb.api.open(db, client=client) as knowledge_base:
+    with cluster_client(scheduler) as client, \
+            kb.opener.open(db, client=client) as knowledge_base:
         with console.status(f"searching {len(batch)} peptide(s)"):
             result = knowledge_base.search_with_summary(
                 batch, il_equivalent=il_equivalent, taxon=taxon, reviewed_only=reviewed_only,

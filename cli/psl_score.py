@@ -97,7 +97,7 @@ def score_cmd(
         raise ValueError("--null needs --proteins FILE (the null model is per protein)")
     from rich.console import Console
 
-    import kb.api
+    import kb.opener
     from psl.hitrate.scorer import score
     from psl.tables_io import read_table, table_format, write_table
 
@@ -108,7 +108,8 @@ def score_cmd(
     console = Console(stderr=True)
     from kb.cluster import cluster_client
 
-    with cluster_client(scheduler) as client, kb.api.open(db, client=client) as knowledge_base, \
+    with cluster_client(scheduler) as client, \
+            kb.opener.open(db, client=client) as knowledge_base, \
             console.status("scoring") as status:
         result = score(
             knowledge_base, table,

@@ -35,7 +35,11 @@ __all__ = [
 
 def __getattr__(name: str):
     # kb.open / kb.KnowledgeBase are imported lazily: kb.api pulls in numba.
-    if name in ("open", "KnowledgeBase", "SearchResult"):
+    if name == "open":  # single or sharded knowledge base
+        from kb import opener
+
+        return opener.open
+    if name in ("KnowledgeBase", "SearchResult"):
         from kb import api
 
         return getattr(api, name)

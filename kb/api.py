@@ -77,19 +77,11 @@ def _missing_parts(path: Path) -> list[str]:
     return missing
 
 
-def open(  # noqa: A001 - the public name is kb.open
-    path: str | Path, *, client: Any = None, verify: bool = True
-) -> KnowledgeBase:
+def open(path: str | Path) -> KnowledgeBase:  # noqa: A001 - the public name is kb.open
     """Open a knowledge base built by ``kb build`` (read-only, arrays memory-mapped).
-
-    A sharded knowledge base (``kb build --shards N``: a ``shards.json`` manifest) opens as a
-    :class:`kb.shards.ShardedKnowledgeBase`, with the same methods and results.
 
     Arguments:
         path: the knowledge-base directory.
-        client: a ``distributed.Client``: searches run on its workers (sharded knowledge bases
-            only; an unsharded one opens as a sharded one of one shard).
-        verify: for a sharded knowledge base, check the sha256 of every shard file.
 
     Returns:
         A :class:`KnowledgeBase`.
@@ -101,12 +93,6 @@ def open(  # noqa: A001 - the public name is kb.open
     path = Path(path)
     if not path.is_dir():
         raise KBNotFoundError("knowledge-base directory does not exist", path)
-    from kb.shards import is_sharded, open_sharded, open_single_on_cluster
-
-    if is_sharded(path):
-        return open_sharded(path, client=client, verify=verify)
-    if client is not None:
-        return open_single_on_cluster(path, client)
     missing = _missing_parts(path)
     if missing:
         raise KBNotFoundError(

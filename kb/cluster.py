@@ -141,7 +141,7 @@ def _identity(value: Any) -> Any:
 def _search_task(shard_dir: str, peptides: list[str], query_offset: int,
                  options: dict[str, Any]) -> pa.Table:
     """One (shard, chunk) search on a worker (pure: a rerun gives the same rows)."""
-    from kb.shards import search_shard
+    from kb.shardsearch import search_shard
 
     return search_shard(_shard_cache().get(shard_dir), peptides, query_offset, **options)
 
@@ -180,8 +180,8 @@ def search_on_cluster(client: Any, shard_dirs: Sequence[str], peptides: list[str
     """Search ``peptides`` in every shard on the cluster (see the module docstring).
 
     Returns:
-        Per shard, the :data:`kb.shards.SHARD_COLUMNS` rows (``query`` = index in ``peptides``),
-        as :func:`kb.shards.merge_shard_rows` takes them.
+        Per shard, the :data:`kb.shardsearch.SHARD_COLUMNS` rows (``query`` = index in
+        ``peptides``), as :func:`kb.shardsearch.merge_shard_rows` takes them.
     """
     return gather_search(client, submit_search(client, shard_dirs, peptides, options,
                                                chunk_size))

@@ -255,10 +255,10 @@ def test_cluster_search_and_hit_rates_equal_single(kbs, client):
     from psl.hitrate.scorer import score
 
     single, sharded_dir, _, _ = kbs
-    peps = _peptides(single, n=800, seed=3)
+    peps = _peptides(single, n=500, seed=3)
     with kb.open(sharded_dir, client=client) as sharded:
-        sharded.chunk_size = 300
-        for options in (OPTIONS[0], OPTIONS[3], OPTIONS[4]):
+        sharded.chunk_size = 200
+        for options in (OPTIONS[3], OPTIONS[4]):
             a = single.search_with_summary(peps, **options)
             b = sharded.search_with_summary(peps, **options)
             assert b.table.equals(a.table, check_metadata=True), options
@@ -290,7 +290,7 @@ def test_worker_killed_mid_search_loses_and_duplicates_nothing(kbs, client):
     from kb.shards import merge_shard_rows
 
     single, sharded_dir, _, _ = kbs
-    peps = _peptides(single, n=3000, seed=11)
+    peps = _peptides(single, n=1200, seed=11)
     batch = prepare_peptides(peps)
     with kb.open(sharded_dir, client=client) as sharded:
         futures = submit_search(client, [str(d) for d in sharded.shard_dirs], batch.unique, {},
