@@ -3,6 +3,7 @@
 >>> import kb
 >>> kb.build(["uniprot_sprot.dat.gz"], "kb_sprot")          # doctest: +SKIP
 >>> hits = kb.open("kb_sprot").search(["PKKKRKV", "SKL"])   # doctest: +SKIP
+>>> kb.build_sharded(["uniprot_sprot.dat.gz"], "kb_sprot4", shards=4)  # doctest: +SKIP
 """
 
 from kb.build import BuildSummary, build
@@ -30,6 +31,9 @@ __all__ = [
     "open",
     "KnowledgeBase",
     "SearchResult",
+    "ShardedKnowledgeBase",
+    "ShardError",
+    "build_sharded",
 ]
 
 
@@ -39,6 +43,10 @@ def __getattr__(name: str):
         from kb import opener
 
         return opener.open
+    if name in ("ShardedKnowledgeBase", "ShardError", "build_sharded"):
+        from kb import shards
+
+        return getattr(shards, name)
     if name in ("KnowledgeBase", "SearchResult"):
         from kb import api
 

@@ -159,6 +159,8 @@ def test_sharded_hit_rates_equal_single(kbs):
             pd.testing.assert_frame_equal(a.table, b.table)
             pd.testing.assert_frame_equal(a.proteins, b.proteins)
             assert (a.table["n_entries"] > 0).any()
+    by_path = score(sharded_dir, table)  # a directory is opened single or sharded alike
+    pd.testing.assert_frame_equal(by_path.table, score(single, table).table)
 
 
 def test_identical_sequence_in_another_shard_is_excluded(tmp_path):
