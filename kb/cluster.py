@@ -123,6 +123,9 @@ def register_shard_cache(client: Any) -> None:
     _import_distributed()
     from kb.shardcache import ShardCache
 
+    have = client.run(lambda dask_worker: ShardCache.name in dask_worker.plugins)
+    if have and all(have.values()):
+        return  # registered earlier: keep the shards the workers already opened
     client.register_plugin(ShardCache(), name=ShardCache.name)
 
 
@@ -138,7 +141,7 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _search_task(shard_dir: str, peptides: list[str], query_offset: int,
+def _search_task(shard_dir: str, peptides: Any, query_offset: int,
                  options: dict[str, Any]) -> pa.Table:
     """One (shard, chunk) search on a worker (pure: a rerun gives the same rows)."""
     from kb.shardsearch import search_shard
@@ -155,7 +158,10 @@ def submit_search(client: Any, shard_dirs: Sequence[str], peptides: list[str],
     run = uuid.uuid4().hex[:12]
     # A chunk is the result of a task (not scattered data): a worker that dies with it loses
     # nothing, the scheduler recomputes it from the task's arguments.
-    chunks = [client.submit(_identity, peptides[s : s + chunk_size], key=f"kb-peptides-{run}-{c}")
+    from kb.peptides import prepare_peptides
+
+    chunks = [client.submit(_identity, prepare_peptides(peptides[s : s + chunk_size]),
+                            key=f"kb-peptides-{run}-{c}")
               for c, s in enumerate(starts)]
     return [
         [client.submit(_search_task, d, chunk, s, options, key=f"kb-search-{run}-{i}-{c}")

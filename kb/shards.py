@@ -545,7 +545,8 @@ class ShardedKnowledgeBase(KnowledgeBase):
 
             return search_on_cluster(self.client, [str(d) for d in self.shard_dirs], peptides,
                                      options, self.chunk_size)
-        return [search_shard(s, peptides, **options) for s in self.shards]
+        distinct = prepare_peptides(peptides)  # validated and encoded once for all shards
+        return [search_shard(s, distinct, **options) for s in self.shards]
 
     def search_with_summary(
         self,
@@ -565,7 +566,7 @@ class ShardedKnowledgeBase(KnowledgeBase):
         parts = (self._shard_parts(batch.unique, {"il_equivalent": il_equivalent, **options})
                  if batch.n_unique else [])
         table, no_hit = merge_shard_rows(batch, parts, self.entry_offsets[:len(parts)].tolist(),
-                                         mask)
+                                         self.accessions, mask)
         if with_locations:
             table = self._add_locations(table, table.column("entry_id").to_numpy())
         table = table.replace_schema_metadata(

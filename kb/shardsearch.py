@@ -19,13 +19,14 @@ from kb.peptides import PeptideBatch
 
 __all__ = ["SHARD_COLUMNS", "search_shard", "merge_shard_rows"]
 
-#: Columns a shard's search returns to the merger (the peptide is rebuilt from the batch).
-SHARD_COLUMNS = ("query", "accession", "start", "end", "entry_id")
+#: Columns a shard's search returns to the merger (12 bytes per row; the peptide, accession
+#: and end are rebuilt from the batch and the global accessions).
+SHARD_COLUMNS = ("query", "start", "entry_id")
 
 
 def merge_shard_rows(
     batch: PeptideBatch, parts: Sequence[pa.Table], entry_offsets: Sequence[int],
-    mask: np.ndarray | None = None,
+    accessions: pa.Array, mask: np.ndarray | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
     """The rows of an unsharded search from the rows of every shard.
 
@@ -35,51 +36,55 @@ def merge_shard_rows(
             batch's distinct peptides (``query`` = index of the distinct peptide), sorted by
             (query, entry_id, start) as :meth:`kb.api.KnowledgeBase.search` returns them.
         entry_offsets: the first global entry id of each part's shard.
+        accessions: the accession of every global entry id.
         mask: the global entry filter (None: none).
 
     Returns:
-        ``(table, no_hit)`` as :meth:`kb.api.KnowledgeBase.search_with_summary` builds them (without
-        location columns).
+        ``(table, no_hit)`` as :meth:`kb.api.KnowledgeBase.search_with_summary` builds them
+        (without location columns).
     """
-    tables = []
+    n_rows = sum(p.num_rows for p in parts)
+    unique_q = np.empty(n_rows, dtype=np.int64)
+    start = np.empty(n_rows, dtype=np.int32)
+    eid = np.empty(n_rows, dtype=np.int32)
+    at = 0
     for part, off in zip(parts, entry_offsets, strict=True):
-        eid = part.column("entry_id").to_numpy().astype(np.int64) + int(off)
-        tables.append(part.select(["query", "accession", "start", "end"])
-                      .append_column("entry_id", pa.array(eid.astype(np.int32))))
-    rows = pa.concat_tables(tables) if tables else None
-    unique_q = (rows.column("query").to_numpy().astype(np.int64) if rows is not None
-                else np.zeros(0, np.int64))
+        n = part.num_rows
+        unique_q[at : at + n] = part.column("query").to_numpy()
+        start[at : at + n] = part.column("start").to_numpy()
+        eid[at : at + n] = part.column("entry_id").to_numpy() + np.int32(off)
+        at += n
     # Shards hold increasing entry ranges: a stable sort by peptide gives (peptide, entry, start).
     order = np.argsort(unique_q, kind="stable")
     if mask is not None and order.shape[0]:
-        keep = mask[rows.column("entry_id").to_numpy()[order]]
-        order = order[keep]
+        order = order[mask[eid[order]]]
     hit_off = np.zeros(batch.n_unique + 1, dtype=np.int64)
     np.cumsum(np.bincount(unique_q[order], minlength=batch.n_unique), out=hit_off[1:])
     query, source = batch.expand(hit_off)
-    take = pa.array(order[source]) if rows is not None else None
-    empty_i32 = pa.array(np.zeros(0, np.int32))
+    rows = order[source]
+    unique_of_row = batch.query_unique[query]
+    row_eid = eid[rows]
+    row_start = start[rows]
     table = pa.table({
-        "peptide": batch.unique_array().take(pa.array(batch.query_unique[query])),
-        "accession": rows.column("accession").take(take) if take is not None
-        else pa.array([], pa.string()),
-        "start": rows.column("start").take(take) if take is not None else empty_i32,
-        "end": rows.column("end").take(take) if take is not None else empty_i32,
+        "peptide": batch.unique_array().take(pa.array(unique_of_row)),
+        "accession": accessions.take(pa.array(row_eid)),
+        "start": pa.array(row_start),
+        "end": pa.array(row_start + batch.lengths.astype(np.int32)[unique_of_row] - 1),
         "query": pa.array(query),
-        "entry_id": rows.column("entry_id").take(take) if take is not None else empty_i32,
+        "entry_id": pa.array(row_eid),
     })
-    table = table.combine_chunks()
     rows_per_query = np.diff(hit_off)[batch.query_unique]
     no_hit = np.flatnonzero(rows_per_query == 0)
     return table, no_hit
 
 
-def search_shard(kb: Any, peptides: list[str], query_offset: int = 0,
+def search_shard(kb: Any, peptides: PeptideBatch | list[str], query_offset: int = 0,
                  **options: Any) -> pa.Table:
     """The :data:`SHARD_COLUMNS` of one shard's search (no filters; ``query + query_offset``).
 
     What every shard task runs, in-process or on a Dask worker: a pure function of the shard
-    and the peptides, so a retried task returns the same rows.
+    and the peptides (a prepared batch of distinct peptides: validated once, not per shard), so
+    a retried task returns the same rows.
     """
     table = kb.search(peptides, **options).select(list(SHARD_COLUMNS))
     if query_offset:

@@ -303,7 +303,8 @@ def test_worker_killed_mid_search_loses_and_duplicates_nothing(kbs, client):
         os.kill(pids[sorted(pids)[0]], 9)  # SIGKILL one worker process while tasks run
         assert sum(f.done() for f in flat) < len(flat)
         parts = gather_search(client, futures)
-        table, no_hit = merge_shard_rows(batch, parts, sharded.entry_offsets[:4].tolist())
+        table, no_hit = merge_shard_rows(batch, parts, sharded.entry_offsets[:4].tolist(),
+                                         sharded.accessions)
     expected = single.search_with_summary(peps)
     assert table.equals(expected.table.replace_schema_metadata(None))
     assert np.array_equal(no_hit, expected.no_hit)
