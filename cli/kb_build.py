@@ -65,6 +65,23 @@ def build_command(
     progress: bool = typer.Option(
         True, "--progress/--no-progress", help="Show a progress bar (by bytes read) on stderr."
     ),
+    shards: int | None = typer.Option(
+        None, "--shards", min=1,
+        help="Build a sharded knowledge base: N shards (ordinary knowledge bases of contiguous "
+        "entry ranges of about equal residues) plus a manifest (shards.json). Searches give the "
+        "same rows as an unsharded build. See docs/scale.md.",
+    ),
+    shard_residues: float | None = typer.Option(
+        None, "--shard-residues", min=1,
+        help="Build a sharded knowledge base whose shards hold at most R residues each (e.g. "
+        "2e9); instead of --shards.",
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler",
+        help="Build the shards in parallel on a Dask cluster: a scheduler address "
+        "(tcp://host:8786) or local[:W] (W local worker processes, default 2). The workers must "
+        "read and write --db's parent directory. Needs --shards or --shard-residues.",
+    ),
 ) -> None:
     """Build a local knowledge base from UniProt flat files, labelled tables or FASTA.
 
@@ -80,17 +97,20 @@ def build_command(
 
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
-    s = build(
-        inputs,
-        db,
-        force=force,
-        min_evidence=min_evidence.value,
-        strict=strict,
-        fmt=fmt.value if fmt is not None else None,
-        k=k,
-        progress=progress,
-        workers=workers,
-    )
+    options = dict(force=force, min_evidence=min_evidence.value, strict=strict,
+                   fmt=fmt.value if fmt is not None else None, k=k, progress=progress,
+                   workers=workers)
+    if shards is not None or shard_residues is not None:
+        from kb.cluster import cluster_client
+        from kb.shards import build_sharded
+
+        with cluster_client(scheduler) as client:
+            s = build_sharded(inputs, db, shards=shards, shard_residues=shard_residues,
+                              client=client, **options)
+    elif scheduler is not None:
+        raise ValueError("--scheduler needs --shards N or --shard-residues R")
+    else:
+        s = build(inputs, db, **options)
     for msg in s.errors[:SHOWN_ERRORS]:
         typer.echo(f"skipped: {msg}", err=True)
     if s.skipped > SHOWN_ERRORS:
@@ -117,29 +137,31 @@ def info_command(
     source file whose size or time (with --check: checksum) changed since the build is
     marked 'stale'.
     """
+    from kb.shards import info as sharded_info
+    from kb.shards import is_sharded
     from kb.store import info
 
-    facts = info(db, checksums=check)
+    facts = sharded_info(db) if is_sharded(db) else info(db, checksums=check)
     if as_json:
         typer.echo(json.dumps(facts, indent=1, sort_keys=True, default=str))
         return
     meta = facts["meta"]
     lines = [f"knowledge base {facts['db']} (built {meta.get('build_finished', '?')}, "
              f"tool {meta.get('tool_version', '?')}, min evidence {facts['min_evidence']})"]
-    if facts["version"]:
+    if facts.get("version"):
         lines.append(f"version: {facts['version']}")
     lines.append("tables:")
     lines += [f"  {t:<22}{n:>12,}" for t, n in facts["tables"].items()]
     lines.append(f"entries per class ({facts['entries_with_class']:,} entries with a class):")
     lines += [f"  {c:<22}{n:>12,}" for c, n in facts["classes"].items()]
-    provides = facts["provides"]
+    provides = facts.get("provides")
     if provides:
         lines.append(
             f"fields: reviewed status {provides['reviewed_known']:,} "
             f"({provides['reviewed']:,} reviewed), taxon id {provides['taxon_id']:,}, "
             f"lineage {provides['lineage']:,}, organism {provides['organism']:,} "
             f"of {provides['entries']:,} entries")
-    changed = {s["path"]: s for s in facts["stale_sources"]}
+    changed = {s["path"]: s for s in facts.get("stale_sources", [])}
     lines.append("sources:")
     for src in facts["sources"]:
         state = changed.get(src["path"])
@@ -153,7 +175,11 @@ def info_command(
         f"index: k={idx.get('k', '?')}, {idx.get('n_positions', 0):,} positions, "
         f"{facts['index_bytes'] / 1e6:,.1f} MB; total on disk {facts['total_bytes'] / 1e6:,.1f} MB"
     )
-    if facts["checked_files"]:
+    if "shards" in facts:
+        lines.append(f"shards: {len(facts['shards'])}")
+        lines += [f"  {x['name']:<14}{x['entries']:>12,} entries{x['residues']:>16,} residues"
+                  f"{x['bytes'] / 1e6:>12,.1f} MB" for x in facts["shards"]]
+    elif facts.get("checked_files"):
         what = "sizes and checksums" if check else "sizes"
         lines.append(f"check: {what} of {len(facts['checked_files'])} files match the manifest")
     else:

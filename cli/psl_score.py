@@ -85,6 +85,11 @@ def score_cmd(
         "the same way (e.g. --null 100; 0 = off). Needs --proteins.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the null model's random draws."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler",
+        help="Run the knowledge-base search on a Dask cluster: a scheduler address "
+        "(tcp://host:8786) or local[:W]; the hit rates are the same. See docs/scale.md.",
+    ),
 ) -> None:
     """Score subsequences by how often knowledge-base entries that contain them share the
     query protein's location (the hit rate), optionally against a random-window null model.
@@ -95,7 +100,7 @@ def score_cmd(
         raise ValueError("--null needs --proteins FILE (the null model is per protein)")
     from rich.console import Console
 
-    import kb.api
+    import kb.opener
     from psl.hitrate.scorer import score
     from psl.tables_io import check_output, read_table, table_format, write_table
 
@@ -106,7 +111,11 @@ def score_cmd(
         table_format(proteins_out)
     table = read_table(subsequences)
     console = Console(stderr=True)
-    with kb.api.open(db) as knowledge_base, console.status("scoring") as status:
+    from kb.cluster import cluster_client
+
+    with cluster_client(scheduler) as client, \
+            kb.opener.open(db, client=client) as knowledge_base, \
+            console.status("scoring") as status:
         result = score(
             knowledge_base, table,
             weighting=weighting.value, evidence=evidence.value, taxon=taxon,

@@ -3,6 +3,7 @@
 >>> import kb
 >>> kb.build(["uniprot_sprot.dat.gz"], "kb_sprot")          # doctest: +SKIP
 >>> hits = kb.open("kb_sprot").search(["PKKKRKV", "SKL"])   # doctest: +SKIP
+>>> kb.build_sharded(["uniprot_sprot.dat.gz"], "kb_sprot4", shards=4)  # doctest: +SKIP
 """
 
 from kb.build import BuildSummary, build
@@ -39,12 +40,23 @@ __all__ = [
     "open",
     "KnowledgeBase",
     "SearchResult",
+    "ShardedKnowledgeBase",
+    "ShardError",
+    "build_sharded",
 ]
 
 
 def __getattr__(name: str):
     # kb.open / kb.KnowledgeBase are imported lazily: kb.api pulls in numba.
-    if name in ("open", "KnowledgeBase", "SearchResult"):
+    if name == "open":  # single or sharded knowledge base
+        from kb import opener
+
+        return opener.open
+    if name in ("ShardedKnowledgeBase", "ShardError", "build_sharded"):
+        from kb import shards
+
+        return getattr(shards, name)
+    if name in ("KnowledgeBase", "SearchResult"):
         from kb import api
 
         return getattr(api, name)

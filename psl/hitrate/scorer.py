@@ -691,7 +691,7 @@ def score(
     if isinstance(null, bool) or not isinstance(null, int | np.integer) or null < 0:
         raise ValueError(f"null replicates must be an integer >= 0, got {null!r}")
     if isinstance(kb, str | Path):
-        from kb.api import open as open_kb
+        from kb.opener import open as open_kb  # single or sharded
 
         with open_kb(kb) as opened:
             return score(opened, table, weighting=weighting, evidence=evidence, taxon=taxon,

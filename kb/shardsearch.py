@@ -1,0 +1,93 @@
+"""The search of a sharded knowledge base: what each shard returns, and the merge.
+
+Every shard searches the distinct peptides of a batch without filters
+(:func:`search_shard`, in-process or as a Dask task: a pure function of the shard and the
+peptides); :func:`merge_shard_rows` adds each shard's first global entry id, orders the rows
+as an unsharded search does (query, entry_id, start), applies the global entry filter and
+expands the rows to the batch's queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from kb.peptides import PeptideBatch
+
+__all__ = ["SHARD_COLUMNS", "search_shard", "merge_shard_rows"]
+
+#: Columns a shard's search returns to the merger (12 bytes per row; the peptide, accession
+#: and end are rebuilt from the batch and the global accessions).
+SHARD_COLUMNS = ("query", "start", "entry_id")
+
+
+def merge_shard_rows(
+    batch: PeptideBatch, parts: Sequence[pa.Table], entry_offsets: Sequence[int],
+    accessions: pa.Array, mask: np.ndarray | None = None,
+) -> tuple[pa.Table, np.ndarray]:
+    """The rows of an unsharded search from the rows of every shard.
+
+    Arguments:
+        batch: the searched batch.
+        parts: per shard (in shard order), the :data:`SHARD_COLUMNS` of its search of the
+            batch's distinct peptides (``query`` = index of the distinct peptide), sorted by
+            (query, entry_id, start) as :meth:`kb.api.KnowledgeBase.search` returns them.
+        entry_offsets: the first global entry id of each part's shard.
+        accessions: the accession of every global entry id.
+        mask: the global entry filter (None: none).
+
+    Returns:
+        ``(table, no_hit)`` as :meth:`kb.api.KnowledgeBase.search_with_summary` builds them
+        (without location columns).
+    """
+    n_rows = sum(p.num_rows for p in parts)
+    unique_q = np.empty(n_rows, dtype=np.int64)
+    start = np.empty(n_rows, dtype=np.int32)
+    eid = np.empty(n_rows, dtype=np.int32)
+    at = 0
+    for part, off in zip(parts, entry_offsets, strict=True):
+        n = part.num_rows
+        unique_q[at : at + n] = part.column("query").to_numpy()
+        start[at : at + n] = part.column("start").to_numpy()
+        eid[at : at + n] = part.column("entry_id").to_numpy() + np.int32(off)
+        at += n
+    # Shards hold increasing entry ranges: a stable sort by peptide gives (peptide, entry, start).
+    order = np.argsort(unique_q, kind="stable")
+    if mask is not None and order.shape[0]:
+        order = order[mask[eid[order]]]
+    hit_off = np.zeros(batch.n_unique + 1, dtype=np.int64)
+    np.cumsum(np.bincount(unique_q[order], minlength=batch.n_unique), out=hit_off[1:])
+    query, source = batch.expand(hit_off)
+    rows = order[source]
+    unique_of_row = batch.query_unique[query]
+    row_eid = eid[rows]
+    row_start = start[rows]
+    table = pa.table({
+        "peptide": batch.unique_array().take(pa.array(unique_of_row)),
+        "accession": accessions.take(pa.array(row_eid)),
+        "start": pa.array(row_start),
+        "end": pa.array(row_start + batch.lengths.astype(np.int32)[unique_of_row] - 1),
+        "query": pa.array(query),
+        "entry_id": pa.array(row_eid),
+    })
+    rows_per_query = np.diff(hit_off)[batch.query_unique]
+    no_hit = np.flatnonzero(rows_per_query == 0)
+    return table, no_hit
+
+
+def search_shard(kb: Any, peptides: PeptideBatch | list[str], query_offset: int = 0,
+                 **options: Any) -> pa.Table:
+    """The :data:`SHARD_COLUMNS` of one shard's search (no filters; ``query + query_offset``).
+
+    What every shard task runs, in-process or on a Dask worker: a pure function of the shard
+    and the peptides (a prepared batch of distinct peptides: validated once, not per shard), so
+    a retried task returns the same rows.
+    """
+    table = kb.search(peptides, **options).select(list(SHARD_COLUMNS))
+    if query_offset:
+        q = table.column("query").to_numpy().astype(np.int32) + np.int32(query_offset)
+        table = table.set_column(0, "query", pa.array(q))
+    return table
