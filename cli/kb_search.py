@@ -145,6 +145,12 @@ def search_cmd(
         False, "--with-locations", help="Add entry columns (entry_name, protein_name, organism, "
         "taxon_id, reviewed) and the entry's locations: classes (DeepLoc classes) and terms "
         "(subcellular-location terms), ';'-separated."),
+    mismatches: int | None = typer.Option(
+        None, "--mismatches", "-m", help="Also report windows within N substitutions "
+        "(N = 0..3; Hamming distance, after I/L folding with --il-equivalent; an X in a peptide "
+        "matches any residue). Adds the columns mismatches, mismatch_positions (1-based, "
+        "';'-separated) and matched (the window). Without it: exact occurrences only.",
+        show_default=False),
 ) -> None:
     """``kb search`` (help text in the decorator)."""
     check_format(fmt, out)
@@ -152,13 +158,17 @@ def search_cmd(
 
     import kb.api
 
+    if mismatches is not None:
+        from kb.mismatch import check_mismatches
+
+        check_mismatches(mismatches)
     batch = _gather(peptides, input_file)
     console = Console(stderr=True)
     with kb.api.open(db) as knowledge_base:
         with console.status(f"searching {len(batch)} peptide(s)"):
             result = knowledge_base.search_with_summary(
                 batch, il_equivalent=il_equivalent, taxon=taxon, reviewed_only=reviewed_only,
-                with_locations=with_locations,
+                with_locations=with_locations, mismatches=mismatches,
             )
     write_rows(result.table, out, fmt)
     no_hit = [batch.peptides[i] for i in result.no_hit]
