@@ -14,6 +14,7 @@ __all__ = ["kb_app", "psl_app"]
 _COMMAND_MODULES = (
     "cli.kb_build",
     "cli.kb_search",
+    "cli.kb_motif",
     "cli.psl_models",
     "cli.psl_score",
     "cli.psl_explain",

@@ -425,6 +425,44 @@ class KnowledgeBase:
         )
         return result.table.to_pandas() if as_pandas else result.table
 
+    # -------------------------------------------------------------------------- motifs
+    def motif(
+        self,
+        patterns: Sequence[str] | str,
+        *,
+        syntax: str = "prosite",
+        taxon: int | str | None = None,
+        reviewed_only: bool = False,
+        as_pandas: bool = False,
+    ) -> pa.Table | Any:
+        """Every match of PROSITE patterns (or regular expressions) in the knowledge base.
+
+        Arguments:
+            patterns: patterns such as ``N-{P}-[ST]-{P}`` or ``[STAGCN]-[RKH]-[LIVMAFY]>``
+                (syntax in :mod:`kb.motif`).
+            syntax: ``"prosite"`` (default) or ``"regex"`` (the documented subset).
+            taxon: keep entries of this taxon id or lineage/organism name.
+            reviewed_only: keep only reviewed entries.
+            as_pandas: return a pandas DataFrame instead of a pyarrow Table.
+
+        Returns:
+            One row per (pattern, entry, start, end) whose substring matches the whole
+            pattern, overlapping and variable-length matches included: ``motif`` (the pattern
+            as given), ``accession``, ``start``, ``end`` (``int32``, 1-based, inclusive),
+            ``match`` (the substring), ``entry_id``; sorted by pattern (in the given order),
+            entry_id, start, end.
+
+        Raises:
+            MotifSyntaxError: a bad pattern (names it and the offending position).
+            KBError: a taxon matching no entry.
+        """
+        from kb.motif import compile_motifs, find_motifs, motif_table
+
+        motifs = compile_motifs(patterns, syntax)
+        hits = find_motifs(self.store, motifs, entry_mask=self.entry_mask(taxon, reviewed_only))
+        table = motif_table(motifs, hits, self.accessions, self.store)
+        return table.to_pandas() if as_pandas else table
+
     # ----------------------------------------------------------------------- locations
     def _add_locations(self, table: pa.Table, eid: np.ndarray) -> pa.Table:
         uniq = np.unique(eid)
