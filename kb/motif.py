@@ -19,9 +19,10 @@ residue classes with repeat ranges, like PROSITE).
 
 Both compile to the same chain of elements: a 256-entry allowed-byte table per element with a
 minimum and maximum repeat (:class:`Motif`). The numba kernel (parallel over chunks of
-entries) walks every entry once; a per-residue bitmask over all patterns marks the residues
-allowed at each pattern's most selective element at a fixed offset from the match start
-(chosen with Swiss-Prot's composition), and only those starts are expanded by a set-based
+entries) walks every entry once; a per-residue list of patterns holds the residues allowed at each
+pattern's most selective element at a fixed offset from the match start (chosen with
+Swiss-Prot's composition); a start implied by it is checked against the next most selective
+such elements (up to four in all), and only the survivors are expanded by a set-based
 simulation of the element chain that emits every reachable end once. Patterns anchored at
 the N-terminus are tried at start 0 only, patterns anchored at the C-terminus only at the
 starts their length range allows.
@@ -60,6 +61,8 @@ MOTIF_COLUMNS = ("motif", "accession", "start", "end", "match")
 #: Accepted ``syntax`` values.
 SYNTAXES = ("prosite", "regex")
 _UNBOUNDED = 1 << 30
+#: Elements at a fixed offset checked (rarest first) before a start is expanded.
+_N_FILTERS = 4
 _LETTERS = "".join(sorted(SEQUENCE_LETTERS))
 #: Swiss-Prot composition (percent, release statistics): picks each pattern's rarest element.
 _COMPOSITION = {
@@ -337,27 +340,24 @@ def compile_motifs(patterns: Sequence[str] | str, syntax: str = "prosite") -> li
 
 
 # ------------------------------------------------------------------------------ planning
-def _filter_element(motif: Motif) -> tuple[int, np.ndarray]:
-    """(offset from the match start, allowed bytes) of the most selective element at a fixed
-    offset with at least one mandatory residue; (0, every byte) when there is none."""
+def _filter_elements(motif: Motif) -> list[tuple[int, np.ndarray]]:
+    """(offset from the match start, allowed bytes) of the elements at a fixed offset with at
+    least one mandatory residue, most selective first (Swiss-Prot composition)."""
     freq = np.zeros(256)
     for aa, f in _COMPOSITION.items():
         freq[ord(aa)] = f
     freq[[ord(c) for c in "BZJUOX"]] = 0.01
-    best = (np.inf, 0, None)
+    found = []
     offset = 0
     last = motif.n_elements - (1 if motif.end_alternative else 0)
     for e in range(last):
-        if motif.min_repeat[e] >= 1:
-            p = float(freq[motif.allowed[e]].sum())
-            if p < best[0]:
-                best = (p, offset, motif.allowed[e])
+        for r in range(int(motif.min_repeat[e])):
+            found.append((float(freq[motif.allowed[e]].sum()), offset + r, motif.allowed[e]))
         if motif.min_repeat[e] != motif.max_repeat[e]:
             break
         offset += int(motif.min_repeat[e])
-    if best[2] is None:
-        return 0, _ANY.copy()
-    return best[1], best[2]
+    found.sort(key=lambda t: (t[0], t[1]))
+    return [(o, a) for _, o, a in found]
 
 
 def _pack(motifs: list[Motif]):
@@ -368,19 +368,31 @@ def _pack(motifs: list[Motif]):
     mins = np.concatenate([m.min_repeat for m in motifs])
     maxs = np.concatenate([m.max_repeat for m in motifs])
     flags = np.zeros((n_pat, 3), dtype=np.int64)  # anchor_start, anchor_end, end_alternative
-    filt_off = np.zeros(n_pat, dtype=np.int64)
-    n_words = (n_pat + 63) // 64
-    masks = np.zeros((256, n_words), dtype=np.uint64)
     lengths = np.zeros((n_pat, 2), dtype=np.int64)
+    # filter 1: the byte -> patterns lists (CSR) of each pattern's rarest fixed element;
+    # filters 2..: the next rarest, checked before expanding (offset -1: none)
+    filt_off = np.full((n_pat, _N_FILTERS), -1, dtype=np.int64)
+    filt2 = np.zeros((n_pat, _N_FILTERS, 256), dtype=np.uint8)
+    by_byte: list[list[int]] = [[] for _ in range(256)]
     for p, m in enumerate(motifs):
         flags[p] = (m.anchor_start, m.anchor_end, m.end_alternative)
         lengths[p] = m.length_range()
+        filt_off[p, 0] = 0
         if m.anchor_start or m.anchor_end:
             continue  # tried at their few possible starts only
-        off, allow = _filter_element(m)
-        filt_off[p] = off
-        masks[allow, p // 64] |= np.uint64(1) << np.uint64(p % 64)
-    return el_off, allowed, mins, maxs, flags, filt_off, masks, lengths
+        filters = _filter_elements(m)
+        allow = filters[0][1] if filters else _ANY
+        if filters:
+            filt_off[p, 0] = filters[0][0]
+        for f in range(1, min(_N_FILTERS, len(filters))):
+            filt_off[p, f] = filters[f][0]
+            filt2[p, f] = filters[f][1]
+        for b in np.flatnonzero(allow).tolist():
+            by_byte[b].append(p)
+    byte_off = np.zeros(257, dtype=np.int64)
+    np.cumsum([len(x) for x in by_byte], out=byte_off[1:])
+    byte_pats = np.array([p for x in by_byte for p in x], dtype=np.int64)
+    return el_off, allowed, mins, maxs, flags, filt_off, filt2, byte_off, byte_pats, lengths
 
 
 # -------------------------------------------------------------------------------- kernel
@@ -449,10 +461,9 @@ def _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, s, ends, n_ends)
 
 @numba.njit(parallel=True, cache=True)
 def _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins, maxs, flags,
-          filt_off, masks, lengths, max_len, out_pat, out_ent, out_start, out_end,
-          counts):  # pragma: no cover - numba
+          filt_off, filt2, byte_off, byte_pats, lengths, max_len, out_pat, out_ent, out_start,
+          out_end, counts):  # pragma: no cover - numba
     n_pat = el_off.shape[0] - 1
-    n_words = masks.shape[1]
     for c in numba.prange(chunk_lo.shape[0]):
         stamps = np.zeros(max_len + 2, dtype=np.int64)
         cur = np.empty(max_len + 2, dtype=np.int64)
@@ -482,30 +493,32 @@ def _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins
             # the others: starts implied by each residue allowed at a pattern's filter element
             for q in range(length):
                 b = res[a + q]
-                for wd in range(n_words):
-                    m = masks[b, wd]
-                    while m != 0:
-                        low = m & (~m + np.uint64(1))
-                        bit = 0
-                        t = low
-                        while t > np.uint64(1):
-                            t >>= np.uint64(1)
-                            bit += 1
-                        m ^= low
-                        p = wd * 64 + bit
-                        s = q - filt_off[p]
-                        if s < 0:
-                            continue
-                        n_ends, clock = _expand(res, a, length, s, el_off[p], el_off[p + 1],
-                                                allowed, mins, maxs, flags[p, 2] == 1, False,
-                                                stamps, clock, cur, nxt, ends)
-                        w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, s, ends,
-                                  n_ends)
+                for t in range(byte_off[b], byte_off[b + 1]):
+                    p = byte_pats[t]
+                    s = q - filt_off[p, 0]
+                    if s < 0:
+                        continue
+                    ok = True
+                    for f in range(1, filt_off.shape[1]):
+                        o2 = filt_off[p, f]
+                        if o2 < 0:
+                            break
+                        if s + o2 >= length or filt2[p, f, res[a + s + o2]] == 0:
+                            ok = False
+                            break
+                    if not ok:
+                        continue
+                    n_ends, clock = _expand(res, a, length, s, el_off[p], el_off[p + 1],
+                                            allowed, mins, maxs, flags[p, 2] == 1, False,
+                                            stamps, clock, cur, nxt, ends)
+                    if n_ends:
+                        w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, s,
+                                  ends, n_ends)
         counts[c] = w - out_off[c]
 
 
 def _run(store: SequenceStore, packed, chunk_lo, chunk_hi, caps):
-    el_off, allowed, mins, maxs, flags, filt_off, masks, lengths = packed
+    el_off, allowed, mins, maxs, flags, filt_off, filt2, byte_off, byte_pats, lengths = packed
     res = np.asarray(store.residues)
     offsets = np.asarray(store.offsets)
     out_off = np.zeros(chunk_lo.shape[0] + 1, dtype=np.int64)
@@ -515,7 +528,7 @@ def _run(store: SequenceStore, packed, chunk_lo, chunk_hi, caps):
     counts = np.zeros(chunk_lo.shape[0], dtype=np.int64)
     max_len = int(store.lengths().max()) if len(store) else 0
     _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins, maxs, flags,
-          filt_off, masks, lengths, max_len, *out, counts)
+          filt_off, filt2, byte_off, byte_pats, lengths, max_len, *out, counts)
     return out_off, out, counts
 
 
