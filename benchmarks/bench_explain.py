@@ -45,11 +45,11 @@ sys.path.insert(0, str(REPO))
 from _machine import cpu_name  # noqa: E402  (benchmarks/ is on sys.path)
 
 from kb.atomic import atomic_path  # noqa: E402
-from psl.checkpoint import DEFAULT_MODEL_DIR, load_model  # noqa: E402
-from psl.experiment_hitrates import select_proteins  # noqa: E402
-from psl.explain import IGSettings, explain, load_proteins  # noqa: E402
-from psl.extract import extract_subsequences  # noqa: E402
-from psl.models import LocalizationModel, ModelConfig  # noqa: E402
+from psl.experiments.hitrates import select_proteins  # noqa: E402
+from psl.explain.attributions import IGSettings, explain, load_proteins  # noqa: E402
+from psl.explain.extract import extract_subsequences  # noqa: E402
+from psl.models.checkpoint import DEFAULT_MODEL_DIR, load_model  # noqa: E402
+from psl.models.family import LocalizationModel, ModelConfig  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 DEFAULT_DB = REPO / "benchmarks" / "generated" / "kb_deeploc2"
@@ -164,7 +164,7 @@ def main() -> None:
     t_score = None
     if (db / "kb.duckdb").exists():
         from kb.api import open as open_kb
-        from psl.hitrate import score
+        from psl.hitrate.scorer import score
 
         kb = open_kb(db)
         t_score, _ = timed(lambda: score(kb, subs, proteins=True, group_by=["label_kind"]),

@@ -45,8 +45,8 @@ from _machine import cpu_name  # noqa: E402  (benchmarks/ is on sys.path)
 from kb.api import open as open_kb  # noqa: E402
 from kb.classes import LOCATION_CLASSES  # noqa: E402
 from kb.store import is_complete  # noqa: E402
-from psl._hitrate_reference import reference_hit_rates  # noqa: E402
-from psl.hitrate import score  # noqa: E402
+from psl.hitrate.reference import reference_hit_rates  # noqa: E402
+from psl.hitrate.scorer import score  # noqa: E402
 from psl.tables_io import write_table  # noqa: E402
 
 GENERATED = REPO / "benchmarks" / "generated"

@@ -30,11 +30,11 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from psl.checkpoint import DEFAULT_MODEL_DIR, load_model  # noqa: E402
 from psl.data import EncodedSet, official_split, read_deeploc  # noqa: E402
-from psl.evaluate import evaluate  # noqa: E402
-from psl.models import LocalizationModel, ModelConfig  # noqa: E402
-from psl.predict import infer  # noqa: E402
+from psl.models.checkpoint import DEFAULT_MODEL_DIR, load_model  # noqa: E402
+from psl.models.family import LocalizationModel, ModelConfig  # noqa: E402
+from psl.models.inference import infer  # noqa: E402
+from psl.training.evaluation import evaluate  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="also write the report to this markdown file")
     args = ap.parse_args(argv)
 
-    from psl.train import DataConfig, load_splits
+    from psl.data import DataConfig, load_splits
 
     splits = load_splits(DataConfig())
     sharing = KmerSharing(splits["train"]["sequence"].tolist(), args.k)
@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs:
         import torch
 
-        from psl.checkpoint import load_model
         from psl.data import EncodedSet
-        from psl.predict import infer
+        from psl.models.checkpoint import load_model
+        from psl.models.inference import infer
 
         torch.set_num_threads(args.threads)
         val = splits["val"]

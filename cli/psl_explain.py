@@ -104,14 +104,14 @@ def explain_command(
     Writes one row per residue: protein, position (1-based), residue, score, plus the true
     label, predicted label, confidence, IG convergence delta and class probabilities.
     """
-    from psl.checkpoint import load_model
-    from psl.explain import IGSettings, explain
+    from psl.explain.attributions import IGSettings, explain
+    from psl.models.checkpoint import load_model
     from psl.tables_io import write_table
 
     names, seqs, labels = _load_proteins(fasta, split)
     if limit is not None:
         names, seqs, labels = names[:limit], seqs[:limit], labels[:limit]
-    from psl.train import resolve_device
+    from psl.models.device import resolve_device
 
     loaded = load_model(model, device=resolve_device(device))
     with _progress() as bar:
@@ -137,7 +137,7 @@ def explain_command(
 def _load_proteins(
     fasta: Path | None, split: Split | None
 ) -> tuple[list[str], list[str], list[str | None]]:
-    from psl.explain import load_proteins
+    from psl.explain.attributions import load_proteins
 
     if (fasta is None) == (split is None):
         raise ValueError("give exactly one of --fasta FILE or --split test|train|all")
@@ -162,7 +162,7 @@ def extract_command(
     ),
 ) -> None:
     """Salient subsequences from per-residue scores, ready for 'psl score'."""
-    from psl.extract import extract_subsequences
+    from psl.explain.extract import extract_subsequences
     from psl.tables_io import read_table, write_table
 
     table = read_table(attributions)
@@ -201,7 +201,7 @@ def report_command(
     title: str = typer.Option("Explanations report", "--title", help="Page title."),
 ) -> None:
     """A self-contained HTML report: sequences coloured by attribution, subsequences, hit rates."""
-    from psl.report import build_report, write_report
+    from psl.explain.report import build_report, write_report
     from psl.tables_io import read_table
 
     tables = [read_table(p) for p in attributions]
@@ -271,7 +271,7 @@ def hitrates_command(
     ),
 ) -> None:
     """Tables 2 (IG) and 3 (attention) of the attention study, beside the research's numbers."""
-    from psl.experiment_hitrates import IGSettings, load_config, prepare_quick, run_hitrates
+    from psl.experiments.hitrates import IGSettings, load_config, prepare_quick, run_hitrates
 
     models = [_parse_model(m) for m in model] if model else None
     overrides: dict = {"models": models, "db": db, "limit": limit, "null": null, "seed": seed,

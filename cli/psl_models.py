@@ -42,7 +42,8 @@ def train_cmd(
     """Train a model with early stopping on the validation set; print one JSON line per epoch."""
     from dataclasses import replace
 
-    from psl.train import load_run_config, train
+    from psl.training.config import load_run_config
+    from psl.training.trainer import train
 
     run = load_run_config(config)
     if seed is not None:
@@ -74,7 +75,7 @@ def ensemble_cmd(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Average the probabilities and attention of trained models; score on val and test."""
-    from psl.ensemble import assemble
+    from psl.training.ensemble import assemble
 
     metrics = assemble(members, out, device=device, n_boot=n_boot)
     for m in metrics["members"]:
@@ -106,7 +107,7 @@ def evaluate_cmd(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Accuracy, macro-F1, MCC (with 95% bootstrap intervals), per-class scores, confusion."""
-    from psl.evaluate import evaluate, write_evaluation
+    from psl.training.evaluation import evaluate, write_evaluation
 
     report = evaluate(model, split=split, attention=attention, fasta=fasta, seed=seed,
                       n_boot=n_boot, device=device)
@@ -138,10 +139,10 @@ def predict_cmd(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Predicted location, the 10 class probabilities and the top attention positions."""
-    from psl.checkpoint import load_model
     from psl.fasta import read_fasta
-    from psl.predict import predict
-    from psl.train import resolve_device
+    from psl.models.checkpoint import load_model
+    from psl.models.device import resolve_device
+    from psl.models.inference import predict
 
     if top_k < 1 or batch_size < 1:
         raise ValueError("--top-k and --batch-size must be >= 1")
@@ -184,7 +185,7 @@ def table1_cmd(
         "[train] max_minutes; pass the same value again to reuse finished runs)."),
 ) -> None:
     """Train and evaluate every Table 1 configuration plus the inference attention ablations."""
-    from psl.experiments import run_table1
+    from psl.experiments.table1 import run_table1
 
     md = run_table1(out, config=config, quick=quick, device=device, seed=seed,
                     progress=progress, log=lambda s: typer.echo(s, err=True), profile=profile,

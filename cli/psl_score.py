@@ -93,7 +93,7 @@ def score_cmd(
     from rich.console import Console
 
     import kb.api
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
     from psl.tables_io import read_table, table_format, write_table
 
     for path in (out, proteins_out):

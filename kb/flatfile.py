@@ -448,13 +448,43 @@ _FEATURE_NAMES = {t.encode(): t for t in FEATURE_TYPES}
 def _parse_entry(t: bytes, first: int, name: str) -> Entry:
     """Parse one entry text (without its ``//`` line).
 
+    One ``_read_xx`` function per line type (as Biopython's ``Bio.SwissProt`` parser): the
+    header lines (AC .. OX) are split once and dispatched on their code; the sequence,
+    comments and features are found by searching the entry text.
+
     Raises:
         FlatFileError: the entry is malformed (with the line of the problem).
     """
     nl = t.find(b"\n")
     if nl < 0:
         nl = len(t)
-    id_line = t[:nl]
+    entry_name, reviewed, id_len = _read_id(t[:nl], name, first)
+    hdr_end = _header_end(t, nl)
+    ac_lines, de_lines, gn_lines, os_lines, oc_lines, ox_line = _header_lines(t[nl + 1 : hdr_end])
+    accessions = _read_ac(ac_lines, t, name, first, entry_name)
+    sq = t.rfind(b"\nSQ   ")
+    sequence = _read_sq(t, sq, id_len, name, first, entry_name)
+    sl_texts, locations = _read_cc_subcellular(t, hdr_end, sq)
+    return Entry(
+        accession=accessions[0].decode(),
+        sequence=sequence,
+        secondary_accessions=[a.decode() for a in accessions[1:]],
+        entry_name=entry_name,
+        reviewed=reviewed,
+        protein_name=_read_de(de_lines),
+        gene=_read_gn(gn_lines),
+        organism=_read_joined(os_lines),
+        taxon_id=_read_ox(ox_line),
+        lineage=_read_joined(oc_lines),
+        locations=locations,
+        subcellular_location_text="\n".join(sl_texts) if sl_texts else None,
+        features=_read_ft(t, hdr_end, sq),
+        line=first,
+    )
+
+
+def _read_id(id_line: bytes, name: str, first: int) -> tuple[str | None, bool | None, int]:
+    """The ID line: (entry name, reviewed, sequence length); modern and pre-2009 forms."""
     if not id_line.startswith(b"ID   "):
         raise FlatFileError(
             "expected an 'ID' line starting the entry, found "
@@ -464,8 +494,7 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
         )
     toks = id_line.split()
     entry_name = toks[1].decode("utf-8", "replace") if len(toks) > 1 else None
-    reviewed: bool | None
-    id_len = None
+    reviewed: bool | None = None
     ok = len(toks) in (5, 6) and toks[-1] == b"AA." and toks[-2].isdigit()
     if ok and len(toks) == 5:  # modern: ID   NAME   Reviewed;   172 AA.
         status = toks[2]
@@ -482,25 +511,30 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
             first,
             entry_name,
         )
-    id_len = int(toks[-2])
+    return entry_name, reviewed, int(toks[-2])
 
-    # --- header block: AC .. OX (before the first reference / comment) -------------------
-    hdr_end = t.find(b"\nRN   ", nl)
-    if hdr_end < 0:
-        hdr_end = t.find(b"\nCC   ", nl)
-        if hdr_end < 0:
-            hdr_end = t.find(b"\nSQ   ", nl)
-            if hdr_end < 0:
-                hdr_end = len(t)
 
-    # one split of the ~15 header lines, dispatched on the line code
+def _header_end(t: bytes, nl: int) -> int:
+    """End of the header block AC .. OX: the first reference, comment or sequence header."""
+    for tag in (b"\nRN   ", b"\nCC   ", b"\nSQ   "):
+        end = t.find(tag, nl)
+        if end >= 0:
+            return end
+    return len(t)
+
+
+def _header_lines(header: bytes) -> tuple[
+    list[bytes], list[bytes], list[bytes], list[bytes], list[bytes], bytes | None
+]:
+    """One split of the ~15 header lines, dispatched on the line code: the AC, DE, GN, OS and
+    OC lines and the first OX line, without their 5-character prefix."""
     ac_lines: list[bytes] = []
     de_lines: list[bytes] = []
     gn_lines: list[bytes] = []
     os_lines: list[bytes] = []
     oc_lines: list[bytes] = []
     ox_line = None
-    for ln in t[nl + 1 : hdr_end].split(b"\n"):
+    for ln in header.split(b"\n"):
         c = ln[:2]
         if c == b"OC":
             oc_lines.append(ln[5:])
@@ -514,7 +548,13 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
             os_lines.append(ln[5:])
         elif c == b"OX" and ox_line is None:
             ox_line = ln[5:]
+    return ac_lines, de_lines, gn_lines, os_lines, oc_lines, ox_line
 
+
+def _read_ac(
+    ac_lines: list[bytes], t: bytes, name: str, first: int, entry_name: str | None
+) -> list[bytes]:
+    """The accessions, primary first; each checked against the UniProtKB accession format."""
     if not ac_lines:
         raise FlatFileError("missing AC (accession) line", name, first + 1, entry_name)
     accessions = b" ".join(ac_lines).replace(b" ", b"").rstrip(b";").split(b";")
@@ -529,49 +569,56 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
                 _line_of(t, bad_at, first),
                 entry_name,
             )
+    return accessions
 
-    protein_name = None
-    if de_lines:
-        for prefix in (b"RecName: Full=", b"SubName: Full="):
-            for d in de_lines:
-                d = d.strip()
-                if d.startswith(prefix):
-                    protein_name = _strip_evidence(
-                        d[len(prefix) :].decode("utf-8", "replace").rstrip(";")
-                    )
-                    break
-            if protein_name is not None:
-                break
-        if protein_name is None and b"Full=" not in de_lines[0]:  # old free-text DE
-            text = b" ".join(d.strip() for d in de_lines).decode("utf-8", "replace")
-            protein_name = text.rstrip(".").strip() or None
 
-    gene = None
-    if gn_lines:
-        gn = b" ".join(gn_lines).decode("utf-8", "replace")
-        if "=" in gn:
-            for tok in gn.rstrip("; ").split("; "):  # names may contain ';' ("PIP2;8")
-                tok = tok.strip()
-                if tok.startswith("Name="):
-                    gene = _strip_evidence(tok[5:]) or None
-                    break
-        else:  # old style "GN   FOS OR G0S7."
-            gene = gn.split(" OR ")[0].strip().rstrip(".") or None
+def _read_de(de_lines: list[bytes]) -> str | None:
+    """The protein name: ``RecName: Full=`` (else ``SubName``), or an old free-text DE."""
+    if not de_lines:
+        return None
+    for prefix in (b"RecName: Full=", b"SubName: Full="):
+        for d in de_lines:
+            d = d.strip()
+            if d.startswith(prefix):
+                return _strip_evidence(d[len(prefix) :].decode("utf-8", "replace").rstrip(";"))
+    if b"Full=" not in de_lines[0]:  # old free-text DE
+        text = b" ".join(d.strip() for d in de_lines).decode("utf-8", "replace")
+        return text.rstrip(".").strip() or None
+    return None
 
-    organism = (
-        b" ".join(os_lines).decode("utf-8", "replace").rstrip().rstrip(".") if os_lines else None
-    )
-    lineage = (
-        b" ".join(oc_lines).decode("utf-8", "replace").rstrip().rstrip(".") if oc_lines else None
-    )
-    taxon_id = None
-    if ox_line is not None:
-        m = _TAXID.search(ox_line)
-        if m:
-            taxon_id = int(m.group(1))
 
-    # --- sequence ----------------------------------------------------------------------
-    sq = t.rfind(b"\nSQ   ")
+def _read_gn(gn_lines: list[bytes]) -> str | None:
+    """The first gene name (``Name=``), or the first name of an old ``GN   A OR B.`` line."""
+    if not gn_lines:
+        return None
+    gn = b" ".join(gn_lines).decode("utf-8", "replace")
+    if "=" not in gn:  # old style "GN   FOS OR G0S7."
+        return gn.split(" OR ")[0].strip().rstrip(".") or None
+    for tok in gn.rstrip("; ").split("; "):  # names may contain ';' ("PIP2;8")
+        tok = tok.strip()
+        if tok.startswith("Name="):
+            return _strip_evidence(tok[5:]) or None
+    return None
+
+
+def _read_joined(lines: list[bytes]) -> str | None:
+    """OS (organism) or OC (lineage): the lines joined, without the final period."""
+    return b" ".join(lines).decode("utf-8", "replace").rstrip().rstrip(".") if lines else None
+
+
+def _read_ox(ox_line: bytes | None) -> int | None:
+    """The NCBI taxonomy id of the OX line."""
+    if ox_line is None:
+        return None
+    m = _TAXID.search(ox_line)
+    return int(m.group(1)) if m else None
+
+
+def _read_sq(
+    t: bytes, sq: int, id_len: int, name: str, first: int, entry_name: str | None
+) -> str:
+    """The sequence after the SQ line at ``sq``: only sequence lines follow it, only amino-acid
+    letters (upper-cased), and its length agrees with the ID and SQ lines."""
     if sq < 0:
         raise FlatFileError(
             "missing SQ line (sequence header) before '//'",
@@ -630,9 +677,12 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
             _line_of(t, sq + 1, first),
             entry_name,
         )
-    sequence = seq_b.decode("ascii")
+    return seq_b.decode("ascii")
 
-    # --- comments: SUBCELLULAR LOCATION blocks -------------------------------------------
+
+def _read_cc_subcellular(t: bytes, hdr_end: int, sq: int) -> tuple[list[str], list[Location]]:
+    """The SUBCELLULAR LOCATION comment blocks between the header and the SQ line: their
+    texts (one per block) and the locations they name."""
     sl_texts: list[str] = []
     locations: list[Location] = []
     p = t.find(_SL_TAG, hdr_end, sq + 1)
@@ -653,29 +703,15 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
         sl_texts.append(text)
         locations.extend(locs)
         p = t.find(_SL_TAG, e, sq + 1)
+    return sl_texts, locations
 
-    # --- features ------------------------------------------------------------------------
-    features = [
+
+def _read_ft(t: bytes, hdr_end: int, sq: int) -> list[Feature]:
+    """The FT lines of the kinds in ``FEATURE_TYPES`` (other kinds are skipped)."""
+    return [
         _feature(_FEATURE_NAMES[m.group(1)], m.group(2), m.group(3))
         for m in _FEATURE_LINE.finditer(t, hdr_end, sq + 1)
     ]
-
-    return Entry(
-        accession=accessions[0].decode(),
-        sequence=sequence,
-        secondary_accessions=[a.decode() for a in accessions[1:]],
-        entry_name=entry_name,
-        reviewed=reviewed,
-        protein_name=protein_name,
-        gene=gene,
-        organism=organism,
-        taxon_id=taxon_id,
-        lineage=lineage,
-        locations=locations,
-        subcellular_location_text="\n".join(sl_texts) if sl_texts else None,
-        features=features,
-        line=first,
-    )
 
 
 # --------------------------------------------------------------------------------------------

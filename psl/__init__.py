@@ -3,16 +3,18 @@
 The public API, importable from the package (loaded on first use, so ``import psl`` stays light:
 torch is imported only when a model function is used)::
 
-    from psl import load_model, extract_subsequences, score, build_report
-    from psl.predict import predict      # functions named like their module are imported
-    from psl.explain import explain      # from it (train, evaluate, predict, explain)
+    from psl import load_model, predict, explain, extract_subsequences, score, build_report
 
-Modules: ``psl.data`` (DeepLoc data, encodings), ``psl.models`` (the model family),
-``psl.ensemble`` (ensembles of trained models), ``psl.train``, ``psl.evaluate``,
-``psl.metrics``, ``psl.checkpoint``, ``psl.predict``,
-``psl.explain`` (attention, Integrated Gradients), ``psl.extract`` (subsequences),
-``psl.hitrate`` (hit rates + null model), ``psl.groundtruth``, ``psl.report``,
-``psl.experiments`` (Table 1), ``psl.experiment_hitrates`` (Tables 2-3), ``psl.tables_io``.
+Layers (each imports only from the layers before it; ``tests/test_layers.py`` enforces it):
+
+- base: ``psl.errors`` (``PslError``), ``psl.data`` (DeepLoc data, splits, encodings),
+  ``psl.metrics``, ``psl.fasta``, ``psl.tables_io``;
+- ``psl.models``: the model family, ensembles, checkpoints, inference, devices;
+- ``psl.hitrate``: hit rates + null model (no torch);
+- ``psl.training``: run configs, training, ensemble assembly, evaluation;
+- ``psl.explain``: attributions (attention, Integrated Gradients), subsequences, ground
+  truth, the HTML report;
+- ``psl.experiments``: Table 1, Tables 2-3.
 """
 
 from __future__ import annotations
@@ -20,29 +22,38 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    # errors
+    "PslError": "psl.errors",
+    "CheckpointError": "psl.errors",
     # models
     "ModelConfig": "psl.models",
     "LocalizationModel": "psl.models",
-    "ModelEnsemble": "psl.ensemble",
-    "assemble_ensemble": "psl.ensemble",
-    "load_model": "psl.checkpoint",
-    "save_model": "psl.checkpoint",
-    "LoadedModel": "psl.checkpoint",
+    "ModelEnsemble": "psl.models",
+    "load_model": "psl.models",
+    "save_model": "psl.models",
+    "LoadedModel": "psl.models",
+    "predict": "psl.models",
     "read_deeploc": "psl.data",
     "encode_batch": "psl.data",
-    "load_run_config": "psl.train",
-    "run_table1": "psl.experiments",
+    # training
+    "load_run_config": "psl.training",
+    "train": "psl.training",
+    "evaluate": "psl.training",
+    "assemble_ensemble": "psl.training",
     # explanations
     "IGSettings": "psl.explain",
-    "extract_subsequences": "psl.extract",
-    "groundtruth_summary": "psl.groundtruth",
-    "build_report": "psl.report",
-    "run_hitrates": "psl.experiment_hitrates",
+    "explain": "psl.explain",
+    "extract_subsequences": "psl.explain",
+    "groundtruth_summary": "psl.explain",
+    "build_report": "psl.explain",
     # hit rates and tables
     "score": "psl.hitrate",
     "HitRates": "psl.hitrate",
     "read_table": "psl.tables_io",
     "write_table": "psl.tables_io",
+    # experiments
+    "run_table1": "psl.experiments",
+    "run_hitrates": "psl.experiments",
 }
 
 #: exported names that differ from the name in their module

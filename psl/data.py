@@ -32,8 +32,11 @@ import torch
 from kb.alphabet import AMINO_ACIDS, SEQUENCE_LETTERS
 from kb.classes import LOCATION_CLASSES, normalize_class
 from kb.errors import InputFormatError
+from psl.errors import ConfigError, PslError
 
 __all__ = [
+    "DataConfig",
+    "load_splits",
     "DEFAULT_DEEPLOC_PATH",
     "DUAL_LOCATION",
     "TOKEN_LETTERS",
@@ -70,7 +73,7 @@ if set(TOKEN_LETTERS) != SEQUENCE_LETTERS:  # pragma: no cover - module invarian
     raise RuntimeError("token letters and kb.alphabet.SEQUENCE_LETTERS disagree")
 
 
-class InvalidSequenceError(ValueError):
+class InvalidSequenceError(PslError):
     """A sequence that is empty or has a letter outside the amino-acid alphabet."""
 
     def __init__(self, message: str, index: int | None = None, name: str | None = None):
@@ -101,6 +104,11 @@ def read_deeploc(path: str | Path = DEFAULT_DEEPLOC_PATH) -> pd.DataFrame:
             unknown location, or a record without sequence (file and line in the message).
     """
     path = Path(path)
+    if path == DEFAULT_DEEPLOC_PATH and not path.is_file():
+        raise PslError(
+            "the DeepLoc 1.0 data set is not installed with the package (it ships in the "
+            "repository's data/deeploc1/): run from a clone of the repository, or give a "
+            "labelled DeepLoc-style FASTA (fasta= / [data] path)", path)
     opener = gzip.open if path.suffix == ".gz" else open
     rows: list[tuple[str, str, str, str, bool, int]] = []
     header: tuple[str, str, str, bool, int, int] | None = None
@@ -454,3 +462,44 @@ class EncodedSet:
         for idx in chunks:
             labels = self.labels[torch.from_numpy(idx)] if self.labels is not None else None
             yield idx, collate([self.encoded[i] for i in idx]), labels
+
+
+@dataclass
+class DataConfig:
+    """The ``[data]`` table.
+
+    Attributes:
+        path: DeepLoc FASTA (empty = the shipped ``data/deeploc1`` copy).
+        split: ``official`` (DeepLoc test set; val carved from train) or ``random`` (70/15/15).
+        val_fraction: validation share of the official training set (stratified).
+        seed: seed of the split.
+        exclude_dual: drop the 146 ``Cytoplasm-Nucleus`` proteins.
+        subset: if > 0, keep at most this many proteins per split (seeded; for quick runs).
+    """
+
+    path: str = ""
+    split: str = "official"
+    val_fraction: float = 0.1
+    seed: int = 0
+    exclude_dual: bool = True
+    subset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.split not in ("official", "random"):
+            raise ConfigError(f"[data] split must be 'official' or 'random', got {self.split!r}")
+        if self.subset < 0:
+            raise ConfigError(f"[data] subset must be >= 0, got {self.subset}")
+
+
+def load_splits(data: DataConfig) -> dict[str, pd.DataFrame]:
+    """The train/val/test DataFrames a data config describes (seeded, reproducible)."""
+    df = read_deeploc(data.path or DEFAULT_DEEPLOC_PATH)
+    splits = make_splits(df, data.split, data.val_fraction, data.seed, data.exclude_dual)
+    if data.subset:
+        rng = np.random.default_rng(data.seed + 1)
+        splits = {
+            k: (v.iloc[np.sort(rng.permutation(len(v))[: data.subset])].reset_index(drop=True)
+                if len(v) > data.subset else v)
+            for k, v in splits.items()
+        }
+    return splits

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from cli.main import psl_app
 from kb.classes import LOCATION_CLASSES
-from psl.checkpoint import DEFAULT_MODEL_DIR
 from psl.data import read_deeploc
+from psl.models.checkpoint import DEFAULT_MODEL_DIR
 
 runner = CliRunner()
 
@@ -206,7 +206,7 @@ def test_table1_only_runs_variants_separately_then_collects(tmp_path):
 
 
 def test_table1_profiles_override_base_and_keep_variant_keys():
-    from psl.experiments import load_experiment
+    from psl.experiments.table1 import load_experiment
 
     plain = {v["name"]: v["run"] for v in load_experiment()}
     gpu = {v["name"]: v["run"] for v in load_experiment(profile="gpu")}

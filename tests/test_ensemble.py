@@ -11,12 +11,14 @@ import torch
 from typer.testing import CliRunner
 
 from cli.main import psl_app
-from psl.checkpoint import load_model, save_model
-from psl.data import encode_batch
-from psl.ensemble import ModelEnsemble, assemble
-from psl.explain import IGSettings, explain
-from psl.models import LocalizationModel, ModelConfig
-from psl.train import load_run_config, load_splits, train
+from psl.data import encode_batch, load_splits
+from psl.explain.attributions import IGSettings, explain
+from psl.models.checkpoint import load_model, save_model
+from psl.models.ensemble import ModelEnsemble
+from psl.models.family import LocalizationModel, ModelConfig
+from psl.training.config import load_run_config
+from psl.training.ensemble import assemble
+from psl.training.trainer import train
 
 SEQS = ["MKTAYIAKQRQISFVKSHFSRQ" * 3, "MLSRAVCGTSRQLAPVLGYLGSRQKHSLPD" * 9, "ACDEFGHIKW"]
 

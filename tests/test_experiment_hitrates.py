@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import psl_app
-from psl.experiment_hitrates import (
+from psl.experiments.hitrates import (
     RESEARCH_TABLE2,
     RESEARCH_TABLE3,
     bootstrap_mean_ci,

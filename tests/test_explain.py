@@ -9,8 +9,8 @@ from torch import nn
 
 from kb.classes import LOCATION_CLASSES
 from psl.data import encode_batch
-from psl.explain import IGSettings, explain, probability_columns
-from psl.models import LocalizationModel, ModelConfig, ModelOutput
+from psl.explain.attributions import IGSettings, explain, probability_columns
+from psl.models.family import LocalizationModel, ModelConfig, ModelOutput
 
 SEQS = ["MKVLAAGIVGSTRPQWEDCA", "MSKL", "MAAWTRKDEL" * 3, "PKKKRKVGGGSS"]
 NAMES = ["A", "B", "C", "D"]
@@ -147,7 +147,7 @@ def test_explain_cli(tmp_path):
     from typer.testing import CliRunner
 
     from cli.main import psl_app
-    from psl.checkpoint import save_model
+    from psl.models.checkpoint import save_model
 
     model_dir = save_model(tmp_path / "m", _tiny_model())
     fasta = tmp_path / "p.fasta"
@@ -176,7 +176,7 @@ def test_explain_cli(tmp_path):
 
 
 def test_length_batches_bound_padding():
-    from psl.explain import length_batches
+    from psl.explain.attributions import length_batches
 
     lengths = np.array([100, 5, 104, 50, 111, 52, 100, 101])
     batches = length_batches(lengths, batch_size=3, max_padding=0.1)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from psl.extract import AttributionTableError, extract_subsequences, salient_segments
+from psl.explain.extract import AttributionTableError, extract_subsequences, salient_segments
 
 
 def _table(proteins: dict[str, tuple[str, list[float]]], true="Nucleus", pred="Cytoplasm"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from psl.extract import extract_subsequences
-from psl.groundtruth import (
+from psl.explain.extract import extract_subsequences
+from psl.explain.groundtruth import (
     feature_overlap,
     find_motifs,
     groundtruth_summary,

@@ -13,8 +13,8 @@ import pytest
 
 from kb.classes import LOCATION_CLASSES
 from kb.seqstore import SequenceStore
-from psl._hitrate_reference import reference_hit_rates
-from psl.hitrate import entry_class_masks, score_occurrences
+from psl.hitrate.reference import reference_hit_rates
+from psl.hitrate.scorer import entry_class_masks, score_occurrences
 
 # --------------------------------------------------------------------------------------
 # The hand-made knowledge base (also built with kb.build below).
@@ -302,7 +302,7 @@ def _golden_input():
 
 @pytest.mark.parametrize("weighting", ["paper", "normalized", "none"])
 def test_score_golden_by_hand(golden_kb, weighting):
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     res = score(golden_kb, _golden_input(), weighting=weighting, proteins=True, group_by=[])
     t = res.table
@@ -332,7 +332,7 @@ def test_score_golden_by_hand(golden_kb, weighting):
 
 
 def test_score_group_by_pass_through_column(golden_kb):
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     res = score(golden_kb, _golden_input(), proteins=True)  # 'model' groups by default
     assert res.proteins.columns[:3].tolist() == ["protein", "location", "model"]
@@ -348,7 +348,7 @@ def test_score_group_by_pass_through_column(golden_kb):
 
 @pytest.mark.parametrize("weighting", ["paper", "normalized", "none"])
 def test_score_keep_self_golden(golden_kb, weighting):
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     res = score(golden_kb, _golden_input().iloc[:1], weighting=weighting, keep_self=True)
     assert res.table["n_entries"][0] == S1_KEEP["n_entries"]
@@ -356,7 +356,7 @@ def test_score_keep_self_golden(golden_kb, weighting):
 
 
 def test_score_sequence_column_excludes_identical_sequences(golden_kb):
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     # Z00000 is not in the KB; its sequence (given) is P11111's, so P11111 and A00001 are
     # identical copies and excluded; the isoform P11111-2 is another accession and another
@@ -371,7 +371,7 @@ def test_score_sequence_column_excludes_identical_sequences(golden_kb):
 
 
 def test_score_evidence_experimental(golden_kb):
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     # the CSV-built KB has no evidence codes: with --evidence experimental no entry has a
     # location, so the five entries containing WHKW (beside P11111, its isoform, its copy)
@@ -384,14 +384,14 @@ def test_score_evidence_experimental(golden_kb):
 
 def test_score_taxon_is_forwarded_to_search(golden_kb):
     from kb.errors import KBError
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     with pytest.raises(KBError, match="taxon 'Eukaryota' matches no entry"):
         score(golden_kb, _golden_input(), taxon="Eukaryota")
 
 
 def test_score_position_mismatch_warns_and_counts(golden_kb):
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     table = _golden_input()
     table.loc[2, "start"] = 5  # TWH is at 3 in P11111, not 5
@@ -406,7 +406,7 @@ def test_score_position_mismatch_warns_and_counts(golden_kb):
 def test_score_accepts_arrow_and_is_deterministic(golden_kb):
     import pyarrow as pa
 
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     a = score(golden_kb, pa.Table.from_pandas(_golden_input()), null=30, seed=7)
     b = score(golden_kb, _golden_input(), null=30, seed=7)
@@ -438,7 +438,7 @@ def test_score_accepts_arrow_and_is_deterministic(golden_kb):
     ],
 )
 def test_score_bad_input_names_the_row(golden_kb, change, message):
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     with pytest.raises(ValueError, match=message):
         score(golden_kb, change(_golden_input()), source="in.csv")
@@ -454,14 +454,14 @@ def test_score_bad_input_names_the_row(golden_kb, change, message):
     ],
 )
 def test_score_bad_options(golden_kb, kwargs, message):
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     with pytest.raises(ValueError, match=message):
         score(golden_kb, _golden_input(), **kwargs)
 
 
 def test_score_equals_reference_on_random_kb(tmp_path):
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     rng = np.random.default_rng(11)
     entries, items = _random_case(rng)
@@ -498,7 +498,7 @@ def test_null_model_matches_exhaustive_enumeration(tmp_path):
     """With one subsequence per protein, a null replicate is one uniformly random window of the
     same length: its mean and p-value must converge to the values obtained by scoring every
     window of the protein with the plain-loop reference."""
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     rng = np.random.default_rng(5)
     n = 80
@@ -553,7 +553,7 @@ def test_null_model_matches_exhaustive_enumeration(tmp_path):
 
 
 def test_score_empty_input_and_kb_directory(golden_kb):
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
 
     empty = _golden_input().iloc[:0]
     res = score(golden_kb.path, empty, null=5)  # a directory is opened (and closed) here

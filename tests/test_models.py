@@ -8,7 +8,7 @@ import torch
 
 from kb.alphabet import AMINO_ACIDS
 from psl.data import encode_batch
-from psl.models import LocalizationModel, ModelConfig, masked_softmax
+from psl.models.family import LocalizationModel, ModelConfig, masked_softmax
 
 VARIANTS = {
     "bilstm": dict(encoder="bilstm", pool=1),

@@ -14,8 +14,8 @@ def test_every_exported_name_resolves(package):
 
 def test_psl_exports_are_the_module_objects():
     import psl
-    from psl.checkpoint import load_model
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
+    from psl.models.checkpoint import load_model
 
     assert psl.score is score and psl.load_model is load_model
     with pytest.raises(AttributeError):

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import psl_app
-from psl.report import build_report, hit_rate_summary, write_report
+from psl.explain.report import build_report, hit_rate_summary, write_report
 
 
 def _attr(method: str, attention: str, scores: list[float], name="P1", seq=None):

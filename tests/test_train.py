@@ -10,12 +10,14 @@ import pytest
 import torch
 
 from kb.classes import LOCATION_CLASSES
-from psl.checkpoint import CheckpointError, load_model, save_model
-from psl.data import encode_batch
-from psl.evaluate import evaluate
-from psl.models import LocalizationModel, ModelConfig
-from psl.predict import predict
-from psl.train import RunConfig, load_run_config, load_splits, train
+from psl.data import encode_batch, load_splits
+from psl.errors import CheckpointError
+from psl.models.checkpoint import load_model, save_model
+from psl.models.family import LocalizationModel, ModelConfig
+from psl.models.inference import predict
+from psl.training.config import RunConfig, load_run_config
+from psl.training.evaluation import evaluate
+from psl.training.trainer import train
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +138,7 @@ def test_distilling_one_hot_teacher_equals_plain_training(repo_root, tmp_path, m
                                                           weight):
     # KL(one-hot(y) || softmax(z)) = CE(z, y) at T = 1, so a teacher that outputs the labels
     # must reproduce plain training exactly, whatever the distillation weight.
-    import psl.train as pt
+    import psl.training.trainer as pt
 
     plain = _tiny_run(repo_root)
     train(plain, tmp_path / "plain", device="cpu", n_boot=5)

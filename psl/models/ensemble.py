@@ -16,21 +16,19 @@ of classes. Widths (``hidden``, ``conv_channels``, kernels) may differ.
 An ensemble checkpoint is an ordinary checkpoint directory (see :mod:`psl.checkpoint`) whose
 ``weights.pt`` holds all members (keys ``members.<i>.*``), whose ``config.json`` lists each
 member's ``[model]`` table under ``members`` and whose ``meta.json`` has ``members: N``.
-:func:`assemble` builds one from trained member checkpoints (``psl ensemble``).
+:func:`psl.training.ensemble` builds one from trained member checkpoints (``psl ensemble``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
-from psl.models import LocalizationModel, ModelBase, ModelConfig, ModelOutput
+from psl.models.family import LocalizationModel, ModelBase, ModelConfig, ModelOutput
 
-__all__ = ["SHARED_KEYS", "ModelEnsemble", "assemble"]
+__all__ = ["SHARED_KEYS", "ModelEnsemble"]
 
 #: ``[model]`` keys every member of an ensemble must share.
 SHARED_KEYS = ("encoding", "max_len", "pool", "n_classes")
@@ -100,68 +98,4 @@ class ModelEnsemble(ModelBase):
         return len(self.members)
 
 
-def assemble(
-    member_dirs: Sequence[str | Path],
-    out: str | Path,
-    device: str = "auto",
-    n_boot: int = 1000,
-    batch_size: int = 64,
-) -> dict[str, Any]:
-    """Combine trained checkpoints into one ensemble checkpoint and score it on val and test.
-
-    Arguments:
-        member_dirs: at least two checkpoint directories (single models, e.g. ``psl train``
-            runs of one config with different ``--seed``).
-        out: output checkpoint directory.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        n_boot: bootstrap resamples for the 95% intervals.
-        batch_size: proteins per batch at evaluation.
-
-    Returns:
-        The metrics stored in ``metrics.json``: ``val`` and ``test`` reports of the ensemble
-        (on the members' shared data split) and each member's path, seed and accuracies.
-
-    Raises:
-        ValueError: fewer than two members, a member that is itself an ensemble, members
-            trained on different data splits or that differ in :data:`SHARED_KEYS`.
-    """
-    # imported here: psl.checkpoint imports this module (for ModelEnsemble)
-    from psl.checkpoint import load_model, save_model, write_json_atomic
-    from psl.evaluate import evaluate
-    from psl.train import resolve_device
-
-    if len(member_dirs) < 2:
-        raise ValueError(f"an ensemble needs at least two member checkpoints, got "
-                         f"{len(member_dirs)}")
-    dev = resolve_device(device)
-    loaded = [load_model(d, device=dev) for d in member_dirs]
-    for d, m in zip(member_dirs, loaded, strict=True):
-        if isinstance(m.model, ModelEnsemble):
-            raise ValueError(f"{d} is already an ensemble; give its member checkpoints instead")
-    data0 = loaded[0].run_config.get("data", {})
-    for d, m in zip(member_dirs[1:], loaded[1:], strict=True):
-        if m.run_config.get("data", {}) != data0:
-            raise ValueError(f"{d} was trained on a different [data] split than "
-                             f"{member_dirs[0]}: {m.run_config.get('data')} vs {data0}")
-    ens = ModelEnsemble([m.model for m in loaded])
-    metrics: dict[str, Any] = {"finished": False, "n_members": len(loaded), "members": []}
-    for d, m in zip(member_dirs, loaded, strict=True):
-        metrics["members"].append({
-            "path": str(d),
-            "seed": m.run_config.get("train", {}).get("seed"),
-            "best_epoch": m.metrics.get("best_epoch"),
-            "val_accuracy": m.metrics.get("val", {}).get("accuracy"),
-            "test_accuracy": m.metrics.get("test", {}).get("accuracy"),
-        })
-    run_config = dict(loaded[0].run_config)
-    run_config["member_checkpoints"] = [str(d) for d in member_dirs]
-    run_config["member_seeds"] = [m["seed"] for m in metrics["members"]]
-    save_model(out, ens, run_config, metrics)
-    # score the saved checkpoint on its members' split, exactly as `psl evaluate` does
-    seed = int(loaded[0].run_config.get("train", {}).get("seed", 0))
-    for name in ("val", "test"):
-        metrics[name] = evaluate(out, split=name, seed=seed, n_boot=n_boot, device=device,
-                                 batch_size=batch_size)
-    metrics["finished"] = True
-    write_json_atomic(Path(out) / "metrics.json", metrics)
-    return metrics
+#END

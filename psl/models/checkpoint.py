@@ -16,6 +16,7 @@ No pickled code is ever executed when loading.
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +26,10 @@ import torch
 
 from kb.atomic import atomic_path
 from kb.classes import LOCATION_CLASSES
-from kb.errors import KBError
 from psl.data import TOKEN_LETTERS
-from psl.ensemble import ModelEnsemble
-from psl.models import LocalizationModel, ModelConfig
+from psl.errors import CheckpointError
+from psl.models.ensemble import ModelEnsemble
+from psl.models.family import LocalizationModel, ModelConfig
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
@@ -40,13 +41,23 @@ __all__ = [
     "write_json_atomic",
 ]
 
-#: The model shipped with the repository (used when no ``--model`` is given).
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
+def _default_model_dir() -> Path:
+    """``models/default`` of a source checkout, else the copy installed as package data
+    (``psl._default_model``: the wheel maps ``models/default`` to it, see pyproject.toml)."""
+    checkout = Path(__file__).resolve().parents[2] / "models" / "default"
+    if (checkout / "weights.pt").is_file():
+        return checkout
+    try:  # a namespace (data-only) package: ask for a file in it, not the directory
+        weights = Path(str(importlib.resources.files("psl._default_model") / "weights.pt"))
+    except ModuleNotFoundError:
+        return checkout
+    return weights.parent if weights.is_file() else checkout
+
+
+#: The shipped default model (used when no ``--model`` is given): ``models/default`` in a
+#: checkout, the package-data copy in an installed wheel.
+DEFAULT_MODEL_DIR = _default_model_dir()
 FORMAT_VERSION = 1
-
-
-class CheckpointError(KBError):
-    """A checkpoint directory that is missing files, or whose files disagree."""
 
 
 @dataclass

@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 
 from kb.classes import LOCATION_CLASSES
-from psl.checkpoint import load_model, write_json_atomic
-from psl.data import EncodedSet, read_deeploc
+from psl.data import DataConfig, EncodedSet, load_splits, read_deeploc
 from psl.metrics import classification_report, plot_confusion
-from psl.models import ATTENTION_MODES
-from psl.predict import infer
-from psl.train import DataConfig, load_splits, resolve_device
+from psl.models.checkpoint import load_model, write_json_atomic
+from psl.models.device import resolve_device
+from psl.models.family import ATTENTION_MODES
+from psl.models.inference import infer
 
 __all__ = ["evaluate", "write_evaluation"]
 

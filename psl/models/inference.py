@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from psl.checkpoint import LoadedModel
 from psl.data import EncodedSet
-from psl.models import LocalizationModel
+from psl.models.checkpoint import LoadedModel
+from psl.models.family import LocalizationModel
 
 __all__ = ["Inference", "infer", "predict", "preset_batch"]
 

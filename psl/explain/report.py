@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from kb.atomic import atomic_path
-from psl.extract import extract_subsequences
+from psl.explain.extract import extract_subsequences
 
 __all__ = ["build_report", "hit_rate_summary", "write_report", "RUN_COLUMNS"]
 
@@ -239,37 +239,55 @@ def build_report(
     att["run"] = _run_key(att)
     runs = list(dict.fromkeys(att["run"]))
     all_proteins = list(dict.fromkeys(att["protein"].astype(str)))
-    if proteins is None:
-        shown = all_proteins[:max_proteins]
-    else:
-        unknown = [p for p in proteins if p not in set(all_proteins)]
-        if unknown:
-            raise ValueError(f"protein(s) not in the attribution tables: {', '.join(unknown)}")
-        shown = list(proteins)
+    shown = _shown_proteins(all_proteins, proteins, max_proteins)
     subs = extract_subsequences(att.drop(columns=["run"]), k=k, window=window)
     subs["run"] = _run_key(subs)
+    labels = _protein_labels(att, runs[0], all_proteins)
+    shown_subs = subs[subs["protein"].astype(str).isin(shown)]
+    parts = [
+        _header(title, all_proteins, runs, k, window),
+        _proteins_section(all_proteins, shown, labels, runs[0]),
+        _details_section(
+            att, runs, subs, shown_subs, shown, all_proteins, labels, _score_index(scores), kb
+        ),
+        _hit_rate_section(scores),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
 
-    # 1. proteins table (first run gives labels; one confidence column per run)
+
+def _shown_proteins(
+    all_proteins: list[str], proteins: Sequence[str] | None, max_proteins: int
+) -> list[str]:
+    """The proteins that get a detailed section (``proteins`` checked against the tables)."""
+    if proteins is None:
+        return all_proteins[:max_proteins]
+    unknown = [p for p in proteins if p not in set(all_proteins)]
+    if unknown:
+        raise ValueError(f"protein(s) not in the attribution tables: {', '.join(unknown)}")
+    return list(proteins)
+
+
+def _protein_labels(att: pd.DataFrame, first_run: str, all_proteins: list[str]) -> dict[str, Any]:
+    """Per protein: a row with ``true_label``, ``predicted_label`` and ``confidence``.
+
+    Taken from the first run that has the protein (the first run of the tables if it does).
+    """
     first = att.groupby(["run", "protein"], sort=False).agg(
         true_label=("true_label", "first"),
         predicted_label=("predicted_label", "first"),
         confidence=("confidence", "first") if "confidence" in att.columns else ("score", "size"),
     ).reset_index()
-    learned = first[first["run"] == runs[0]].set_index("protein")
-    prot_rows = []
-    for p in all_proteins:
-        r = learned.loc[p] if p in learned.index else first[first.protein == p].iloc[0]
-        ok = str(r.true_label) == str(r.predicted_label)
-        mark = '<span class="ok">✔</span>' if ok else '<span class="bad">✘</span>'
-        if r.true_label is None or (isinstance(r.true_label, float) and np.isnan(r.true_label)):
-            mark = ""
-        link = f'<a href="#p-{html.escape(p)}">{html.escape(p)}</a>' if p in shown else (
-            html.escape(p))
-        prot_rows.append(
-            f"<tr><td>{link}</td><td>{_fmt(r.true_label)}</td><td>{_fmt(r.predicted_label)}"
-            f" {mark}</td><td class='n'>{_fmt(r.confidence)}</td></tr>"
-        )
-    parts = [
+    learned = first[first["run"] == first_run].set_index("protein")
+    return {
+        p: learned.loc[p] if p in learned.index else first[first.protein == p].iloc[0]
+        for p in all_proteins
+    }
+
+
+def _header(title: str, all_proteins: list[str], runs: list[str], k: float, window: int) -> str:
+    """Document head, title, a one-line summary and the colour legend."""
+    return "\n".join([
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_CSS}{_level_css()}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
@@ -280,89 +298,149 @@ def build_report(
         "<span class='r2'></span><span class='r5'></span><span class='r8'></span> positive "
         "(scaled to the protein's max |score|) <span class='u'>&nbsp;X&nbsp;</span> not seen "
         "by the model (cropped)</p>",
-        "<h2>Proteins</h2><table><tr><th>protein</th><th>true</th><th>predicted</th>"
-        f"<th>confidence ({html.escape(_run_label(runs[0]))})</th></tr>",
-        "".join(prot_rows),
-        "</table>",
-    ]
+    ])
 
-    # 3 (computed first: used per protein). Hit rates by subsequence.
+
+def _proteins_section(
+    all_proteins: list[str], shown: list[str], labels: dict[str, Any], first_run: str
+) -> str:
+    """Section 1: one row per protein (true, predicted, confidence of the first run)."""
+    rows = []
+    for p in all_proteins:
+        r = labels[p]
+        ok = str(r.true_label) == str(r.predicted_label)
+        mark = '<span class="ok">✔</span>' if ok else '<span class="bad">✘</span>'
+        if r.true_label is None or (isinstance(r.true_label, float) and np.isnan(r.true_label)):
+            mark = ""
+        link = f'<a href="#p-{html.escape(p)}">{html.escape(p)}</a>' if p in shown else (
+            html.escape(p))
+        rows.append(
+            f"<tr><td>{link}</td><td>{_fmt(r.true_label)}</td><td>{_fmt(r.predicted_label)}"
+            f" {mark}</td><td class='n'>{_fmt(r.confidence)}</td></tr>"
+        )
+    return "\n".join([
+        "<h2>Proteins</h2><table><tr><th>protein</th><th>true</th><th>predicted</th>"
+        f"<th>confidence ({html.escape(_run_label(first_run))})</th></tr>",
+        "".join(rows),
+        "</table>",
+    ])
+
+
+def _score_index(scores: pd.DataFrame | None) -> dict[tuple[str, str, int, int], Any]:
+    """Scored subsequences by (run, protein, start, end); a true-label score wins."""
     score_idx: dict[tuple[str, str, int, int], Any] = {}
-    if scores is not None and len(scores):
-        sc = scores.copy()
-        sc["run"] = _run_key(sc)
-        if "end" not in sc.columns:
-            sc["end"] = sc["start"] + sc["subsequence"].str.len() - 1
-        if "label_kind" in sc.columns:
-            sc = sc.sort_values("label_kind", key=lambda s: s != "true", kind="stable")
-        for rec in sc.itertuples(index=False):
-            score_idx.setdefault((rec.run, str(rec.protein), int(rec.start), int(rec.end)), rec)
-    shown_subs = subs[subs["protein"].astype(str).isin(shown)]
+    if scores is None or not len(scores):
+        return score_idx
+    sc = scores.copy()
+    sc["run"] = _run_key(sc)
+    if "end" not in sc.columns:
+        sc["end"] = sc["start"] + sc["subsequence"].str.len() - 1
+    if "label_kind" in sc.columns:
+        sc = sc.sort_values("label_kind", key=lambda s: s != "true", kind="stable")
+    for rec in sc.itertuples(index=False):
+        score_idx.setdefault((rec.run, str(rec.protein), int(rec.start), int(rec.end)), rec)
+    return score_idx
+
+
+def _details_section(
+    att: pd.DataFrame,
+    runs: list[str],
+    subs: pd.DataFrame,
+    shown_subs: pd.DataFrame,
+    shown: list[str],
+    all_proteins: list[str],
+    labels: dict[str, Any],
+    score_idx: dict[tuple[str, str, int, int], Any],
+    kb: Any,
+) -> str:
+    """Section 2: per shown protein, its coloured sequences and its subsequences table."""
     entries = _kb_entries(kb, shown_subs["subsequence"].unique().tolist())
     by_pep = {p: g for p, g in entries.groupby("peptide")} if len(entries) else {}
-
-    # 2. per protein
-    parts.append("<h2>Proteins in detail</h2>")
+    parts = ["<h2>Proteins in detail</h2>"]
     if len(shown) < len(all_proteins):
         parts.append(f"<p class='muted'>{len(shown)} of {len(all_proteins)} proteins shown.</p>")
     for p in shown:
-        r = learned.loc[p] if p in learned.index else first[first.protein == p].iloc[0]
+        r = labels[p]
         parts.append(
             f"<h3 id='p-{html.escape(p)}'>{html.escape(p)} — true {_fmt(r.true_label)}, "
             f"predicted {_fmt(r.predicted_label)} ({_fmt(r.confidence)})</h3><div class='seqs'>"
         )
-        for run in runs:
-            rows = att[(att["run"] == run) & (att["protein"].astype(str) == p)]
-            if rows.empty:
-                continue
-            rows = rows.sort_values("position")
-            marked = np.zeros(len(rows), dtype=bool)
-            ps = subs[(subs["run"] == run) & (subs["protein"].astype(str) == p)]
-            for s, e in zip(ps["start"], ps["end"], strict=True):
-                marked[s - 1 : e] = True
-            extra = ""
-            if "delta" in rows.columns and rows["delta"].notna().any():
-                extra = f" <span class='muted'>IG delta {rows['delta'].iat[0]:.2g}</span>"
-            parts.append(
-                f"<div class='run'><h4>{html.escape(_run_label(run))}{extra}</h4>"
-                f"{_coloured_sequence(rows, marked)}</div>"
-            )
+        parts.extend(_run_sequences(att, subs, runs, p))
         parts.append("</div>")
         ps = shown_subs[(shown_subs["protein"].astype(str) == p)]
         ps = ps.drop_duplicates(["run", "start", "end"])
         if len(ps):
-            trs = []
-            for rec in ps.itertuples(index=False):
-                hit = score_idx.get((rec.run, p, int(rec.start), int(rec.end)))
-                hr = _fmt(getattr(hit, "hit_rate", None)) if hit is not None else "–"
-                ne = _fmt(getattr(hit, "n_entries", None)) if hit is not None else "–"
-                ents = by_pep.get(rec.subsequence)
-                if ents is not None:
-                    ents = ents[ents["accession"].astype(str) != p]
-                    lst = [
-                        f"{html.escape(str(e.accession))} ({_fmt(e.organism)}; "
-                        f"{_fmt(e.classes)}; at {int(e.start)})"
-                        for e in ents.head(_MAX_ENTRIES).itertuples(index=False)
-                    ]
-                    more = len(ents) - _MAX_ENTRIES
-                    ent_html = "<br>".join(lst) + (f"<br>… {more} more" if more > 0 else "")
-                    ent_html = ent_html or "none (besides the protein itself)"
-                else:
-                    ent_html = "–" if kb is None else "none"
-                trs.append(
-                    f"<tr><td>{html.escape(_run_label(rec.run))}</td><td><code>"
-                    f"{html.escape(rec.subsequence)}</code></td><td class='n'>{rec.start}–"
-                    f"{rec.end}</td><td class='n'>{rec.score:.3g}</td><td class='n'>{ne}</td>"
-                    f"<td class='n'>{hr}</td><td>{ent_html}</td></tr>"
-                )
-            parts.append(
-                "<table><tr><th>run</th><th>subsequence</th><th>position</th><th>score</th>"
-                "<th>KB entries</th><th>hit rate</th><th>matching KB entries (accession; "
-                "organism; locations; position)</th></tr>" + "".join(trs) + "</table>"
-            )
+            parts.append(_subsequence_table(ps, p, score_idx, by_pep, kb))
+    return "\n".join(parts)
 
-    # 3. hit-rate tables and plot
-    parts.append("<h2>Hit rates</h2>")
+
+def _run_sequences(att: pd.DataFrame, subs: pd.DataFrame, runs: list[str], p: str) -> list[str]:
+    """One coloured sequence per run of protein ``p``, its subsequences underlined."""
+    out = []
+    for run in runs:
+        rows = att[(att["run"] == run) & (att["protein"].astype(str) == p)]
+        if rows.empty:
+            continue
+        rows = rows.sort_values("position")
+        marked = np.zeros(len(rows), dtype=bool)
+        ps = subs[(subs["run"] == run) & (subs["protein"].astype(str) == p)]
+        for s, e in zip(ps["start"], ps["end"], strict=True):
+            marked[s - 1 : e] = True
+        extra = ""
+        if "delta" in rows.columns and rows["delta"].notna().any():
+            extra = f" <span class='muted'>IG delta {rows['delta'].iat[0]:.2g}</span>"
+        out.append(
+            f"<div class='run'><h4>{html.escape(_run_label(run))}{extra}</h4>"
+            f"{_coloured_sequence(rows, marked)}</div>"
+        )
+    return out
+
+
+def _subsequence_table(
+    ps: pd.DataFrame,
+    p: str,
+    score_idx: dict[tuple[str, str, int, int], Any],
+    by_pep: dict[str, pd.DataFrame],
+    kb: Any,
+) -> str:
+    """Protein ``p``'s subsequences with their hit rates and the KB entries containing them."""
+    trs = []
+    for rec in ps.itertuples(index=False):
+        hit = score_idx.get((rec.run, p, int(rec.start), int(rec.end)))
+        hr = _fmt(getattr(hit, "hit_rate", None)) if hit is not None else "–"
+        ne = _fmt(getattr(hit, "n_entries", None)) if hit is not None else "–"
+        trs.append(
+            f"<tr><td>{html.escape(_run_label(rec.run))}</td><td><code>"
+            f"{html.escape(rec.subsequence)}</code></td><td class='n'>{rec.start}–"
+            f"{rec.end}</td><td class='n'>{rec.score:.3g}</td><td class='n'>{ne}</td>"
+            f"<td class='n'>{hr}</td><td>{_entries_cell(by_pep.get(rec.subsequence), p, kb)}"
+            "</td></tr>"
+        )
+    return (
+        "<table><tr><th>run</th><th>subsequence</th><th>position</th><th>score</th>"
+        "<th>KB entries</th><th>hit rate</th><th>matching KB entries (accession; "
+        "organism; locations; position)</th></tr>" + "".join(trs) + "</table>"
+    )
+
+
+def _entries_cell(ents: pd.DataFrame | None, p: str, kb: Any) -> str:
+    """The KB entries (other than ``p``) that contain a subsequence, at most ``_MAX_ENTRIES``."""
+    if ents is None:
+        return "–" if kb is None else "none"
+    ents = ents[ents["accession"].astype(str) != p]
+    lst = [
+        f"{html.escape(str(e.accession))} ({_fmt(e.organism)}; "
+        f"{_fmt(e.classes)}; at {int(e.start)})"
+        for e in ents.head(_MAX_ENTRIES).itertuples(index=False)
+    ]
+    more = len(ents) - _MAX_ENTRIES
+    ent_html = "<br>".join(lst) + (f"<br>… {more} more" if more > 0 else "")
+    return ent_html or "none (besides the protein itself)"
+
+
+def _hit_rate_section(scores: pd.DataFrame | None) -> str:
+    """Section 3: mean hit rates per run, label kind and correctness, and a bar plot."""
+    parts = ["<h2>Hit rates</h2>"]
     if scores is not None and len(scores):
         summ = hit_rate_summary(scores)
         summ["run"] = summ["run"].map(_run_label)
@@ -370,7 +448,6 @@ def build_report(
         parts.append(_bar_svg(summ))
     else:
         parts.append("<p class='muted'>No scores given (psl report --scores FILE).</p>")
-    parts.append("</body></html>")
     return "\n".join(parts)
 
 

@@ -21,15 +21,17 @@ from typing import Any
 
 from kb.atomic import atomic_path
 from kb.classes import LOCATION_CLASSES
-from psl.checkpoint import load_model, write_json_atomic
-from psl.data import EncodedSet
+from psl.data import EncodedSet, load_splits
 from psl.metrics import classification_report
-from psl.predict import infer
-from psl.train import RunConfig, load_splits, read_toml, resolve_device, train
+from psl.models.checkpoint import load_model, write_json_atomic
+from psl.models.device import resolve_device
+from psl.models.inference import infer
+from psl.training.config import RunConfig, read_toml
+from psl.training.trainer import train
 
 __all__ = ["DEFAULT_TABLE1_CONFIG", "load_experiment", "run_table1", "format_table1"]
 
-DEFAULT_TABLE1_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "table1" / "table1.toml"
+DEFAULT_TABLE1_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "table1" / "table1.toml"
 _VARIANT_KEYS = {"name", "label", "paper", "ablations", "preset_from", "model", "train", "data"}
 
 

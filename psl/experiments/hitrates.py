@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psl.explain import IGSettings, explain, load_proteins
-from psl.extract import extract_subsequences
-from psl.groundtruth import groundtruth_summary
+from psl.explain.attributions import IGSettings, explain, load_proteins
+from psl.explain.extract import extract_subsequences
+from psl.explain.groundtruth import groundtruth_summary
 from psl.tables_io import write_table
 
 __all__ = [
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 DEFAULT_KB_SOURCE = (
-    Path(__file__).resolve().parents[1] / "data" / "deeploc2" / "deeploc2_swissprot.csv.gz"
+    Path(__file__).resolve().parents[2] / "data" / "deeploc2" / "deeploc2_swissprot.csv.gz"
 )
 
 #: The three rows of Tables 2 and 3: (name, label kind, prediction correct).
@@ -158,7 +158,7 @@ def load_config(path: str | Path, **overrides: Any) -> HitrateExperiment:
         d = dict(tomllib.loads(path.read_text()).get("hitrates", {}))
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"{path}: invalid TOML: {e}") from None
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     try:
         ig = IGSettings(**d.pop("ig", {}))
         models = [(str(n), p if Path(p).is_absolute() else root / p)
@@ -196,7 +196,7 @@ def model_test_proteins(
     data = run_config.get("data")
     if not data:
         return load_proteins(split="test")
-    from psl.train import DataConfig, load_splits
+    from psl.data import DataConfig, load_splits
 
     cfg = DataConfig(**{k: v for k, v in data.items() if k != "subset"})
     test = load_splits(cfg)["test"]
@@ -223,8 +223,10 @@ def prepare_quick(out: str | Path, n_proteins: int = 24, seed: int = 0) -> tuple
         ``(model_dir, kb_dir)``.
     """
     from kb.build import build
-    from psl.models import ModelConfig
-    from psl.train import DataConfig, RunConfig, TrainConfig, train
+    from psl.data import DataConfig
+    from psl.models.family import ModelConfig
+    from psl.training.config import RunConfig, TrainConfig
+    from psl.training.trainer import train
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -408,8 +410,8 @@ def run_hitrates(
         ValueError: bad settings; errors of the model, KB or input loading.
     """
     from kb.api import open as open_kb
-    from psl.checkpoint import load_model
-    from psl.hitrate import score
+    from psl.hitrate.scorer import score
+    from psl.models.checkpoint import load_model
 
     out = Path(out)
     (out / "attributions").mkdir(parents=True, exist_ok=True)
@@ -510,7 +512,7 @@ def run_hitrates(
 
 
 def _write_text(path: Path, text: str) -> None:
-    from psl.report import write_report
+    from psl.explain.report import write_report
 
     write_report(text, path)
 
