@@ -488,6 +488,34 @@ class KnowledgeBase:
             table = table.append_column(name, info.column(name).take(pos))
         return table
 
+    def features(
+        self, accessions: Sequence[str] | str, types: Sequence[str] | None = None
+    ) -> pa.Table:
+        """Sequence features (Swiss-Prot ``FT`` lines) of entries.
+
+        Arguments:
+            accessions: primary accession(s).
+            types: feature types to keep (e.g. ``("SIGNAL", "TRANSIT", "TRANSMEM")``); all
+                when ``None``.
+
+        Returns:
+            Table with columns ``accession``, ``type``, ``start``, ``end`` (1-based,
+            inclusive; null when unknown), ``description``, ``evidence``, sorted by accession,
+            start, type; accessions without features have no rows.
+        """
+        if isinstance(accessions, str):
+            accessions = [accessions]
+        accs = [str(a).strip() for a in accessions]
+        where, params = "accession IN (SELECT unnest(?))", [accs]
+        if types is not None:
+            where += " AND type IN (SELECT unnest(?))"
+            params.append([str(t).upper() for t in types])
+        return self._sql(
+            'SELECT accession, type, start, "end", description, evidence FROM features '
+            f"WHERE {where} ORDER BY accession, start NULLS LAST, type",
+            params,
+        ).to_arrow_table()
+
     def locations(self, accessions: Sequence[str] | str) -> pa.Table:
         """Subcellular locations of entries.
 
