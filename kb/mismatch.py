@@ -147,13 +147,13 @@ def _pick_windows(pep_buf, pep_off, codes, sizes, k, seeds):  # pragma: no cover
 
 @numba.njit(cache=True)
 def _enumerate(pep_buf, a, codes, k, piece_start, piece_len, budget, w, kmer_offsets, out,
-               collect):  # pragma: no cover - numba
+               collect, digit, keys, costs):  # pragma: no cover - numba
     """Buckets of the window at ``w`` whose piece positions are within ``budget`` of the
-    peptide (other window positions free). Returns the number of positions in them; when
-    ``collect``, writes the buckets into ``out`` (returns -(count) if ``out`` is too small)."""
-    digit = np.empty(k, dtype=np.int64)
-    keys = np.zeros(k + 1, dtype=np.int64)
-    costs = np.zeros(k + 1, dtype=np.int64)
+    peptide (other window positions free). Returns (number of positions in them, number of
+    buckets); when ``collect``, writes the buckets into ``out``. ``digit``, ``keys``,
+    ``costs``: scratch arrays of ``k + 1`` ints (allocated once per thread block)."""
+    keys[0] = 0
+    costs[0] = 0
     level = 0
     digit[0] = -1
     total = 0
@@ -195,66 +195,82 @@ def _enumerate(pep_buf, a, codes, k, piece_start, piece_len, budget, w, kmer_off
     return total, n_out
 
 
+#: Peptides per parallel block (scratch arrays are allocated once per block).
+_BLOCK = 256
+
+
 @numba.njit(parallel=True, cache=True)
 def _count(pep_buf, pep_off, codes, k, seeds, kmer_offsets, caps):  # pragma: no cover
     dummy = np.empty(0, dtype=np.int64)
-    for u in numba.prange(pep_off.shape[0] - 1):
-        a = pep_off[u]
-        total = 0
-        for i in range(seeds.shape[1]):
-            if seeds[u, i, 1] == 0:
-                continue
-            t, _ = _enumerate(pep_buf, a, codes, k, seeds[u, i, 0], seeds[u, i, 1],
-                              seeds[u, i, 2], seeds[u, i, 3], kmer_offsets, dummy, False)
-            total += t
-        caps[u] = total
+    n = pep_off.shape[0] - 1
+    for blk in numba.prange((n + _BLOCK - 1) // _BLOCK):
+        digit = np.empty(k + 1, dtype=np.int64)
+        keys = np.empty(k + 1, dtype=np.int64)
+        costs = np.empty(k + 1, dtype=np.int64)
+        for u in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
+            a = pep_off[u]
+            total = 0
+            for i in range(seeds.shape[1]):
+                if seeds[u, i, 1] == 0:
+                    continue
+                t, _ = _enumerate(pep_buf, a, codes, k, seeds[u, i, 0], seeds[u, i, 1],
+                                  seeds[u, i, 2], seeds[u, i, 3], kmer_offsets, dummy, False,
+                                  digit, keys, costs)
+                total += t
+            caps[u] = total
 
 
 @numba.njit(parallel=True, cache=True)
 def _seed_verify(residues, kmer_offsets, positions, pep_buf, pep_off, codes, k, seeds, norm,
-                 max_mm, nonstd, cap_off, cand, counts):  # pragma: no cover - numba
+                 max_mm, nonstd, cap_off, cand, counts, max_buckets):  # pragma: no cover
     """Verified, sorted, distinct hit starts of each peptide into its slot of ``cand``."""
     n = residues.shape[0]
-    for u in numba.prange(pep_off.shape[0] - 1):
-        a = pep_off[u]
-        length = pep_off[u + 1] - a
-        w0 = cap_off[u]
-        c = 0
-        for i in range(seeds.shape[1]):
-            if seeds[u, i, 1] == 0:
-                continue
-            buckets = np.empty(seeds[u, i, 4], dtype=np.int64)
-            _, nb = _enumerate(pep_buf, a, codes, k, seeds[u, i, 0], seeds[u, i, 1],
-                               seeds[u, i, 2], seeds[u, i, 3], kmer_offsets, buckets, True)
-            off = seeds[u, i, 3]
-            for b in range(nb):
-                key = buckets[b]
-                for t in range(kmer_offsets[key], kmer_offsets[key + 1]):
-                    s = np.int64(positions[t]) - off
-                    if s >= 0 and s + length <= n and _hamming_ok(
-                        residues, s, pep_buf, a, length, norm, max_mm
-                    ):
+    n_pep = pep_off.shape[0] - 1
+    for blk in numba.prange((n_pep + _BLOCK - 1) // _BLOCK):
+        digit = np.empty(k + 1, dtype=np.int64)
+        keys = np.empty(k + 1, dtype=np.int64)
+        costs = np.empty(k + 1, dtype=np.int64)
+        buckets = np.empty(max_buckets, dtype=np.int64)
+        for u in range(blk * _BLOCK, min(n_pep, (blk + 1) * _BLOCK)):
+            a = pep_off[u]
+            length = pep_off[u + 1] - a
+            w0 = cap_off[u]
+            c = 0
+            for i in range(seeds.shape[1]):
+                if seeds[u, i, 1] == 0:
+                    continue
+                _, nb = _enumerate(pep_buf, a, codes, k, seeds[u, i, 0], seeds[u, i, 1],
+                                   seeds[u, i, 2], seeds[u, i, 3], kmer_offsets, buckets, True,
+                                   digit, keys, costs)
+                off = seeds[u, i, 3]
+                for b in range(nb):
+                    key = buckets[b]
+                    for t in range(kmer_offsets[key], kmer_offsets[key + 1]):
+                        s = np.int64(positions[t]) - off
+                        if s >= 0 and s + length <= n and _hamming_ok(
+                            residues, s, pep_buf, a, length, norm, max_mm
+                        ):
+                            cand[w0 + c] = s
+                            c += 1
+            # windows touching a residue the index does not hold
+            prev = np.int64(-1)
+            for j in range(nonstd.shape[0]):
+                q = nonstd[j]
+                lo = max(q - length + 1, prev + 1, 0)
+                for s in range(lo, q + 1):
+                    if s + length <= n and _hamming_ok(residues, s, pep_buf, a, length, norm,
+                                                       max_mm):
                         cand[w0 + c] = s
                         c += 1
-        # windows touching a residue the index does not hold
-        prev = np.int64(-1)
-        for j in range(nonstd.shape[0]):
-            q = nonstd[j]
-            lo = max(q - length + 1, prev + 1, 0)
-            for s in range(lo, q + 1):
-                if s + length <= n and _hamming_ok(residues, s, pep_buf, a, length, norm,
-                                                   max_mm):
-                    cand[w0 + c] = s
-                    c += 1
-            prev = q
-        seg = cand[w0:w0 + c]
-        seg.sort()
-        d = 0
-        for t in range(c):
-            if t == 0 or seg[t] != seg[t - 1]:
-                seg[d] = seg[t]
-                d += 1
-        counts[u] = d
+                prev = q
+            seg = cand[w0:w0 + c]
+            seg.sort()
+            d = 0
+            for t in range(c):
+                if t == 0 or seg[t] != seg[t - 1]:
+                    seg[d] = seg[t]
+                    d += 1
+            counts[u] = d
 
 
 @numba.njit(cache=True)
@@ -420,7 +436,8 @@ def find_mismatches(
             cand = np.empty(int(cap_off[-1]), dtype=np.int64)
             counts = np.zeros(hi - lo, dtype=np.int64)
             _seed_verify(residues, offsets, index.positions, part_buf, part_off, _CODES, k,
-                         sub_seeds[lo:hi], norm, mismatches, nonstandard, cap_off, cand, counts)
+                         sub_seeds[lo:hi], norm, mismatches, nonstandard, cap_off, cand, counts,
+                         max(1, int(sub_seeds[lo:hi, :, 4].max())))
             part_hit_off = np.zeros(hi - lo + 1, dtype=np.int64)
             np.cumsum(counts, out=part_hit_off[1:])
             part_hits = np.empty(int(part_hit_off[-1]), dtype=np.int64)
