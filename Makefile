@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   install, build the shipped knowledge base, predict + explain + score a few proteins
-#   make test   install and run the test suite (what CI runs)
+#   make test   install, lint (ruff) and run the test suite (what CI runs)
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
@@ -14,6 +14,7 @@ demo: install
 	bash scripts/demo.sh
 
 test: install
+	$(MAKE) --no-print-directory lint
 	$(PYTHON) -m pytest -q
 
 lint:

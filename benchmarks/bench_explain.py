@@ -4,13 +4,14 @@ On a seeded sample of ``--n`` DeepLoc 1.0 test proteins (real lengths), with the
 (``models/default``; when it is absent, a randomly initialised model of ``configs/default.toml``:
 same architecture, so the same speed):
 
-1. ``psl.explain`` attention (learned), batched;
-2. ``psl.explain`` IG (``--n-steps``, default 50), batched: ``--batch-size`` proteins per call,
+1. ``psl.explain.explain`` attention (learned), batched;
+2. ``psl.explain.explain`` IG (``--n-steps``, default 50), batched: ``--batch-size`` proteins
+   per call,
    ``--internal-batch-size`` (protein, step) rows per forward/backward; every setting of
    ``--sweep`` is timed;
 3. the baseline, measured in the same run: IG one protein at a time (``batch_size=1``) on the
    first ``--baseline-n`` proteins, scaled to ``--n``;
-4. ``psl.extract`` on the IG table, and ``psl.hitrate.score`` of the subsequences against a
+4. ``psl.explain.extract`` on the IG table, and ``psl.hitrate.score`` of the subsequences against a
    knowledge base (``--db``; default ``benchmarks/generated/kb_deeploc2`` if built);
 5. an estimate of the full test set (2,773 proteins) pipeline time from the per-protein rates.
 
@@ -36,7 +37,6 @@ import sys
 import time
 from pathlib import Path
 
-import tomllib
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +50,7 @@ from psl.explain.attributions import IGSettings, explain, load_proteins  # noqa:
 from psl.explain.extract import extract_subsequences  # noqa: E402
 from psl.models.checkpoint import DEFAULT_MODEL_DIR, load_model  # noqa: E402
 from psl.models.family import LocalizationModel, ModelConfig  # noqa: E402
+from psl.training.config import read_toml  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 DEFAULT_DB = REPO / "benchmarks" / "generated" / "kb_deeploc2"
@@ -100,7 +101,7 @@ def main() -> None:
         model_desc = str(model_dir.relative_to(REPO) if model_dir.is_relative_to(REPO)
                          else model_dir)
     else:
-        cfg = tomllib.loads((REPO / "configs" / "default.toml").read_text())["model"]
+        cfg = read_toml(REPO / "configs" / "default.toml")["model"]
         model = LocalizationModel(ModelConfig.from_dict(cfg)).eval()
         model_desc = "random init of configs/default.toml (models/default absent)"
     n_params = sum(p.numel() for p in model.parameters())

@@ -10,7 +10,7 @@ benchmark), the script
 3. times ``score()`` end to end (median of ``--repeats``), split into the stages it reports:
    before the search (input checks, DuckDB look-ups), the search, and the vectorised scoring;
    "beyond the search" = total - search;
-4. runs the plain-Python reference (:mod:`psl._hitrate_reference`) on the first
+4. runs the plain-Python reference (:mod:`psl.hitrate.reference`) on the first
    ``--reference-n`` rows with the same occurrences, checks it agrees, and scales its time to
    ``--n`` rows (the baseline, measured in the same run);
 5. optionally times the null model (``--null R``) on the first ``--null-rows`` rows.
@@ -289,7 +289,7 @@ def write_results(results: dict) -> None:
         "object, which also reads every entry's location classes (one DuckDB aggregate, then "
         "cached on that object); \"warm\" = the median of the following calls. "
         "The reference is the plain-Python loop of "
-        "`psl/_hitrate_reference.py` over the same search result; its time includes building "
+        "`psl/hitrate/reference.py` over the same search result; its time includes building "
         "its input dicts (occurrences per peptide; entry accessions, sequences and classes from "
         "DuckDB) and is split as input + loop; it runs on --reference-n rows (default: all of "
         "them; scaled linearly to --n otherwise). Speed-up = reference / beyond search (warm).",

@@ -14,13 +14,17 @@ absent). For each batch size (10k, 100k, 1M) the script measures, in the same ru
 * baseline 2: PEPMatch (exact matching, k=5; its preprocessing of the proteome FASTA timed
   separately), ``Matcher(...).match()`` returning its DataFrame.
 
-Result counts are compared across engines. Output: ``benchmarks/results/search.json`` and
-``.md``. Timings are wall-clock on a shared machine (other jobs running): noisy.
+The rows themselves are compared across engines: each engine's result, as the sorted set of
+distinct (peptide, accession, start) triples, must equal ``kb search``'s (Aho-Corasick: the run
+stops otherwise; PEPMatch: recorded as ``pepmatch_rows_identical``). Output:
+``benchmarks/results/search.json`` and ``.md`` (``--out`` changes the name). Timings are
+wall-clock on a shared machine (other jobs running): noisy.
 
 Usage::
 
     python benchmarks/bench_search.py                      # full scale
-    python benchmarks/bench_search.py --entries 20000 --sizes 1000 10000   # quick
+    python benchmarks/bench_search.py --entries 20000 --sizes 1000 10000 \
+        --out benchmarks/results/search_rows_check.json    # quick: the row check at small size
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -86,7 +92,7 @@ def ensure_kb(entries: int, seed: int) -> tuple[Path, float | None]:
     flat = ensure_flatfile(entries, seed)
     print(f"building {db} ...", flush=True)
     t0 = time.perf_counter()
-    build([flat], db, force=True, progress=False)
+    build([flat], db, force=True, progress=False, workers=min(2, os.cpu_count() or 1))
     return db, round(time.perf_counter() - t0, 1)
 
 
@@ -139,7 +145,38 @@ def write_fasta(store, accessions: list[str], path: Path) -> None:
             fh.write("\n")
 
 
-def run_pepmatch(fasta: Path, work: Path, peptides: list[str]) -> tuple[float, int]:
+class RowSet:
+    """A result as the sorted distinct (peptide, entry, 1-based start) triples, packed into
+    int64 keys so that millions of rows compare in numpy (peptides coded by their rank)."""
+
+    def __init__(self, peptides: list[str], n_entries: int, max_start: int):
+        self.peptides = pa.array(sorted(set(peptides)))
+        self.n_entries = n_entries
+        self.span = max_start + 1
+
+    def keys(self, peptides: pa.Array | pa.ChunkedArray, entry: np.ndarray,
+             start: np.ndarray) -> np.ndarray:
+        code = pc.index_in(peptides, value_set=self.peptides).to_numpy(zero_copy_only=False)
+        if np.isnan(code.astype(np.float64)).any():
+            raise RuntimeError("a result row names a peptide that was not queried")
+        key = (code.astype(np.int64) * self.n_entries + entry.astype(np.int64)) * self.span
+        return np.unique(key + start.astype(np.int64))
+
+
+def kb_rows(rows: RowSet, table: pa.Table) -> np.ndarray:
+    return rows.keys(table["peptide"], table["entry_id"].to_numpy(), table["start"].to_numpy())
+
+
+def aho_corasick_rows(rows: RowSet, uniq: list[str], hit_off: np.ndarray, hits: np.ndarray,
+                      offsets: np.ndarray) -> np.ndarray:
+    entry = np.searchsorted(offsets, hits, side="right") - 1
+    peptide = pa.array(uniq).take(pa.array(np.repeat(np.arange(len(uniq)), np.diff(hit_off))))
+    return rows.keys(peptide, entry, hits - offsets[entry] + 1)
+
+
+def run_pepmatch(fasta: Path, work: Path, peptides: list[str], rows: RowSet,
+                 accessions: pa.Array) -> tuple[float, int, np.ndarray]:
+    """PEPMatch's time, its number of rows and its row set (accessions mapped to entries)."""
     from pepmatch import Matcher
 
     with contextlib.redirect_stdout(io.StringIO()):
@@ -147,8 +184,15 @@ def run_pepmatch(fasta: Path, work: Path, peptides: list[str]) -> tuple[float, i
         df = Matcher(peptides, str(fasta), max_mismatches=0, k=5,
                      preprocessed_files_path=str(work)).match()
         seconds = time.perf_counter() - t0
-    matched = int(df["Matched Sequence"].is_not_null().sum())
-    return seconds, matched
+    df = df.filter(df["Matched Sequence"].is_not_null())
+    # PEPMatch appends the sequence version to the accession ("P12345.1")
+    acc = pc.replace_substring_regex(df["Protein ID"].to_arrow(), r"\.\d+$", "")
+    entry = pc.index_in(acc, value_set=accessions)
+    if entry.null_count:
+        raise RuntimeError("PEPMatch returned an accession that is not in the knowledge base")
+    keys = rows.keys(df["Query Sequence"].to_arrow(), entry.to_numpy(zero_copy_only=False),
+                     df["Index start"].to_numpy())
+    return seconds, df.height, keys
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,11 +266,17 @@ def main(argv: list[str] | None = None) -> int:
         results["pepmatch_preprocess_s"] = round(prep_s, 2)
         print(f"PEPMatch preprocessing (k=5): {prep_s:.1f} s", flush=True)
 
+    offsets = np.asarray(store.offsets, dtype=np.int64)
+    max_start = int(np.diff(offsets).max())
+    accessions = pa.array(base.accessions.to_pylist())
     for n in args.sizes:
         peptides = sample_peptides(store, n, args.seed + n)
         med, times, res = timed(lambda p=peptides: base.search_with_summary(p), args.repeats)
         rows = res.table.num_rows
+        row_set = RowSet(peptides, len(base), max_start)
+        kb_keys = kb_rows(row_set, res.table)
         run = {"peptides": n, "distinct": len(set(peptides)), "rows": rows,
+               "distinct_rows": int(kb_keys.size),
                "no_hit": res.n_no_hit, "kb_search_median_s": round(med, 4),
                "kb_search_times_s": [round(t, 4) for t in times]}
         del res
@@ -243,23 +293,28 @@ def main(argv: list[str] | None = None) -> int:
         if n <= args.ac_max:
             t0 = time.perf_counter()
             uniq = list(dict.fromkeys(peptides))
-            hit_off, _ = scan_store(store, uniq)
+            hit_off, hits = scan_store(store, uniq)
             ac_s = time.perf_counter() - t0
             counts = dict(zip(uniq, np.diff(hit_off).tolist(), strict=True))
             ac_rows = sum(counts[p] for p in peptides)
+            same = np.array_equal(aho_corasick_rows(row_set, uniq, hit_off, hits, offsets),
+                                  kb_keys)
             run.update(aho_corasick_s=round(ac_s, 2), aho_corasick_rows=ac_rows,
+                       aho_corasick_rows_identical=same,
                        speedup_vs_aho_corasick=round(ac_s / med, 1))
-            print(f"           Aho-Corasick scan {ac_s:.2f} s ({ac_rows:,} rows) -> "
-                  f"{ac_s / med:.1f}x", flush=True)
-            if ac_rows != rows:
-                raise RuntimeError(f"engines disagree: kb search {rows}, Aho-Corasick {ac_rows}")
+            print(f"           Aho-Corasick scan {ac_s:.2f} s ({ac_rows:,} rows, identical: "
+                  f"{same}) -> {ac_s / med:.1f}x", flush=True)
+            if ac_rows != rows or not same:
+                raise RuntimeError(f"engines disagree: kb search {rows} rows, Aho-Corasick "
+                                   f"{ac_rows} rows (same distinct rows: {same})")
         if fasta is not None and n <= args.pepmatch_max:
-            pm_s, pm_rows = run_pepmatch(fasta, pep_dir, peptides)
+            pm_s, pm_rows, pm_keys = run_pepmatch(fasta, pep_dir, peptides, row_set, accessions)
+            same = np.array_equal(pm_keys, kb_keys)
             run.update(pepmatch_s=round(pm_s, 2), pepmatch_rows=pm_rows,
+                       pepmatch_rows_identical=same,
                        speedup_vs_pepmatch=round(pm_s / med, 1))
-            print(f"           PEPMatch {pm_s:.2f} s ({pm_rows:,} rows) -> {pm_s / med:.1f}x",
-                  flush=True)
-            run["pepmatch_rows_agree"] = pm_rows == rows
+            print(f"           PEPMatch {pm_s:.2f} s ({pm_rows:,} rows, identical: {same}) -> "
+                  f"{pm_s / med:.1f}x", flush=True)
         results["runs"].append(run)
         gc.collect()
 
@@ -321,15 +376,23 @@ def markdown(results: dict) -> str:
     lines += [
         "",
         "| peptides | rows | no hit | kb search (median s) | Aho-Corasick (s) | vs AC | "
-        "PEPMatch (s) | vs PEPMatch |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "PEPMatch (s) | vs PEPMatch | same rows as kb search (AC / PEPMatch) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+
+    def same(r: dict, engine: str) -> str:
+        v = r.get(f"{engine}_rows_identical")
+        return "-" if v is None else ("yes" if v else "**no**")
+
     for r in results["runs"]:
         lines.append(
             f"| {r['peptides']:,} | {r['rows']:,} | {r['no_hit']:,} | {r['kb_search_median_s']} | "
             f"{r.get('aho_corasick_s', '-')} | {r.get('speedup_vs_aho_corasick', '-')} | "
-            f"{r.get('pepmatch_s', '-')} | {r.get('speedup_vs_pepmatch', '-')} |"
+            f"{r.get('pepmatch_s', '-')} | {r.get('speedup_vs_pepmatch', '-')} | "
+            f"{same(r, 'aho_corasick')} / {same(r, 'pepmatch')} |"
         )
+    lines += ["", "Same rows: the sorted sets of distinct (peptide, accession, start) triples "
+              "are equal (rows of repeated queries collapse; the row counts are compared too)."]
     return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from cli.apps import kb_app, user_errors
+from cli.options import PlainUsageCommand
 
 #: How many skipped-entry messages ``kb build`` prints (all are counted).
 SHOWN_ERRORS = 10
@@ -25,7 +26,7 @@ class InputFormat(str, Enum):
     fasta = "fasta"
 
 
-@kb_app.command("build")
+@kb_app.command("build", cls=PlainUsageCommand)
 @user_errors
 def build_command(
     inputs: list[Path] = typer.Argument(
@@ -33,13 +34,14 @@ def build_command(
         help="Input files, plain or .gz: UniProtKB flat files (uniprot_sprot.dat.gz), CSV/TSV "
         "tables with accession, sequence and location columns (UniProt TSV export, DeepLoc 2.0 "
         "CSV) or FASTA (UniProt or DeepLoc headers). The format is detected from the content.",
-        show_default=False,
+        show_default=False, metavar="INPUT",
     ),
     db: Path = typer.Option(
         ..., "--db", help="Knowledge-base directory to create (kb.duckdb + sequence store + index)."
     ),
     force: bool = typer.Option(
-        False, "--force", help="Replace an existing --db directory (after the new one is complete)."
+        False, "--force", help="Replace an existing --db knowledge base (atomically, after the new "
+        "build is complete). A directory that is not a knowledge base is never replaced."
     ),
     min_evidence: MinEvidence = typer.Option(
         MinEvidence.any,
@@ -66,13 +68,18 @@ def build_command(
 ) -> None:
     """Build a local knowledge base from UniProt flat files, labelled tables or FASTA.
 
-    The build goes to a temporary directory, renamed to --db when complete:
-    an interrupted build never leaves a directory that looks valid.
+    The build goes to a temporary directory and is published in one atomic step when
+    complete: an interrupted build never leaves a directory that looks valid, and readers
+    see the old or the new knowledge base, never a mix.
 
     Malformed entries are skipped and counted (file and line reported) unless --strict.
     """
+    import os
+
     from kb.build import build
 
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1)
     s = build(
         inputs,
         db,
@@ -100,30 +107,55 @@ def build_command(
 def info_command(
     db: Path = typer.Option(..., "--db", help="Knowledge-base directory (made by 'kb build')."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    check: bool = typer.Option(
+        False, "--check", help="Verify the SHA-256 of every knowledge-base file (against the "
+        "build's manifest) and of every source file (reads them all); exit 2 on a mismatch."),
 ) -> None:
-    """Show a knowledge base: rows per table, class distribution, sources, index size."""
+    """Show a knowledge base: rows per table, class distribution, sources, index size.
+
+    Sizes of the knowledge-base files are always checked against the build's manifest; a
+    source file whose size or time (with --check: checksum) changed since the build is
+    marked 'stale'.
+    """
     from kb.store import info
 
-    facts = info(db)
+    facts = info(db, checksums=check)
     if as_json:
         typer.echo(json.dumps(facts, indent=1, sort_keys=True, default=str))
         return
     meta = facts["meta"]
     lines = [f"knowledge base {facts['db']} (built {meta.get('build_finished', '?')}, "
              f"tool {meta.get('tool_version', '?')}, min evidence {facts['min_evidence']})"]
+    if facts["version"]:
+        lines.append(f"version: {facts['version']}")
     lines.append("tables:")
     lines += [f"  {t:<22}{n:>12,}" for t, n in facts["tables"].items()]
     lines.append(f"entries per class ({facts['entries_with_class']:,} entries with a class):")
     lines += [f"  {c:<22}{n:>12,}" for c, n in facts["classes"].items()]
+    provides = facts["provides"]
+    if provides:
+        lines.append(
+            f"fields: reviewed status {provides['reviewed_known']:,} "
+            f"({provides['reviewed']:,} reviewed), taxon id {provides['taxon_id']:,}, "
+            f"lineage {provides['lineage']:,}, organism {provides['organism']:,} "
+            f"of {provides['entries']:,} entries")
+    changed = {s["path"]: s for s in facts["stale_sources"]}
     lines.append("sources:")
     for src in facts["sources"]:
+        state = changed.get(src["path"])
+        note = f" -- {state['status']}: {state['why']}" if state else ""
         lines.append(
             f"  {src['path']} [{src['format']}] {src['entries']:,} entries, "
-            f"{src['skipped']:,} skipped, sha256 {src['sha256']}"
+            f"{src['skipped']:,} skipped, sha256 {src['sha256']}{note}"
         )
     idx = facts["index"]
     lines.append(
         f"index: k={idx.get('k', '?')}, {idx.get('n_positions', 0):,} positions, "
         f"{facts['index_bytes'] / 1e6:,.1f} MB; total on disk {facts['total_bytes'] / 1e6:,.1f} MB"
     )
+    if facts["checked_files"]:
+        what = "sizes and checksums" if check else "sizes"
+        lines.append(f"check: {what} of {len(facts['checked_files'])} files match the manifest")
+    else:
+        lines.append("check: no manifest (built before manifests were recorded)")
     typer.echo("\n".join(lines))

@@ -10,13 +10,14 @@ from pathlib import Path
 import typer
 
 from cli.apps import kb_app, user_errors
-from cli.kb_search import check_format, write_rows
+from cli.kb_search import _FORMAT_HELP, _OUT_HELP, check_format, write_rows
+from cli.options import PlainUsageCommand
 
 __all__ = ["motif_cmd"]
 
 
 @kb_app.command(
-    "motif",
+    "motif", cls=PlainUsageCommand,
     help="Find every match of sequence motifs (PROSITE patterns) in the knowledge base or in a "
     "FASTA file.\n\n"
     "One row per (pattern, entry, start, end) whose substring matches the whole pattern, "
@@ -40,16 +41,18 @@ def motif_cmd(
     syntax: str = typer.Option("prosite", "--syntax", help="Pattern syntax: prosite, or regex "
                                "(residue letters, ., [..], [^..], ?, *, +, {n}, {n,}, {n,m}, "
                                "^, $)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write the rows to this file "
-                                    "(atomically) instead of stdout."),
-    fmt: str = typer.Option("tsv", "--format", "-f", help="Output format: tsv, csv, parquet "
-                            "(needs --out) or jsonl."),
+    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP,
+                                   show_default=False),
     taxon: str | None = typer.Option(None, "--taxon", help="With --db: only entries of this "
                                      "taxon (id or lineage/organism name)."),
     reviewed_only: bool = typer.Option(False, "--reviewed-only",
                                        help="With --db: only reviewed (Swiss-Prot) entries."),
 ) -> None:
     """``kb motif`` (help text in the decorator)."""
+    from kb.tableio import check_output
+
+    check_output(out, inputs=[input_file, fasta], protected=[db])
     check_format(fmt, out)
     from kb.motif import compile_motifs, motifs_in_fasta, read_patterns
 

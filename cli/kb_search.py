@@ -6,108 +6,99 @@ Thin wrappers over :meth:`kb.api.KnowledgeBase.search_with_summary` and
 
 from __future__ import annotations
 
-import io
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import typer
 
 from cli.apps import kb_app, user_errors
-from kb.atomic import atomic_path
+from cli.options import PlainUsageCommand
+from kb.tableio import TABLE_FORMATS
 
 __all__ = ["search_cmd", "scan_cmd", "write_rows", "FORMATS"]
 
 #: Output formats of ``--format``.
-FORMATS = ("tsv", "csv", "parquet", "jsonl")
+FORMATS = TABLE_FORMATS
 
 _PEPTIDES_HELP = (
     "Peptides to search (any case; letters of the amino-acid alphabet only). Combined with "
     "--input if both are given."
 )
 _INPUT_HELP = (
-    "File of peptides (plain or .gz): one per line (blank lines and '#' comments skipped), or a "
-    "CSV/TSV table with a 'peptide' column."
+    "File of peptides (plain or .gz; '-' reads stdin): one per line (blank lines and '#' "
+    "comments skipped; a first line 'peptide' is a header), a CSV/TSV table with a 'peptide' "
+    "column and optionally an id column (query_id, id, name, ...), or FASTA (id from the "
+    "header). Ids go to the query_id column, the peptide as written to input_peptide."
 )
-_OUT_HELP = "Write the rows to this file (atomically) instead of stdout."
-_FORMAT_HELP = "Output format: tsv, csv, parquet (needs --out) or jsonl."
+_OUT_HELP = (
+    "Write the rows to this file (atomically; format from the name: .tsv, .csv, .parquet, "
+    ".jsonl, text formats optionally .gz); '-' or omitted: stdout. Never one of the inputs or "
+    "a file inside the knowledge base."
+)
+_FORMAT_HELP = (
+    "Output format: tsv, csv, parquet or jsonl (default: from the --out name; tsv on stdout)."
+)
 _IL_HELP = "Let I and L match each other (mass spectrometry cannot tell them apart)."
 
 
-def _format_bytes(table: pa.Table, fmt: str) -> bytes:
-    import pyarrow.csv as pcsv
-
-    buf = io.BytesIO()
-    if fmt == "tsv":
-        try:
-            pcsv.write_csv(table, buf, pcsv.WriteOptions(delimiter="\t", quoting_style="none",
-                                                          quoting_header="none"))
-        except pa.ArrowInvalid:  # a value holds a tab or a newline: quote what needs it
-            buf = io.BytesIO()
-            pcsv.write_csv(table, buf, pcsv.WriteOptions(delimiter="\t"))
-    elif fmt == "csv":
-        pcsv.write_csv(table, buf)
-    elif fmt == "jsonl":
-        if table.num_rows:
-            table.to_pandas().to_json(buf, orient="records", lines=True)
-    else:  # parquet
-        import pyarrow.parquet as pq
-
-        pq.write_table(table, buf)
-    return buf.getvalue()
-
-
-def check_format(fmt: str, out: Path | None) -> str:
-    """The output format, lower-cased, checked before any work is done.
+def check_format(fmt: str | None, out: Path | None) -> str:
+    """The output format (``--format``, else from ``--out``'s name, else tsv), checked before
+    any work is done.
 
     Raises:
-        ValueError: unknown format, or parquet without ``out``.
+        InputFormatError: unknown format, or an ``--out`` name of no known format.
     """
-    fmt = fmt.lower()
-    if fmt not in FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if fmt == "parquet" and out is None:
-        raise ValueError("--format parquet needs --out FILE (binary output)")
-    return fmt
+    from kb.tableio import table_format
+
+    return table_format(out, fmt)
 
 
-def write_rows(table: pa.Table, out: Path | None, fmt: str) -> None:
-    """Write ``table`` as ``fmt`` to ``out`` (atomically: temp file + ``os.replace``) or stdout.
+def write_rows(table: pa.Table, out: Path | None, fmt: str | None) -> None:
+    """Write ``table`` to ``out`` (atomically) or stdout (``None`` or ``-``), in ``fmt`` or the
+    format of ``out``'s name (:func:`kb.tableio.write_table`)."""
+    from kb.tableio import write_table
 
-    Raises:
-        ValueError: unknown format, or parquet without ``out``.
-    """
-    fmt = check_format(fmt, out)
-    data = _format_bytes(table, fmt)
-    if out is None:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    out = Path(out)
-    if out.is_dir():
-        raise IsADirectoryError(21, "--out is a directory", str(out))
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
+    write_table(table, out if out is not None else "-", fmt)
 
 
-def _gather(peptides: list[str] | None, input_file: Path | None):
-    """Validated :class:`~kb.peptides.PeptideBatch` from arguments and/or an input file."""
-    from kb.peptides import prepare_peptides, read_peptides
+@dataclass
+class Queries:
+    """The peptides of a command: validated batch, as written, and the user's ids."""
 
-    args = list(peptides or [])
+    batch: object
+    inputs: list[str]
+    ids: list[str | None] | None
+
+
+def _gather(peptides: list[str] | None, input_file: Path | None) -> Queries:
+    """Validated peptides from arguments and/or an input file (``-``: stdin)."""
+    from kb.peptides import prepare_peptides, read_peptide_input
+
+    args = [p.strip() for p in peptides or []]
     if input_file is None:
         if not args:
             raise ValueError("no peptides given (PEPTIDE arguments or --input FILE)")
-        return prepare_peptides(args)
-    from_file, lines = read_peptides(input_file)
-    file_batch = prepare_peptides(from_file, source=input_file, lines=lines)
+        return Queries(prepare_peptides(args), args, None)
+    got = read_peptide_input(input_file)
+    file_batch = prepare_peptides(got.peptides, source=got.source, lines=got.lines)
     if not args:
-        if not from_file:
-            raise ValueError(f"{input_file}: no peptides in the file")
-        return file_batch
+        if not got.peptides:
+            raise ValueError(f"{got.source}: no peptides in the file")
+        return Queries(file_batch, got.peptides, got.ids)
     prepare_peptides(args)  # validate the arguments with their own positions
-    return prepare_peptides(args + file_batch.peptides)
+    ids = None if got.ids is None else [None] * len(args) + list(got.ids)
+    return Queries(prepare_peptides(args + file_batch.peptides), args + got.peptides, ids)
+
+
+def warn_stale(knowledge_base) -> None:
+    """One line on stderr when a source of the knowledge base changed since its build."""
+    stale = [s for s in knowledge_base.stale_sources() if s["status"] == "stale"]
+    if stale:
+        names = "; ".join(f"{s['path']} ({s['why']})" for s in stale)
+        typer.echo(f"warning: knowledge base {knowledge_base.path} is stale: its source "
+                   f"changed since the build: {names}; rebuild with 'kb build --force'",
+                   err=True)
 
 
 def _summary(n_queries: int, n_distinct: int, n_rows: int, no_hit_peptides: list[str]) -> str:
@@ -121,20 +112,27 @@ def _summary(n_queries: int, n_distinct: int, n_rows: int, no_hit_peptides: list
 
 
 @kb_app.command(
-    "search",
+    "search", cls=PlainUsageCommand,
     help="Find every occurrence of peptides in the knowledge base.\n\n"
     "One row per occurrence: peptide, accession, start, end (1-based, inclusive), query (index "
-    "of the peptide in the input), entry_id. Peptides without a hit are counted in a summary "
-    "on stderr.",
+    "of the peptide in the input), entry_id, query_id (the input's id, empty without one), "
+    "input_peptide (as written). With --counts: one row per query instead. Peptides without a "
+    "hit are counted in a summary on stderr.",
 )
 @user_errors
 def search_cmd(
-    peptides: list[str] | None = typer.Argument(None, help=_PEPTIDES_HELP, show_default=False),
+    peptides: list[str] | None = typer.Argument(None, help=_PEPTIDES_HELP, show_default=False,
+                                                metavar="PEPTIDE"),
     db: Path = typer.Option(..., "--db", help="Knowledge-base directory built by 'kb build'."),
     input_file: Path | None = typer.Option(None, "--input", "-i", help=_INPUT_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP),
-    fmt: str = typer.Option("tsv", "--format", "-f", help=_FORMAT_HELP),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP,
+                                   show_default=False),
     il_equivalent: bool = typer.Option(False, "--il-equivalent", help=_IL_HELP),
+    counts: bool = typer.Option(
+        False, "--counts", help="One row per query instead of per occurrence: query_id, "
+        "peptide, input_peptide, occurrences (all, overlapping included), entries (distinct "
+        "entries), query; memory grows with the number of queries, not of occurrences."),
     taxon: str | None = typer.Option(
         None, "--taxon", help="Only entries of this taxon: an NCBI taxon id (e.g. 9606), or a "
         "name matched case-insensitively against the lineage elements (e.g. Metazoa) and the "
@@ -153,55 +151,89 @@ def search_cmd(
         show_default=False),
 ) -> None:
     """``kb search`` (help text in the decorator)."""
+    from kb.tableio import check_output
+
+    check_output(out, inputs=[input_file], protected=[db])
     check_format(fmt, out)
+    if counts and with_locations:
+        raise ValueError("--counts and --with-locations do not go together (one row per query)")
     from rich.console import Console
 
     import kb.api
+    from kb.peptides import query_columns
 
     if mismatches is not None:
         from kb.mismatch import check_mismatches
 
         check_mismatches(mismatches)
-    batch = _gather(peptides, input_file)
+        if counts:
+            raise ValueError("--counts and --mismatches do not go together yet (counts are of "
+                             "exact occurrences)")
+    queries = _gather(peptides, input_file)
+    batch = queries.batch
     console = Console(stderr=True)
     with kb.api.open(db) as knowledge_base:
+        warn_stale(knowledge_base)
         with console.status(f"searching {len(batch)} peptide(s)"):
-            result = knowledge_base.search_with_summary(
-                batch, il_equivalent=il_equivalent, taxon=taxon, reviewed_only=reviewed_only,
-                with_locations=with_locations, mismatches=mismatches,
-            )
-    write_rows(result.table, out, fmt)
-    no_hit = [batch.peptides[i] for i in result.no_hit]
-    typer.echo(_summary(len(batch), batch.n_unique, result.table.num_rows, no_hit), err=True)
+            if counts:
+                table = knowledge_base.count(batch, il_equivalent=il_equivalent, taxon=taxon,
+                                             reviewed_only=reviewed_only)
+            else:
+                result = knowledge_base.search_with_summary(
+                    batch, il_equivalent=il_equivalent, taxon=taxon,
+                    reviewed_only=reviewed_only, with_locations=with_locations,
+                    mismatches=mismatches,
+                )
+                table = result.table
+    table = query_columns(table, queries.inputs, queries.ids)
+    if counts:
+        import numpy as np
+
+        table = table.select(["query_id", "peptide", "input_peptide", "occurrences", "entries",
+                              "query"])
+        n_rows = int(np.asarray(table.column("occurrences")).sum())
+        no_hit_idx = np.flatnonzero(np.asarray(table.column("occurrences")) == 0)
+    else:
+        n_rows, no_hit_idx = table.num_rows, result.no_hit
+    write_rows(table, out, fmt)
+    no_hit = [batch.peptides[i] for i in no_hit_idx]
+    typer.echo(_summary(len(batch), batch.n_unique, n_rows, no_hit), err=True)
 
 
 @kb_app.command(
-    "scan",
+    "scan", cls=PlainUsageCommand,
     help="Find every occurrence of peptides in a FASTA file, without building a knowledge "
     "base.\n\nStreams the FASTA once through an Aho-Corasick automaton of all peptides. One "
     "row per occurrence: peptide, accession, start, end (1-based, inclusive), query, record "
-    "(index of the FASTA record). A summary goes to stderr.",
+    "(index of the FASTA record), query_id, input_peptide. A summary goes to stderr.",
 )
 @user_errors
 def scan_cmd(
-    peptides: list[str] | None = typer.Argument(None, help=_PEPTIDES_HELP, show_default=False),
+    peptides: list[str] | None = typer.Argument(None, help=_PEPTIDES_HELP, show_default=False,
+                                                metavar="PEPTIDE"),
     fasta: Path = typer.Option(..., "--fasta", help="Proteome FASTA (plain or .gz); accession = "
                                "the field between the first two '|' (sp|ACC|NAME), else the "
                                "first word of the header."),
     input_file: Path | None = typer.Option(None, "--input", "-i", help=_INPUT_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP),
-    fmt: str = typer.Option("tsv", "--format", "-f", help=_FORMAT_HELP),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP,
+                                   show_default=False),
     il_equivalent: bool = typer.Option(False, "--il-equivalent", help=_IL_HELP),
 ) -> None:
     """``kb scan`` (help text in the decorator)."""
+    from kb.tableio import check_output
+
+    check_output(out, inputs=[fasta, input_file])
     check_format(fmt, out)
     import numpy as np
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from kb.peptides import query_columns
     from kb.scan import scan_fasta
 
-    batch = _gather(peptides, input_file)
+    queries = _gather(peptides, input_file)
+    batch = queries.batch
     if not fasta.is_file():
         raise FileNotFoundError(2, "FASTA file not found", str(fasta))
     with Progress(SpinnerColumn(), TextColumn("{task.description}: {task.completed:,} residues"),
@@ -210,6 +242,7 @@ def scan_cmd(
         table, n_records = scan_fasta(
             fasta, batch, il_equivalent, progress=lambda n: progress.advance(task, n)
         )
+    table = query_columns(table, queries.inputs, queries.ids)
     write_rows(table, out, fmt)
     has_hit = np.zeros(len(batch), dtype=bool)
     has_hit[table.column("query").to_numpy()] = True

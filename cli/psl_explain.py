@@ -1,36 +1,35 @@
 """``psl explain``, ``psl extract``, ``psl report`` and ``psl experiment hitrates``.
 
-Thin wrappers: the work is done in :mod:`psl.explain`, :mod:`psl.extract`, :mod:`psl.report`
-and :mod:`psl.experiment_hitrates`.
+Thin wrappers: the work is done in :mod:`psl.explain.attributions`, :mod:`psl.explain.extract`,
+:mod:`psl.explain.report` and :mod:`psl.experiments.hitrates`.
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-from cli.apps import experiment_app, psl_app, user_errors
+from cli.apps import choice_enum, experiment_app, psl_app, user_errors
+from cli.options import Device, PlainUsageCommand, device_option
+from psl.choices import INFERENCE_ATTENTION, LABEL_KINDS, METHODS, TARGETS
 
-
-class Method(str, Enum):
-    attention = "attention"
-    ig = "ig"
-
-
-class AttentionMode(str, Enum):
-    learned = "learned"
-    uniform = "uniform"
-    permute = "permute"
-    random = "random"
-
-
-class Target(str, Enum):
-    predicted = "predicted"
-    true = "true"
+Method = choice_enum("Method", METHODS)
+AttentionMode = choice_enum("AttentionMode", INFERENCE_ATTENTION)
+Target = choice_enum("Target", TARGETS)
 
 
 class Split(str, Enum):
@@ -39,10 +38,12 @@ class Split(str, Enum):
     all = "all"
 
 
-class LabelKind(str, Enum):
-    true = "true"
-    predicted = "predicted"
-    both = "both"
+#: ``psl experiment hitrates --split`` choices: each model's own test split, or a DeepLoc 1.0
+#: partition (the choices of ``psl explain --split``).
+HITRATE_SPLITS = ("model", *(s.value for s in Split))
+HitrateSplit = Literal[HITRATE_SPLITS]  # type: ignore[valid-type]
+
+LabelKind = choice_enum("LabelKind", LABEL_KINDS)
 
 
 def _progress() -> Progress:
@@ -51,21 +52,72 @@ def _progress() -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         transient=True,
         console=Console(stderr=True),
     )
 
 
-@psl_app.command("explain")
+class _ProteinProgress:
+    """Proteins done: a rich bar with an ETA on a terminal; otherwise (a log file, a pipe) a
+    plain line on stderr every ``every`` proteins and at the end."""
+
+    def __init__(self, description: str, total: int, every: int | None = None):
+        self.description = description
+        self.total = total
+        self.every = every or max(1, min(100, total // 20))
+        self.tty = sys.stderr.isatty()
+        self.bar: Progress | None = None
+        self.start = time.perf_counter()
+        self.reported = 0
+
+    def __enter__(self) -> _ProteinProgress:
+        self.start = time.perf_counter()
+        if self.tty:
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                transient=True, console=Console(stderr=True),
+            )
+            self.bar.__enter__()
+            self.task = self.bar.add_task(self.description, total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def update(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+            return
+        if done - self.reported < self.every and done < self.total:
+            return
+        self.reported = done
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / done * (self.total - done) if done else float("nan")
+        typer.echo(f"{self.description}: {done}/{self.total} proteins, {elapsed:.0f} s elapsed, "
+                   f"ETA {eta:.0f} s", err=True)
+
+
+@psl_app.command("explain", cls=PlainUsageCommand)
 @user_errors
 def explain_command(
-    out: Path = typer.Option(..., "--out", "-o", help="Output table (.parquet, .csv, .tsv)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table (format from the name: "
+                             ".parquet, .csv, .tsv, .jsonl, text optionally .gz; '-': stdout)."),
+    fmt: str = typer.Option(
+        None, "--format", "-f", help="Output format: tsv, csv, parquet or jsonl (default: from "
+        "the --out name).", show_default=False,
+    ),
     model: Path = typer.Option(
-        None, "--model", help="Model checkpoint directory (default: models/default)."
+        None, "--model", "-m", help="Model checkpoint directory (default: models/default)."
     ),
     fasta: Path = typer.Option(
         None, "--fasta", help="Proteins to explain (FASTA). A DeepLoc header "
-        "'>ACC Location-Solubility' gives the true label; other headers give none."
+        "'>ACC Location-Solubility' gives the true label; other headers give none. The "
+        "accession of a UniProt header ('>sp|P12345|NAME_HUMAN ...') and the sequence hash "
+        "go into the output, so that 'psl score' excludes the protein's own entry."
     ),
     split: Split = typer.Option(
         None, "--split", help="Explain a partition of the shipped DeepLoc 1.0 data instead of "
@@ -96,26 +148,38 @@ def explain_command(
         None, "--limit", min=1, help="Only the first N proteins (quick looks)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the permute/random ablations."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (CUDA if available; "
-                               "IG then runs with cuDNN disabled for the RNN backward)."),
+    device: Device = device_option("IG on CUDA runs with cuDNN disabled for the RNN backward."),
+    threads: int = typer.Option(
+        0, "--threads", min=0,
+        help="Torch CPU threads; 0 (default) = the free cores: min(cores, max(1, cores - load "
+        "average)), since on a busy machine fewer threads run faster.",
+    ),
 ) -> None:
     """Per-residue attributions (attention or Integrated Gradients) for each protein.
 
     Writes one row per residue: protein, position (1-based), residue, score, plus the true
-    label, predicted label, confidence, IG convergence delta and class probabilities.
+    label, predicted label, confidence, IG convergence delta, the protein's accession and
+    sequence hash, and class probabilities. Progress (with an ETA) goes to stderr.
     """
-    from psl.explain.attributions import IGSettings, explain
-    from psl.models.checkpoint import load_model
-    from psl.tables_io import write_table
+    import torch
 
+    from psl.explain.attributions import IGSettings, default_threads, explain
+    from psl.models.checkpoint import load_model
+    from psl.tables_io import check_output, table_format, write_table
+
+    check_output(out, inputs=[fasta], protected=[model])
+    table_format(out, fmt)  # fail before the work on an unknown output format
     names, seqs, labels = _load_proteins(fasta, split)
     if limit is not None:
         names, seqs, labels = names[:limit], seqs[:limit], labels[:limit]
     from psl.models.device import resolve_device
 
     loaded = load_model(model, device=resolve_device(device))
-    with _progress() as bar:
-        task = bar.add_task(f"{method.value} ({attention.value})", total=len(seqs))
+    n_threads = threads or default_threads()
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    label = f"{method.value} ({attention.value}, {n_threads} thread{'s' * (n_threads > 1)})"
+    with _ProteinProgress(label, len(seqs)) as bar:
         table = explain(
             loaded.model,
             seqs,
@@ -128,10 +192,29 @@ def explain_command(
             batch_size=batch_size,
             ig=IGSettings(n_steps=n_steps, internal_batch_size=internal_batch_size),
             seed=seed,
-            progress=lambda done: bar.update(task, completed=done),
+            progress=bar.update,
         )
-    write_table(table, out)
-    typer.echo(f"{len(seqs)} proteins, {len(table)} residues -> {out}")
+    torch.set_num_threads(threads_before)  # in-process callers keep their setting
+    table = _calibrated(table, loaded)
+    write_table(table, out, fmt)
+    typer.echo(f"{len(seqs)} proteins, {len(table)} residues -> {out}", err=True)
+
+
+def _calibrated(table, loaded):  # noqa: ANN001, ANN202 - pandas frame, LoadedModel
+    """Probability and confidence columns with the checkpoint's temperature (not its logit
+    offsets: the explained decision is the model's own argmax, which a temperature keeps)."""
+    from psl.explain.attributions import probability_columns
+    from psl.models.calibration import Calibration
+
+    t = loaded.calibration.temperature
+    if t == 1.0 or table.empty:
+        return table
+    cols = probability_columns(loaded.classes)
+    table = table.copy()
+    p = Calibration(t).recalibrate_probabilities(table[cols].to_numpy())
+    table[cols] = p.astype(table[cols[0]].dtype)
+    table["confidence"] = p.max(1).astype(table["confidence"].dtype)
+    return table
 
 
 def _load_proteins(
@@ -144,11 +227,18 @@ def _load_proteins(
     return load_proteins(fasta=fasta, split=split.value if split is not None else None)
 
 
-@psl_app.command("extract")
+@psl_app.command("extract", cls=PlainUsageCommand)
 @user_errors
 def extract_command(
-    attributions: Path = typer.Argument(..., help="Attribution table from 'psl explain'."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output table (.tsv, .csv, .parquet)."),
+    attributions: Path = typer.Argument(
+        ..., metavar="ATTRIBUTIONS", help="Attribution table from 'psl explain'."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table (format from the name: "
+                             ".tsv, .csv, .parquet, .jsonl, text optionally .gz; '-': stdout)."),
+    fmt: str = typer.Option(
+        None, "--format", "-f", help="Output format: tsv, csv, parquet or jsonl (default: from "
+        "the --out name).", show_default=False,
+    ),
     k: float = typer.Option(
         2.0, "--k", help="A residue is salient above mean + k * std of its protein's scores."
     ),
@@ -157,24 +247,33 @@ def extract_command(
         "overlapping or touching, clipped at the ends)."
     ),
     label: LabelKind = typer.Option(
-        LabelKind.true, "--label", help="Which label becomes 'location': the true one, the "
-        "predicted one, or both (one row per kind; see column label_kind)."
+        LabelKind.auto, "--label", help="Which label becomes 'location': auto = the true one "
+        "where the protein has one, else the predicted one (a FASTA without labels); true; "
+        "predicted; or both (one row per kind). Column label_kind says which."
     ),
 ) -> None:
-    """Salient subsequences from per-residue scores, ready for 'psl score'."""
-    from psl.explain.extract import extract_subsequences
-    from psl.tables_io import read_table, write_table
+    """Salient subsequences from per-residue scores, ready for 'psl score' (the protein's
+    accession and sequence hash are passed through). An empty result is a warning on stderr
+    saying why."""
+    from psl.explain.extract import empty_reason, extract_subsequences
+    from psl.tables_io import check_output, read_table, table_format, write_table
 
+    check_output(out, inputs=[attributions])
+    table_format(out, fmt)
     table = read_table(attributions)
     subs = extract_subsequences(table, k=k, window=window, label=label.value)
-    write_table(subs, out)
+    if len(subs) == 0:
+        typer.echo(f"warning: no subsequence extracted: {empty_reason(table, k, label.value)}",
+                   err=True)
+    write_table(subs, out, fmt)
     typer.echo(
         f"{len(subs)} subsequences from {subs['protein'].nunique()} proteins "
-        f"(of {table['protein'].nunique()}) -> {out}"
+        f"(of {table['protein'].nunique()}) -> {out}",
+        err=True,
     )
 
 
-@psl_app.command("report")
+@psl_app.command("report", cls=PlainUsageCommand)
 @user_errors
 def report_command(
     attributions: list[Path] = typer.Option(
@@ -229,13 +328,13 @@ def _parse_model(spec: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
-@experiment_app.command("hitrates")
+@experiment_app.command("hitrates", cls=PlainUsageCommand)
 @user_errors
 def hitrates_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (tables.md, rows.csv, "
                              "groundtruth.md, hitrates.json, attributions/, scores)."),
     model: list[str] = typer.Option(
-        None, "--model", help="Model checkpoint as DIR or NAME=DIR (repeatable; default: the "
+        None, "--model", "-m", help="Model checkpoint as DIR or NAME=DIR (repeatable; default: the "
         "[hitrates.models] of the config, i.e. models/default)."
     ),
     config: Path = typer.Option(
@@ -247,8 +346,9 @@ def hitrates_command(
         None, "--db", help="Knowledge-base directory from 'kb build' (default: build the shipped "
         "DeepLoc 2.0 Swiss-Prot set, 28,303 proteins, into OUT/kb once)."
     ),
-    split: str = typer.Option(
-        None, "--split", help="Proteins: 'model' (each model's own test split; default) or the "
+    split: HitrateSplit | None = typer.Option(
+        None, "--split",
+        help="Proteins: 'model' (each model's own test split; default) or the "
         "DeepLoc 1.0 'test' / 'train' / 'all'."
     ),
     limit: int = typer.Option(

@@ -1,23 +1,31 @@
 """``psl train``, ``psl ensemble``, ``psl evaluate``, ``psl predict``, ``psl experiment table1``.
 
-Thin wrappers: the logic lives in :mod:`psl.train`, :mod:`psl.ensemble`, :mod:`psl.evaluate`,
-:mod:`psl.predict` and :mod:`psl.experiments`.
+Thin wrappers: the logic lives in :mod:`psl.training` (trainer, ensemble, evaluation),
+:mod:`psl.models.inference` and :mod:`psl.experiments.table1`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import typer
 
-from cli.apps import experiment_app, psl_app, user_errors
-from kb.atomic import atomic_path
+from cli.apps import choice_enum, experiment_app, psl_app, user_errors
+from cli.options import Device, PlainUsageCommand, device_option
+from psl.choices import INFERENCE_ATTENTION
+
+#: ``psl evaluate --split`` choices (the splits of a model's data config).
+EVAL_SPLITS = ("test", "val")
+EvalSplit = Literal[EVAL_SPLITS]  # type: ignore[valid-type]
 
 __all__ = ["train_cmd", "ensemble_cmd", "evaluate_cmd", "predict_cmd", "table1_cmd"]
 
+AttentionMode = choice_enum("AttentionMode", INFERENCE_ATTENTION)
 
-@psl_app.command("train")
+
+@psl_app.command("train", cls=PlainUsageCommand)
 @user_errors
 def train_cmd(
     config: Path = typer.Option(..., "--config", "-c", help="Run config TOML ([model], [data], "
@@ -25,7 +33,7 @@ def train_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory: checkpoint "
                              "(weights.pt, config.json, meta.json, metrics.json) and "
                              "epochs.jsonl."),
-    device: str = typer.Option("auto", "--device", help="auto (CUDA if available), cpu or cuda."),
+    device: Device = device_option(),
     seed: int | None = typer.Option(None, "--seed", help="Override [train] seed (init, batch "
                                     "order, dropout)."),
     epochs: int | None = typer.Option(None, "--epochs", help="Override [train] epochs."),
@@ -62,17 +70,18 @@ def train_cmd(
                            "out": str(out)}))
 
 
-@psl_app.command("ensemble")
+@psl_app.command("ensemble", cls=PlainUsageCommand)
 @user_errors
 def ensemble_cmd(
-    members: list[Path] = typer.Argument(..., help="Two or more checkpoint directories trained "
+    members: list[Path] = typer.Argument(..., metavar="MEMBER", help="Two or more checkpoint "
+                                         "directories trained "
                                          "on the same [data] split (e.g. psl train runs of one "
                                          "config with different --seed)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output checkpoint directory of the "
                              "ensemble (weights.pt, config.json, meta.json, metrics.json)."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% "
                                "intervals."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: Device = device_option(),
 ) -> None:
     """Average the probabilities and attention of trained models; score on val and test."""
     from psl.training.ensemble import assemble
@@ -86,15 +95,16 @@ def ensemble_cmd(
                            "test_mcc": t["mcc"], "out": str(out)}))
 
 
-@psl_app.command("evaluate")
+@psl_app.command("evaluate", cls=PlainUsageCommand)
 @user_errors
 def evaluate_cmd(
     model: Path | None = typer.Option(None, "--model", "-m", help="Checkpoint directory "
                                       "(default: the shipped models/default)."),
-    split: str = typer.Option("test", "--split", help="test or val: the split of the model's "
-                              "own data config."),
-    attention: str = typer.Option("learned", "--attention", help="Attention at inference: "
-                                  "learned, uniform, permute or random."),
+    split: EvalSplit = typer.Option("test", "--split",
+                                    help="test or val: the split of the model's own data config."),
+    attention: AttentionMode = typer.Option(
+        AttentionMode.learned, "--attention", help="Attention at inference (uniform, permute "
+        "and random are the ablations of the learned one)."),
     fasta: Path | None = typer.Option(None, "--fasta", help="Evaluate on this labelled FASTA "
                                       "('>ACC Location-Solubility' headers) instead of --split."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Directory for metrics.json, "
@@ -104,12 +114,13 @@ def evaluate_cmd(
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% "
                                "intervals."),
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: Device = device_option(),
 ) -> None:
-    """Accuracy, macro-F1, MCC (with 95% bootstrap intervals), per-class scores, confusion."""
+    """Accuracy, macro-F1, MCC (with 95% bootstrap intervals), per-class precision/recall/F1,
+    confusion, and the expected calibration error before/after the checkpoint's temperature."""
     from psl.training.evaluation import evaluate, write_evaluation
 
-    report = evaluate(model, split=split, attention=attention, fasta=fasta, seed=seed,
+    report = evaluate(model, split=split, attention=attention.value, fasta=fasta, seed=seed,
                       n_boot=n_boot, device=device)
     if out is not None:
         write_evaluation(report, out)
@@ -117,50 +128,63 @@ def evaluate_cmd(
         typer.echo(json.dumps(report, indent=2))
         return
     ci = report["ci95"]
-    typer.echo(f"{report['source']}: n={report['n']}, attention={attention}")
+    typer.echo(f"{report['source']}: n={report['n']}, attention={attention.value}")
     for k in ("accuracy", "macro_f1", "mcc"):
         typer.echo(f"  {k:9s} {report[k]:.4f}  95% CI [{ci[k][0]:.4f}, {ci[k][1]:.4f}]")
     typer.echo(f"  {'class':22s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'n':>5s}")
     for c, r in report["per_class"].items():
         typer.echo(f"  {c:22s} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
                    f"{r['support']:5d}")
+    cal = report["calibration"]
+    typer.echo(f"  ECE (15 bins) raw {cal['ece_raw']:.4f}, temperature-scaled "
+               f"{cal['ece_temperature']:.4f} (T = {cal['temperature']:.3f}), as scored "
+               f"{cal['ece']:.4f}" + ("" if cal["applied"] else " [no calibration.json: "
+                                      "psl calibrate]"))
 
 
-@psl_app.command("predict")
+@psl_app.command("predict", cls=PlainUsageCommand)
 @user_errors
 def predict_cmd(
-    fasta: Path = typer.Argument(..., help="Protein FASTA file (plain or .gz)."),
+    fasta: Path = typer.Argument(..., metavar="FASTA", help="Protein FASTA file (plain or .gz; "
+                                 "'-' reads "
+                                 "stdin). UniProt headers give the accession as id."),
     model: Path | None = typer.Option(None, "--model", "-m", help="Checkpoint directory "
                                       "(default: the shipped models/default)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write a TSV here (default: "
-                                    "print to stdout)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the table here (format "
+                                    "from the name: .tsv, .csv, .parquet, .jsonl, text "
+                                    "optionally .gz); '-' or omitted: stdout."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="Output format: tsv, csv, "
+                                   "parquet or jsonl (default: from the --out name; tsv on "
+                                   "stdout).", show_default=False),
     top_k: int = typer.Option(5, "--top-k", help="Number of top-attention residues reported."),
     batch_size: int = typer.Option(64, "--batch-size", help="Proteins per batch."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: Device = device_option(),
 ) -> None:
     """Predicted location, the 10 class probabilities and the top attention positions."""
     from psl.fasta import read_fasta
     from psl.models.checkpoint import load_model
     from psl.models.device import resolve_device
     from psl.models.inference import predict
+    from psl.tables_io import check_output, table_format, write_table
 
     if top_k < 1 or batch_size < 1:
         raise ValueError("--top-k and --batch-size must be >= 1")
+    check_output(out, inputs=[fasta], protected=[model])
+    table_format(out, fmt)  # fail before the work on an unknown output format
     dev = resolve_device(device)
     records = read_fasta(fasta)
     loaded = load_model(model, device=dev)
     table = predict(loaded, [r.sequence for r in records], ids=[r.id for r in records],
                     batch_size=batch_size, top_k=top_k, device=dev)
-    if out is None:
-        typer.echo(table.to_csv(sep="\t", index=False, float_format="%.4f"), nl=False)
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
-    typer.echo(f"{len(table)} predictions written to {out}", err=True)
+    table = table.round(4)
+    if out is not None and str(out) != "-":
+        out.parent.mkdir(parents=True, exist_ok=True)
+    write_table(table, out if out is not None else "-", fmt)
+    if out is not None and str(out) != "-":
+        typer.echo(f"{len(table)} predictions written to {out}", err=True)
 
 
-@experiment_app.command("table1")
+@experiment_app.command("table1", cls=PlainUsageCommand)
 @user_errors
 def table1_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (runs/, table1.md, "
@@ -169,7 +193,7 @@ def table1_cmd(
                                        "the variants (default: configs/table1/table1.toml)."),
     quick: bool = typer.Option(False, "--quick", help="Tiny subset, tiny models, few epochs "
                                "(minutes on CPU; for tests and smoke runs)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: Device = device_option(),
     seed: int = typer.Option(0, "--seed", help="Seed of every run."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress output."),
     profile: str = typer.Option("", "--profile", help="Override table of the experiment TOML "

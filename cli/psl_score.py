@@ -1,45 +1,46 @@
-"""``psl score``: hit rates of subsequences against a knowledge base (thin over psl.hitrate)."""
+"""``psl score``: hit rates of subsequences against a knowledge base (thin over
+:func:`psl.hitrate.score`)."""
 
 from __future__ import annotations
 
-import sys
-from enum import Enum
 from pathlib import Path
 
 import typer
 
-from cli.apps import psl_app, user_errors
+from cli.apps import choice_enum, psl_app, user_errors
+from cli.options import PlainUsageCommand
+from psl.choices import EVIDENCE_LEVELS, WEIGHTINGS
 
 __all__ = ["score_cmd"]
 
 
-class Weighting(str, Enum):
-    paper = "paper"
-    normalized = "normalized"
-    none = "none"
+Weighting = choice_enum("Weighting", WEIGHTINGS)
+Evidence = choice_enum("Evidence", EVIDENCE_LEVELS)
 
 
-class Evidence(str, Enum):
-    any = "any"
-    experimental = "experimental"
-
-
-@psl_app.command("score")
+@psl_app.command("score", cls=PlainUsageCommand)
 @user_errors
 def score_cmd(
     subsequences: Path = typer.Argument(
-        ...,
+        ..., metavar="SUBSEQUENCES",
         help="Table of subsequences (.csv, .tsv, .parquet; CSV/TSV may be .gz) with columns "
-        "protein (accession), location (reference class, one of the 10 DeepLoc classes, any "
-        "case/separator), subsequence and start (1-based). An optional 'sequence' column gives "
-        "the query protein's sequence; other columns (model, method, ...) pass through.",
+        "protein (the query protein's id), location (reference class, one of the 10 DeepLoc "
+        "classes, any case/separator), subsequence and start (1-based). Optional columns "
+        "identify the query protein: seq_hash (MD5 of its sequence, written by 'psl explain' "
+        "and 'psl extract'), accession (else protein is taken as the accession) and sequence; "
+        "other columns (model, method, ...) pass through.",
         show_default=False,
     ),
     db: Path = typer.Option(..., "--db", help="Knowledge-base directory built by 'kb build'."),
     out: Path | None = typer.Option(
         None, "--out", "-o",
-        help="Write the per-row table here (format from the name, written atomically); "
-        "TSV on stdout when omitted. Adds n_entries, n_hits, n_unannotated, hit_rate.",
+        help="Write the per-row table here (format from the name: .tsv, .csv, .parquet, "
+        ".jsonl, text optionally .gz; written atomically); '-' or omitted: stdout. Adds "
+        "n_entries, n_hits, n_unannotated, hit_rate.",
+    ),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="Format of --out: tsv, csv, parquet or jsonl (default: "
+        "from the --out name; tsv on stdout).", show_default=False,
     ),
     proteins_out: Path | None = typer.Option(
         None, "--proteins",
@@ -65,8 +66,10 @@ def score_cmd(
     ),
     keep_self: bool = typer.Option(
         False, "--keep-self",
-        help="Keep the query protein, its isoforms (-N suffix) and entries with an identical "
-        "sequence as evidence (excluded by default).",
+        help="Keep the query protein's own entry, its isoforms (-N suffix) and entries with an "
+        "identical sequence as evidence. By default they are excluded: identical sequences by "
+        "the seq_hash (or sequence) column whatever the ids, the entry and isoforms by "
+        "accession; without seq_hash/sequence, by accession only (a warning says so).",
     ),
     group_by: list[str] | None = typer.Option(
         None, "--group-by",
@@ -94,11 +97,13 @@ def score_cmd(
 
     import kb.api
     from psl.hitrate.scorer import score
-    from psl.tables_io import read_table, table_format, write_table
+    from psl.tables_io import check_output, read_table, table_format, write_table
 
-    for path in (out, proteins_out):
-        if path is not None:
-            table_format(path)  # fail before the work on an unknown output format
+    check_output(out, inputs=[subsequences], protected=[db])
+    check_output(proteins_out, inputs=[subsequences, out], protected=[db], option="--proteins")
+    table_format(out, fmt)  # fail before the work on an unknown output format
+    if proteins_out is not None:
+        table_format(proteins_out)
     table = read_table(subsequences)
     console = Console(stderr=True)
     with kb.api.open(db) as knowledge_base, console.status("scoring") as status:
@@ -109,11 +114,7 @@ def score_cmd(
             null=null, seed=seed, source=subsequences,
             progress=lambda stage: status.update(stage),
         )
-    if out is None:
-        result.table.to_csv(sys.stdout, sep="\t", index=False)
-        sys.stdout.flush()
-    else:
-        write_table(result.table, out)
+    write_table(result.table, out if out is not None else "-", fmt)
     if proteins_out is not None and result.proteins is not None:
         write_table(result.proteins, proteins_out)
     for message in result.warnings:

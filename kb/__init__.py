@@ -7,7 +7,14 @@
 
 from kb.build import BuildSummary, build
 from kb.classes import LOCATION_CLASSES, UnknownLocationError, normalize_class
-from kb.errors import InputFormatError, InvalidPeptideError, KBError, KBNotFoundError
+from kb.errors import (
+    InputFormatError,
+    InvalidPeptideError,
+    KBCorruptError,
+    KBError,
+    KBNotFoundError,
+    KBPathError,
+)
 from kb.flatfile import FlatFileError
 from kb.flatfile import parse as parse_flatfile
 from kb.locations import LocationMapper
@@ -21,6 +28,8 @@ __all__ = [
     "InputFormatError",
     "InvalidPeptideError",
     "KBNotFoundError",
+    "KBCorruptError",
+    "KBPathError",
     "FlatFileError",
     "parse_flatfile",
     "LocationMapper",

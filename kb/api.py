@@ -1,4 +1,6 @@
-"""Open a built knowledge base and search peptides in it: ``kb.open(DIR).search(peptides)``.
+"""Open a built knowledge base and search peptides in it: ``kb.open(DIR).search(peptides)``,
+or count them: ``kb.open(DIR).count(peptides)`` (one row per query, memory bounded by the
+number of queries, see :meth:`KnowledgeBase.count`).
 
 Search engine: peptides with an all-standard window of length ``k`` go through the k-mer
 index (:mod:`kb.index`); the others (shorter than ``k``, or full of ``X``/``B``/...) through
@@ -23,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numba
 import numpy as np
 import pyarrow as pa
@@ -36,7 +37,7 @@ from kb.scan import scan_store, store_text
 from kb.seqstore import SequenceStore
 
 __all__ = [
-    "KnowledgeBase", "SearchResult", "open", "SEARCH_COLUMNS", "LOCATION_COLUMNS",
+    "KnowledgeBase", "SearchResult", "open", "SEARCH_COLUMNS", "LOCATION_COLUMNS", "COUNT_COLUMNS",
     "MISMATCH_COLUMNS",
 ]
 
@@ -50,6 +51,10 @@ LOCATION_COLUMNS = (
 #: Extra columns added by ``mismatches=N`` (after the search columns, before the locations).
 MISMATCH_COLUMNS = ("mismatches", "mismatch_positions", "matched")
 _DEFAULT_ENTRY_COLUMNS = ("accession", "taxon_id", "lineage", "reviewed", "seq_hash")
+#: Distinct peptides searched together by :meth:`KnowledgeBase.count`.
+COUNT_CHUNK = 4096
+#: Columns of :meth:`KnowledgeBase.count`.
+COUNT_COLUMNS = ("query", "peptide", "occurrences", "entries")
 
 
 @dataclass
@@ -73,18 +78,20 @@ class SearchResult:
 
 
 def _missing_parts(path: Path) -> list[str]:
-    try:
-        from kb.store import is_complete  # the store module owns the completion marker
-    except ImportError:  # pragma: no cover - before kb.store existed
-        is_complete = None
+    from kb.store import is_complete  # the store module owns the completion marker
+
     missing = [f for f in (_DB_FILE, "offsets.npy", "residues.u8") if not (path / f).is_file()]
-    if not missing and is_complete is not None and not is_complete(path):
+    if not missing and not is_complete(path):
         missing.append("completion marker (the build did not finish)")
     return missing
 
 
 def open(path: str | Path) -> KnowledgeBase:  # noqa: A001 - the public name is kb.open
     """Open a knowledge base built by ``kb build`` (read-only, arrays memory-mapped).
+
+    The version the directory's ``current`` pointer names is read once and every file is
+    opened from it (see :mod:`kb.layout`): a build replacing the knowledge base meanwhile does
+    not mix two versions. File sizes are checked against the build's manifest.
 
     Arguments:
         path: the knowledge-base directory.
@@ -95,19 +102,36 @@ def open(path: str | Path) -> KnowledgeBase:  # noqa: A001 - the public name is 
     Raises:
         KBNotFoundError: the directory does not exist or is not a finished build (the message
             names what is missing).
+        KBCorruptError: a file whose size differs from the manifest (truncated), naming it.
+        KBPathError: the database cannot be opened (e.g. locked by a writer), naming it.
     """
+    from kb.layout import check_manifest, resolve
+    from kb.store import connect_read_only
+
     path = Path(path)
     if not path.is_dir():
         raise KBNotFoundError("knowledge-base directory does not exist", path)
-    missing = _missing_parts(path)
-    if missing:
-        raise KBNotFoundError(
-            f"not a finished knowledge base: missing {', '.join(missing)}; run 'kb build'", path
-        )
-    store = SequenceStore.load(path)
-    index = KmerIndex.load(path)
-    con = duckdb.connect(str(path / _DB_FILE), read_only=True)
-    return KnowledgeBase(path, con, store, index)
+    for attempt in range(3):  # a build may remove the version between reading and opening
+        version = resolve(path)
+        missing = _missing_parts(version)
+        if missing and attempt < 2 and resolve(path) != version:
+            continue
+        if missing:
+            raise KBNotFoundError(
+                f"not a finished knowledge base: missing {', '.join(missing)}; run 'kb build'",
+                path,
+            )
+        try:
+            check_manifest(version)
+            store = SequenceStore.load(version)
+            index = KmerIndex.load(version)
+            con = connect_read_only(version / _DB_FILE, path / _DB_FILE)
+        except FileNotFoundError:
+            if attempt < 2 and resolve(path) != version:
+                continue
+            raise
+        return KnowledgeBase(path, con, store, index)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 #: Block size (residues) of the position -> entry lookup table.
@@ -234,12 +258,14 @@ class KnowledgeBase:
             A ``bool`` array of length ``len(self)``, or ``None`` when no filter is given.
 
         Raises:
-            KBError: the taxon matches no entry.
+            KBError: the taxon matches no entry, or the knowledge base does not record the
+                field a filter needs (no taxonomy / no reviewed status in its sources).
         """
         if taxon is None and not reviewed_only:
             return None
         mask = np.ones(len(self), dtype=bool)
         if taxon is not None:
+            self._require_field("taxon_id" if _is_taxon_id(taxon) else "lineage", taxon)
             if _is_taxon_id(taxon):
                 where, params = "taxon_id = ?", [int(taxon)]
             else:
@@ -264,9 +290,68 @@ class KnowledgeBase:
             mask[:] = False
             mask[ids] = True
         if reviewed_only:
+            self._require_field("reviewed_known", None)
             rev = self._sql("SELECT entry_id FROM entries WHERE reviewed IS NOT TRUE").fetchnumpy()
             mask[np.asarray(rev["entry_id"], dtype=np.int64)] = False
         return mask
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        """A value of the build's ``meta`` table (JSON decoded), or ``default``."""
+        import json
+
+        rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        if not rows:
+            return default
+        row = rows[0]
+        try:
+            return json.loads(row[0])
+        except (TypeError, json.JSONDecodeError):
+            return row[0]
+
+    def provides(self) -> dict[str, int]:
+        """How many entries record each optional field: ``entries``, ``reviewed_known``,
+        ``reviewed``, ``taxon_id``, ``lineage``, ``organism`` (from the build's ``meta``;
+        counted now for a knowledge base built before it was recorded)."""
+        recorded = self.meta("provides")
+        if isinstance(recorded, dict):
+            return recorded
+        row = self.con.execute(
+            "SELECT count(*), count(reviewed), count(*) FILTER (WHERE reviewed), "
+            "count(taxon_id), count(lineage), count(organism) FROM entries").fetchall()[0]
+        keys = ("entries", "reviewed_known", "reviewed", "taxon_id", "lineage", "organism")
+        return dict(zip(keys, (int(v) for v in row), strict=True))
+
+    def _require_field(self, field: str, taxon: object) -> None:
+        """Raise when no entry records what a filter needs (instead of matching nothing)."""
+        have = self.provides()
+        if field == "lineage":
+            missing = have.get("lineage", 0) == 0 and have.get("organism", 0) == 0
+        else:
+            missing = have.get(field, 0) == 0
+        if not missing:
+            return
+        srcs = ", ".join(f"{Path(s['path']).name} [{s['format']}]"
+                         for s in self.meta("sources", []) or [])
+        what = {"taxon_id": "no taxon ids", "lineage": "no lineage or organism names",
+                "reviewed_known": "no reviewed status"}[field]
+        if field == "reviewed_known":
+            raise KBError(
+                f"this knowledge base has no reviewed status ({what} in its sources: {srcs}); "
+                "--reviewed-only needs a UniProt flat file, sp|/tr| FASTA headers or a "
+                "'Reviewed' column", self.path)
+        raise KBError(
+            f"this knowledge base has no taxonomy ({what} in its sources: {srcs}); cannot "
+            f"filter by taxon {taxon!r}: build it from a UniProt flat file (OX/OC lines), a "
+            "FASTA with OX= headers or a table with 'Organism (ID)'/'Taxonomic lineage' "
+            "columns", self.path)
+
+    def stale_sources(self, checksums: bool = False) -> list[dict[str, Any]]:
+        """Sources of this build that changed or disappeared since (see
+        :func:`kb.store.stale_sources`): dicts with ``path``, ``status`` (``stale`` or
+        ``missing``) and ``why``. Size and time are compared; SHA-256 with ``checksums``."""
+        from kb.store import stale_sources
+
+        return stale_sources(self.meta("sources", []) or [], checksums=checksums)
 
     # -------------------------------------------------------------------------- search
     def _blocks(self) -> np.ndarray:
@@ -425,6 +510,71 @@ class KnowledgeBase:
         )
         return result.table.to_pandas() if as_pandas else result.table
 
+    def count(
+        self,
+        peptides: Sequence[str] | PeptideBatch,
+        *,
+        il_equivalent: bool = False,
+        taxon: int | str | None = None,
+        reviewed_only: bool = False,
+        chunk: int = COUNT_CHUNK,
+    ) -> pa.Table:
+        """How often each peptide occurs, without materialising the occurrences of all peptides.
+
+        The distinct peptides are searched ``chunk`` at a time and only the counts are kept,
+        so memory grows with the number of queries plus the occurrences of one chunk (not
+        with all occurrences, as :meth:`search` does).
+
+        Arguments:
+            peptides: peptides (any case; validated and upper-cased), or a prepared batch.
+            il_equivalent, taxon, reviewed_only: as in :meth:`search`.
+            chunk: distinct peptides searched together (>= 1).
+
+        Returns:
+            One row per query, in input order: ``query`` (``int32``), ``peptide``
+            (upper-cased), ``occurrences`` (``int64``, every occurrence, overlapping ones
+            included) and ``entries`` (``int64``, distinct entries containing it).
+
+        Raises:
+            InvalidPeptideError: an empty peptide or one with letters outside the alphabet.
+            KBError: a taxon matching no entry.
+            ValueError: ``chunk`` < 1.
+        """
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
+        batch = peptides if isinstance(peptides, PeptideBatch) else prepare_peptides(peptides)
+        mask = self.entry_mask(taxon, reviewed_only)
+        unique = batch.unique
+        occurrences = np.zeros(len(unique), dtype=np.int64)
+        entries = np.zeros(len(unique), dtype=np.int64)
+        offsets = np.asarray(self.store.offsets)
+        for a in range(0, len(unique), chunk):
+            part = prepare_peptides(unique[a:a + chunk])
+            hit_off, hits = self.find(part, il_equivalent)
+            m = part.n_unique
+            eid = np.empty(hits.shape[0], dtype=np.int32)
+            start0 = np.empty(hits.shape[0], dtype=np.int32)
+            if hits.shape[0]:
+                _locate(hits, offsets, self._blocks(), eid, start0)
+            owner = np.repeat(np.arange(m), np.diff(hit_off))
+            del hits, start0
+            if mask is not None:
+                keep = mask[eid]
+                eid, owner = eid[keep], owner[keep]
+            occurrences[a:a + m] = np.bincount(owner, minlength=m)
+            first = np.ones(eid.shape[0], dtype=bool)  # hits ascend per peptide: runs of entries
+            first[1:] = (eid[1:] != eid[:-1]) | (owner[1:] != owner[:-1])
+            entries[a:a + m] = np.bincount(owner[first], minlength=m)
+        qu = batch.query_unique
+        return pa.table(
+            {
+                "query": pa.array(np.arange(len(batch), dtype=np.int32)),
+                "peptide": batch.unique_array().take(pa.array(qu)),
+                "occurrences": pa.array(occurrences[qu]),
+                "entries": pa.array(entries[qu]),
+            }
+        )
+
     # -------------------------------------------------------------------------- motifs
     def motif(
         self,
@@ -488,34 +638,6 @@ class KnowledgeBase:
             table = table.append_column(name, info.column(name).take(pos))
         return table
 
-    def features(
-        self, accessions: Sequence[str] | str, types: Sequence[str] | None = None
-    ) -> pa.Table:
-        """Sequence features (Swiss-Prot ``FT`` lines) of entries.
-
-        Arguments:
-            accessions: primary accession(s).
-            types: feature types to keep (e.g. ``("SIGNAL", "TRANSIT", "TRANSMEM")``); all
-                when ``None``.
-
-        Returns:
-            Table with columns ``accession``, ``type``, ``start``, ``end`` (1-based,
-            inclusive; null when unknown), ``description``, ``evidence``, sorted by accession,
-            start, type; accessions without features have no rows.
-        """
-        if isinstance(accessions, str):
-            accessions = [accessions]
-        accs = [str(a).strip() for a in accessions]
-        where, params = "accession IN (SELECT unnest(?))", [accs]
-        if types is not None:
-            where += " AND type IN (SELECT unnest(?))"
-            params.append([str(t).upper() for t in types])
-        return self._sql(
-            'SELECT accession, type, start, "end", description, evidence FROM features '
-            f"WHERE {where} ORDER BY accession, start NULLS LAST, type",
-            params,
-        ).to_arrow_table()
-
     def locations(self, accessions: Sequence[str] | str) -> pa.Table:
         """Subcellular locations of entries.
 
@@ -535,3 +657,195 @@ class KnowledgeBase:
             [accs],
         ).to_arrow_table()
 
+    # ------------------------------------------- entry lookups (what psl's hit rates need)
+    # One block of read-only lookups, each computed once per open knowledge base and cached on
+    # the object (a built knowledge base never changes): psl runs no SQL of its own.
+
+    @staticmethod
+    def sequence_hash(sequence: str) -> str:
+        """The ``entries.seq_hash`` of a sequence: hex MD5 of its upper-case ASCII residues
+        (a trailing ``*`` stop symbol is not part of the sequence).
+
+        Arguments:
+            sequence: amino-acid residues (any case).
+
+        Returns:
+            32 hexadecimal digits, equal to ``seq_hash`` of every entry with this sequence.
+        """
+        import hashlib
+
+        text = str(sequence).strip().upper()
+        if text.endswith("*"):
+            text = text[:-1]
+        return hashlib.md5(text.encode("ascii")).hexdigest()
+
+    #: An isoform suffix of an accession (``P12345-2``).
+    _ISOFORM_RE = re.compile(r"-[0-9]+$")
+
+    def _lookup_cache(self) -> dict[str, Any]:
+        return self.__dict__.setdefault("_lookups", {})
+
+    def sequence_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sequence store as arrays, for numba kernels: ``(residues, offsets)``.
+
+        Returns:
+            ``residues`` (``uint8``, memory-mapped: every sequence in ``entry_id`` order, each
+            followed by ``*``) and ``offsets`` (``int64``, ``len(self) + 1``: entry ``i`` is
+            ``residues[offsets[i] : offsets[i + 1] - 1]``).
+        """
+        return np.asarray(self.store.residues), np.asarray(self.store.offsets, dtype=np.int64)
+
+    def class_masks(self, evidence: str = "any") -> np.ndarray:
+        """Per entry, a bitmask of its location classes (bit ``c`` = ``LOCATION_CLASSES[c]``).
+
+        Every ``locations`` row with a class counts for its entry, isoform-specific rows
+        included.
+
+        Arguments:
+            evidence: ``"any"``, or ``"experimental"`` to keep only rows whose evidence
+                contains ``ECO:0000269``.
+
+        Returns:
+            ``uint16`` array of length ``len(self)`` (0 = no mapped location); cached per
+            evidence level, do not modify it.
+
+        Raises:
+            ValueError: unknown evidence level.
+        """
+        from kb.classes import LOCATION_CLASSES
+        from kb.store import EXPERIMENTAL_ECO, MIN_EVIDENCE
+
+        if evidence not in MIN_EVIDENCE:
+            raise ValueError(
+                f"unknown evidence level {evidence!r} (must be one of {', '.join(MIN_EVIDENCE)})"
+            )
+        cache = self._lookup_cache()
+        key = f"class_masks:{evidence}"
+        if key not in cache:
+            where = "l.class IS NOT NULL"
+            if evidence == "experimental":
+                where += f" AND l.evidence LIKE '%{EXPERIMENTAL_ECO}%'"
+            rows = self._sql(
+                f"""
+                SELECT e.entry_id,
+                       bit_or(CAST(1 AS INTEGER) << (list_position(?, l.class) - 1)) AS mask
+                FROM locations l JOIN entries e ON e.accession = l.accession
+                WHERE {where} AND list_position(?, l.class) IS NOT NULL
+                GROUP BY e.entry_id
+                """,
+                [list(LOCATION_CLASSES), list(LOCATION_CLASSES)],
+            ).fetchnumpy()
+            masks = np.zeros(len(self), dtype=np.uint16)
+            masks[np.asarray(rows["entry_id"], dtype=np.int64)] = np.asarray(
+                rows["mask"], dtype=np.uint16
+            )
+            masks.flags.writeable = False
+            cache[key] = masks
+        return cache[key]
+
+    def _seq_hashes(self) -> pa.Array:
+        cache = self._lookup_cache()
+        if "seq_hash" not in cache:
+            cache["seq_hash"] = self.entry_table(("seq_hash",)).column(0).combine_chunks()
+        return cache["seq_hash"]
+
+    @staticmethod
+    def _first_index(values: Sequence[str | None], haystack: pa.Array) -> np.ndarray:
+        """Index of the first occurrence of each value in ``haystack`` (-1 when absent)."""
+        import pyarrow.compute as pc
+
+        needles = pa.array([None if v is None else str(v).strip() for v in values],
+                           type=pa.string())
+        found = pc.index_in(needles, value_set=haystack).fill_null(-1)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    def entry_ids(self, accessions: Sequence[str | None]) -> np.ndarray:
+        """``entry_id`` of each accession (exact primary accession, isoform suffix included).
+
+        Arguments:
+            accessions: accessions (``None`` allowed).
+
+        Returns:
+            ``int64`` array of the same length; -1 where no entry has that accession.
+        """
+        return self._first_index(accessions, self.accessions)
+
+    def entry_ids_by_hash(self, hashes: Sequence[str | None]) -> np.ndarray:
+        """The first ``entry_id`` whose ``seq_hash`` (see :meth:`sequence_hash`) is each hash.
+
+        Every entry with that hash holds the same sequence (compare the residues to be sure).
+
+        Arguments:
+            hashes: hex MD5 sequence hashes (any case; ``None`` allowed).
+
+        Returns:
+            ``int64`` array of the same length; -1 where no entry has that sequence.
+        """
+        return self._first_index([None if h is None else str(h).lower() for h in hashes],
+                                 self._seq_hashes())
+
+    def _isoform_groups(self) -> tuple[np.ndarray, pa.Array]:
+        import pyarrow.compute as pc
+
+        cache = self._lookup_cache()
+        if "isoform_groups" not in cache:
+            bases = pc.replace_substring_regex(self.accessions, pattern=self._ISOFORM_RE.pattern,
+                                               replacement="")
+            encoded = pc.dictionary_encode(bases).combine_chunks() if isinstance(
+                bases, pa.ChunkedArray) else pc.dictionary_encode(bases)
+            groups = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+            groups.flags.writeable = False
+            cache["isoform_groups"] = (groups, encoded.dictionary)
+        return cache["isoform_groups"]
+
+    def isoform_groups(self) -> np.ndarray:
+        """Per entry, the number of its isoform group: entries whose accessions are equal once
+        an isoform suffix ``-N`` is removed (``P12345``, ``P12345-2``) share a group.
+
+        Returns:
+            ``int64`` array of length ``len(self)``, values ``0..n_groups-1`` (cached; do not
+            modify it).
+        """
+        return self._isoform_groups()[0]
+
+    def isoform_group_ids(self, accessions: Sequence[str | None]) -> np.ndarray:
+        """The isoform group (see :meth:`isoform_groups`) of each accession, with or without
+        isoform suffix.
+
+        Arguments:
+            accessions: accessions (``None`` allowed).
+
+        Returns:
+            ``int64`` array of the same length; -1 where no entry belongs to that group.
+        """
+        stripped = [None if a is None else self._ISOFORM_RE.sub("", str(a).strip())
+                    for a in accessions]
+        return self._first_index(stripped, self._isoform_groups()[1])
+
+    def features(
+        self, accessions: Sequence[str] | None = None, types: Sequence[str] | None = None
+    ) -> pa.Table:
+        """Sequence features (``FT`` lines) of entries.
+
+        Arguments:
+            accessions: primary accessions (None: all entries).
+            types: feature types to keep, e.g. ``["SIGNAL", "TRANSIT", "MOTIF"]`` (None: all).
+
+        Returns:
+            Table with columns ``accession``, ``type``, ``start``, ``end`` (1-based,
+            inclusive; null when unknown), ``description``, ``evidence``, sorted by
+            accession, start, type. A knowledge base built from tables or FASTA has no rows.
+        """
+        where, params = [], []
+        if accessions is not None:
+            where.append("accession IN (SELECT unnest(?))")
+            params.append([str(a).strip() for a in accessions])
+        if types is not None:
+            where.append("type IN (SELECT unnest(?))")
+            params.append([str(t) for t in types])
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        return self._sql(
+            'SELECT accession, type, start, "end", description, evidence FROM features'
+            + clause + " ORDER BY accession, start NULLS FIRST, type, \"end\"",
+            params or None,
+        ).to_arrow_table()

@@ -1,10 +1,16 @@
 """Build a knowledge-base directory from UniProt flat files, labelled tables or FASTA files.
 
-``build()`` is what ``kb build`` runs. The build goes into a temporary directory next to the
-target (``.NAME.tmp-*``) that is renamed to the target only when everything (DuckDB, sequence
-store, k-mer index, ``meta``, ``_SUCCESS`` marker) is written: an interrupted or failed build
-never leaves a directory that looks valid. With ``force`` an existing target is removed only
-after the new build is complete.
+``build()`` is what ``kb build`` runs. The build goes into a version directory inside a
+temporary sibling of the target (``.NAME.tmp-PID-*``); only when everything (DuckDB, sequence
+store, k-mer index, ``meta``, ``manifest.json``, ``_SUCCESS`` marker) is written is it
+published with one atomic step (:mod:`kb.layout`): an interrupted or failed build never leaves
+a directory that looks valid, and ``force`` replaces only a knowledge base (or an empty
+directory), never a folder of the user's.
+
+Processes: flat files are parsed by ``workers`` processes when asked (the CLI asks for 2);
+library calls default to one process, because worker processes re-import the caller's
+``__main__`` script (a plain script without ``if __name__ == "__main__":`` would run again in
+each of them). A worker that dies makes the build fail with a message, never loop.
 """
 
 from __future__ import annotations
@@ -22,18 +28,22 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from kb import layout
 from kb.atomic import public_mode
 from kb.errors import InputFormatError, KBError
+from kb.layout import sha256_file
 from kb.records import Entry
 from kb.store import MIN_EVIDENCE, SCHEMA_VERSION, SUCCESS_FILE, KBWriter
 from kb.tables import FORMATS, detect_format, read_fasta, read_table
 
-__all__ = ["BuildSummary", "build", "read_entries", "sha256_file"]
+__all__ = ["BuildSummary", "build", "read_entries"]
 
 #: How many skipped-entry messages a summary keeps (the count is always exact).
 MAX_KEPT_ERRORS = 100
@@ -87,15 +97,6 @@ class _CountingReader(io.RawIOBase):
 
     def close(self) -> None:  # the raw file is closed by its owner
         super().close()
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
-    """Hex SHA-256 of a file's bytes (as stored, i.e. of the ``.gz`` for a gzip file)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_entries(
@@ -222,7 +223,14 @@ def _flatfile_batches_parallel(pool, workers, handle, name, strict, min_evidence
 
     def collect() -> None:
         nonlocal offset
-        batch, errs, newlines, fatal = pending.popleft().get()
+        try:
+            batch, errs, newlines, fatal = pending.popleft().result()
+        except BrokenProcessPool:
+            raise KBError(
+                "a flat-file parser process died while starting. Worker processes re-import "
+                "the __main__ script: a script that calls kb.build(..., workers=N) with N > 1 "
+                "must keep its code under 'if __name__ == \"__main__\":' (or use workers=1, "
+                "the library default)") from None
         if fatal is not None:
             raise _unpack(fatal, offset)
         errors.extend(_unpack(e, offset) for e in errs)
@@ -230,8 +238,7 @@ def _flatfile_batches_parallel(pool, workers, handle, name, strict, min_evidence
         on_batch(batch)
 
     for chunk in _entry_chunks(_decompressed(handle, name, _CHUNK_BYTES)):
-        pending.append(pool.apply_async(_parse_chunk_to_batch,
-                                        ((chunk, name, strict, min_evidence),)))
+        pending.append(pool.submit(_parse_chunk_to_batch, (chunk, name, strict, min_evidence)))
         if len(pending) >= limit:
             collect()
     while pending:
@@ -262,38 +269,48 @@ def build(
     Arguments:
         inputs: UniProt flat files, CSV/TSV tables or FASTA files, plain or gzip.
         db: the directory to create (holds ``kb.duckdb``, the sequence store and the index).
-        force: replace an existing ``db`` (removed only after the new build is complete).
+        force: replace an existing ``db`` that is a knowledge base or an empty directory
+            (atomically, after the new build is complete).
         min_evidence: ``"any"`` or ``"experimental"`` (only ECO:0000269 location rows).
         strict: abort on the first malformed entry instead of skipping it.
         fmt: force the format of every input (``flatfile``, ``table``, ``fasta``).
         k: k-mer length of the search index.
         progress: show a rich progress bar (by bytes read) on stderr.
-        workers: flat-file parser processes (default: 2 if the machine has 2+ CPUs, else 1).
+        workers: flat-file parser processes (default 1: no processes are started; ``kb build``
+            passes 2). With more than 1, a calling script must guard its code with
+            ``if __name__ == "__main__":`` (the workers re-import it).
 
     Returns:
         The :class:`BuildSummary`.
 
     Raises:
-        KBError: ``db`` exists and ``force`` is false, or bad options.
+        KBError: ``db`` exists and ``force`` is false, ``db`` is not a knowledge base,
+            another build created ``db`` meanwhile, or bad options.
         InputFormatError: an empty/truncated/unknown input, no entries at all, or (``strict``)
             a malformed entry. Nothing is written in that case.
         FileNotFoundError: a missing input.
     """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RuntimeError(
+            "kb.build was called while a worker process re-imports the __main__ script: keep "
+            "the script's code under 'if __name__ == \"__main__\":' or use workers=1")
     t0 = time.perf_counter()
     started = _dt.datetime.now(_dt.timezone.utc)
-    db = Path(db)
+    shown = db
+    db = Path(os.path.abspath(db))  # "--db ." has a name and a parent too
     paths = [Path(p) for p in inputs]
     if not paths:
         raise KBError("no input files given")
     if min_evidence not in MIN_EVIDENCE:
-        raise KBError(f"--min-evidence must be one of {', '.join(MIN_EVIDENCE)}, "
-                      f"got {min_evidence!r}")
+        raise KBError(f"min_evidence must be one of {', '.join(MIN_EVIDENCE)}, "
+                      f"got {min_evidence!r}", param="min_evidence")
     if fmt is not None and fmt not in FORMATS:
-        raise KBError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if db.exists() and not force:
-        raise KBError("already exists; use --force to replace it", db)
-    if db.exists() and not db.is_dir():
-        raise KBError("exists and is not a directory", db)
+        raise KBError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}", param="fmt")
+    replace = db.exists() or db.is_symlink()
+    if replace:
+        if not force:
+            raise KBError("already exists; use force=True to replace it", shown, param="force")
+        layout.check_replaceable(db, shown)
     for p in paths:
         if not p.exists():
             raise FileNotFoundError(2, "input file not found", str(p))
@@ -304,17 +321,22 @@ def build(
     _check_k(k)
     formats = [fmt or detect_format(p) for p in paths]
     if workers is None:
-        workers = min(2, os.cpu_count() or 1)
-    if _START_METHOD not in multiprocessing.get_all_start_methods():
+        workers = 1  # library calls never start processes unless asked (see module docstring)
+    if workers > 1 and _START_METHOD not in multiprocessing.get_all_start_methods():
         workers = 1  # no safe way to start the parser pool here
 
+    if db.parent.exists() and not db.parent.is_dir():
+        raise NotADirectoryError(20, "not a directory", str(db.parent))
     db.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{db.name}.tmp-", dir=db.parent))
-    public_mode(tmp, directory=True)  # mkdtemp makes it private; the KB is an ordinary directory
-    summary = BuildSummary(db=db)
+    layout.clean_stale(db)
+    staging = Path(tempfile.mkdtemp(prefix=layout.tmp_prefix(db), dir=db.parent))
+    public_mode(staging, directory=True)  # mkdtemp makes it private; a KB is ordinary
+    version_name = layout.new_version_name()
+    tmp = staging / version_name
+    tmp.mkdir()
+    summary = BuildSummary(db=Path(shown))
     # Entries, locations and features are acyclic: reference counting frees them, and the
     # cyclic GC only rescans millions of live objects (20-50% of parse/convert CPU time).
-    # Forked parser workers inherit the disabled GC.
     gc_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -323,9 +345,9 @@ def build(
         )
         summary.seconds = round(time.perf_counter() - t0, 3)
         _finish(tmp, writer, summary, min_evidence, k, started)
-        _replace(tmp, db)
+        layout.publish(staging, version_name, db, shown, replace=replace)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
         if gc_enabled:
@@ -366,8 +388,9 @@ def _build_into(
     if workers > 1 and "flatfile" in formats:
         # Workers come from a fork server, never from this process: forking a process that
         # already runs DuckDB, numba/OpenMP or torch threads can leave a child dead or
-        # deadlocked, and a pool with a dead worker hangs.
-        pool = multiprocessing.get_context(_START_METHOD).Pool(workers)
+        # deadlocked. A ProcessPoolExecutor (unlike multiprocessing.Pool) never restarts a
+        # dead worker: the build fails with a message instead of looping forever.
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(_START_METHOD))
     writer = None
     try:
         with _progress(progress) as bar:
@@ -375,12 +398,11 @@ def _build_into(
             writer = KBWriter(tmp, min_evidence=min_evidence)
             _read_inputs(writer, pool, workers, bar, paths, formats, summary, min_evidence,
                          strict)
-            if pool is not None:
-                pool.close()
             if writer.n_entries == 0:
+                first = "; ".join(summary.errors[:3])
                 raise InputFormatError(
                     "no valid entries in the input"
-                    + (f" ({summary.skipped} skipped)" if summary.skipped else ""),
+                    + (f" ({summary.skipped} skipped; first: {first})" if summary.skipped else ""),
                     ", ".join(str(p) for p in paths),
                 )
             t1 = time.perf_counter()
@@ -410,8 +432,7 @@ def _build_into(
         raise
     finally:
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            pool.shutdown(wait=True, cancel_futures=True)
     return writer
 
 
@@ -452,11 +473,13 @@ def _read_inputs(
         summary.skipped += len(errors)
         room = MAX_KEPT_ERRORS - len(summary.errors)
         summary.errors.extend(str(e) for e in errors[: max(room, 0)])
+        st = path.stat()
         summary.sources.append(
             {
                 "path": str(path.resolve()),
                 "format": fmt,
-                "bytes": path.stat().st_size,
+                "bytes": st.st_size,
+                "mtime": st.st_mtime,
                 "sha256": digest,
                 "entries": writer.n_entries - before,
                 "duplicates": writer.n_duplicates - dup_before,
@@ -469,6 +492,10 @@ def _finish(tmp: Path, writer: KBWriter, summary: BuildSummary, min_evidence: st
             started: _dt.datetime) -> None:
     """Write the build's ``meta`` rows, close the database, then the ``_SUCCESS`` marker."""
     finished = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    first = 0
+    for src in summary.sources:
+        src["provides"] = _provides(writer, first, first + src["entries"])
+        first += src["entries"]
     writer.write_meta(
         {
             "schema_version": SCHEMA_VERSION,
@@ -485,23 +512,21 @@ def _finish(tmp: Path, writer: KBWriter, summary: BuildSummary, min_evidence: st
             "duplicate_policy": "first occurrence wins",
             "min_evidence": min_evidence,
             "k": k,
+            "provides": _provides(writer, 0, summary.entries),
         }
     )
     writer.close()
+    layout.write_manifest(tmp)
     (tmp / SUCCESS_FILE).write_text(finished + "\n")
 
 
-def _replace(tmp: Path, db: Path) -> None:
-    """Rename ``tmp`` to ``db``; an existing ``db`` is moved aside first and removed after."""
-    old = None
-    if db.exists():
-        old = db.parent / f".{db.name}.old-{os.getpid()}-{time.monotonic_ns()}"
-        os.replace(db, old)
-    try:
-        os.replace(tmp, db)
-    except BaseException:
-        if old is not None:
-            os.replace(old, db)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _provides(writer: KBWriter, first: int, end: int) -> dict[str, int]:
+    """How many entries ``first <= entry_id < end`` have each optional field (the filters of
+    ``kb search`` need to know whether "no match" means "not there" or "not recorded")."""
+    row = writer.con.execute(
+        "SELECT count(*), count(reviewed), count(*) FILTER (WHERE reviewed), count(taxon_id), "
+        "count(lineage), count(organism) FROM entries WHERE entry_id >= ? AND entry_id < ?",
+        [first, end],
+    ).fetchall()[0]
+    keys = ("entries", "reviewed_known", "reviewed", "taxon_id", "lineage", "organism")
+    return dict(zip(keys, (int(v) for v in row), strict=True))

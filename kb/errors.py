@@ -11,6 +11,8 @@ __all__ = [
     "InputFormatError",
     "InvalidPeptideError",
     "KBNotFoundError",
+    "KBCorruptError",
+    "KBPathError",
     "ErrorSink",
     "report_error",
 ]
@@ -21,11 +23,17 @@ ErrorSink = Union[list, Callable[["KBError"], object], None]  # noqa: UP007
 
 
 class KBError(ValueError):
-    """Base class of knowledge-base errors; carries the file and line when known."""
+    """Base class of knowledge-base errors; carries the file and line when known.
 
-    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
+    ``param`` names the function parameter(s) at fault, as the message does; the CLI shows
+    the option's flag in their place (``cli.apps.user_errors``).
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
+                 *, param: str | tuple[str, ...] | None = None):
         self.path = str(path) if path is not None else None
         self.line = line
+        self.param = param
         self.message = message
         where = ""
         if self.path is not None:
@@ -46,6 +54,14 @@ class InvalidPeptideError(KBError):
 
 class KBNotFoundError(KBError):
     """A knowledge-base directory that does not exist or is not a finished build."""
+
+
+class KBCorruptError(KBError):
+    """A knowledge-base file whose size or checksum differs from what the build recorded."""
+
+
+class KBPathError(KBError):
+    """A knowledge-base path that cannot be used (e.g. a database locked by another process)."""
 
 
 def report_error(err: KBError, errors: ErrorSink, strict: bool = False) -> None:

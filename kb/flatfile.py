@@ -32,6 +32,7 @@ from typing import IO, Union
 from kb.alphabet import SEQUENCE_LETTERS
 from kb.errors import ErrorSink, InputFormatError, report_error
 from kb.records import Entry, Feature, Location
+from kb.textcodec import TEXT_ERRORS
 
 __all__ = [
     "FEATURE_TYPES",
@@ -264,7 +265,7 @@ def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[byt
                 continue
             if not stripped.startswith(b"ID   "):
                 lead = buf[: len(buf) - len(stripped)]
-                first = stripped.split(b"\n", 1)[0][:40].decode("utf-8", "replace")
+                first = stripped.split(b"\n", 1)[0][:40].decode("utf-8", TEXT_ERRORS)
                 raise InputFormatError(
                     f"not a UniProt flat file: the first line should start with 'ID   ', "
                     f"found {first!r}",
@@ -403,11 +404,11 @@ def _qualifier(block: bytes, key: bytes) -> str | None:
     if b"\n" in value:  # wrapped over several "FT" lines
         lines = value.split(b"\n")
         text = _join_wrapped(
-            [lines[0].decode("utf-8", "replace")]
-            + [x[2:].decode("utf-8", "replace") for x in lines[1:]]
+            [lines[0].decode("utf-8", TEXT_ERRORS)]
+            + [x[2:].decode("utf-8", TEXT_ERRORS) for x in lines[1:]]
         )
         return text
-    return value.decode("utf-8", "replace")
+    return value.decode("utf-8", TEXT_ERRORS)
 
 
 def _feature(kind: str, rest: bytes, block: bytes) -> Feature:
@@ -429,12 +430,12 @@ def _feature(kind: str, rest: bytes, block: bytes) -> Feature:
             kind, start, end, _qualifier(block, b'/note="'), _qualifier(block, b'/evidence="')
         )
     # old: "FT   TRANSMEM     20     40       1 (By similarity)." + continuation lines
-    parts = loc.decode("utf-8", "replace").split()
+    parts = loc.decode("utf-8", TEXT_ERRORS).split()
     start = _pos_b(parts[0].encode()) if parts else None
     end = _pos_b(parts[1].encode()) if len(parts) > 1 else start
     words = [" ".join(parts[2:])]
     for raw in block.split(b"\n")[1:]:
-        text = raw[2:].decode("utf-8", "replace").strip()
+        text = raw[2:].decode("utf-8", TEXT_ERRORS).strip()
         if text.startswith("/"):  # "/FTId=PRO_0000164920."
             continue
         words.append(text)
@@ -493,7 +494,7 @@ def _read_id(id_line: bytes, name: str, first: int) -> tuple[str | None, bool | 
             first,
         )
     toks = id_line.split()
-    entry_name = toks[1].decode("utf-8", "replace") if len(toks) > 1 else None
+    entry_name = toks[1].decode("utf-8", TEXT_ERRORS) if len(toks) > 1 else None
     reviewed: bool | None = None
     ok = len(toks) in (5, 6) and toks[-1] == b"AA." and toks[-2].isdigit()
     if ok and len(toks) == 5:  # modern: ID   NAME   Reviewed;   172 AA.
@@ -580,9 +581,9 @@ def _read_de(de_lines: list[bytes]) -> str | None:
         for d in de_lines:
             d = d.strip()
             if d.startswith(prefix):
-                return _strip_evidence(d[len(prefix) :].decode("utf-8", "replace").rstrip(";"))
+                return _strip_evidence(d[len(prefix) :].decode("utf-8", TEXT_ERRORS).rstrip(";"))
     if b"Full=" not in de_lines[0]:  # old free-text DE
-        text = b" ".join(d.strip() for d in de_lines).decode("utf-8", "replace")
+        text = b" ".join(d.strip() for d in de_lines).decode("utf-8", TEXT_ERRORS)
         return text.rstrip(".").strip() or None
     return None
 
@@ -591,7 +592,7 @@ def _read_gn(gn_lines: list[bytes]) -> str | None:
     """The first gene name (``Name=``), or the first name of an old ``GN   A OR B.`` line."""
     if not gn_lines:
         return None
-    gn = b" ".join(gn_lines).decode("utf-8", "replace")
+    gn = b" ".join(gn_lines).decode("utf-8", TEXT_ERRORS)
     if "=" not in gn:  # old style "GN   FOS OR G0S7."
         return gn.split(" OR ")[0].strip().rstrip(".") or None
     for tok in gn.rstrip("; ").split("; "):  # names may contain ';' ("PIP2;8")
@@ -603,7 +604,7 @@ def _read_gn(gn_lines: list[bytes]) -> str | None:
 
 def _read_joined(lines: list[bytes]) -> str | None:
     """OS (organism) or OC (lineage): the lines joined, without the final period."""
-    return b" ".join(lines).decode("utf-8", "replace").rstrip().rstrip(".") if lines else None
+    return b" ".join(lines).decode("utf-8", TEXT_ERRORS).rstrip().rstrip(".") if lines else None
 
 
 def _read_ox(ox_line: bytes | None) -> int | None:
@@ -827,14 +828,14 @@ def _subcellular_block(raw: bytes) -> tuple[str, tuple[Location, ...]]:
     not change them, so blocks that differ only there (very common) share a cache entry.
     """
     # the raw text, joined the way Biopython joins comment lines (one space)
-    text = raw.replace(_SL_CONT, b" ").decode("utf-8", "replace")
+    text = raw.replace(_SL_CONT, b" ").decode("utf-8", TEXT_ERRORS)
     text = text[len("SUBCELLULAR LOCATION:") :].strip()
     # for parsing, undo line wrapping after a hyphen ("GPI-" + "anchor")
     joined = raw.replace(b"-" + _SL_CONT, b"-").replace(_SL_CONT, b" ")
     key = _EVIDENCE_SOURCE.sub(b"", joined) if b"|" in joined else joined
     locations = _SL_CACHE.get(key)
     if locations is None:
-        locations = tuple(parse_subcellular_location(key.decode("utf-8", "replace")))
+        locations = tuple(parse_subcellular_location(key.decode("utf-8", TEXT_ERRORS)))
         if len(_SL_CACHE) >= _SL_CACHE_SIZE:
             _SL_CACHE.clear()
         _SL_CACHE[key] = locations
@@ -896,7 +897,7 @@ def _recover(
         "entry not terminated: expected '//' before the next 'ID' line",
         name,
         line_next - 1,
-        head[0].decode("utf-8", "replace") if head else None,
+        head[0].decode("utf-8", TEXT_ERRORS) if head else None,
     )
     rest = text[nxt + 1 :]
     try:

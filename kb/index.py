@@ -47,7 +47,6 @@ from kb.seqstore import SequenceStore
 
 __all__ = [
     "DEFAULT_K",
-    "INDEX_FILES",
     "KmerIndex",
     "build_index",
     "write_index",
@@ -64,8 +63,6 @@ _FORMAT_VERSION = 1
 _OFFSETS_FILE = "kmer_offsets.npy"
 _POSITIONS_FILE = "kmer_positions.npy"
 _META_FILE = "kmer_index.json"
-#: The files :func:`write_index` writes (the JSON one last).
-INDEX_FILES = (_OFFSETS_FILE, _POSITIONS_FILE, _META_FILE)
 _MAX_K = 7  # 19**7 = 894 M buckets (7 GB of offsets): beyond that the table is absurd
 
 

@@ -5,13 +5,20 @@ made only of :data:`kb.alphabet.SEQUENCE_LETTERS` (the 20 amino acids plus ``BZJ
 An invalid peptide raises :class:`~kb.errors.InvalidPeptideError` naming the peptide and where
 it came from (the line of the input file, or its position in the argument list).
 
-Input files (:func:`read_peptides`), plain or gzip-compressed:
+Input files (:func:`read_peptide_input`), plain or gzip-compressed, or ``-`` for standard
+input; a UTF-8 byte-order mark is accepted:
 
 * one peptide per line; surrounding white space is stripped, blank lines and lines starting
-  with ``#`` are skipped;
-* or a CSV/TSV table (recognised when its first non-comment line contains a ``,`` or a tab)
-  with a header row that has a ``peptide`` column (case-insensitive); other columns are
-  ignored.
+  with ``#`` are skipped; a first line ``peptide`` or ``Peptide`` (also ``peptides``,
+  ``sequence``; not in upper case: ``PEPTIDE`` is a peptide) is a header;
+* a CSV/TSV table (recognised when its first non-comment line contains a ``,`` or a tab)
+  with a header row that has a ``peptide`` column (case-insensitive) and optionally an id
+  column (``query_id``, ``id``, ``peptide_id``, ``name``, ``identifier``); other columns are
+  ignored;
+* FASTA: one peptide per record, the id from the header.
+
+The user's ids and the peptides as written travel beside the results
+(:func:`query_columns`: ``query_id``, ``input_peptide``).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +39,17 @@ import pyarrow as pa
 from kb.alphabet import SEQUENCE_LETTERS
 from kb.errors import InputFormatError, InvalidPeptideError
 
-__all__ = ["PeptideBatch", "prepare_peptides", "read_peptides", "validate_peptide"]
+__all__ = [
+    "ID_COLUMNS",
+    "PEPTIDE_COLUMNS",
+    "PeptideBatch",
+    "PeptideInput",
+    "prepare_peptides",
+    "query_columns",
+    "read_peptide_input",
+    "read_peptides",
+    "validate_peptide",
+]
 
 _VALID = np.zeros(256, dtype=bool)
 for _c in SEQUENCE_LETTERS:
@@ -276,70 +294,145 @@ def _gather(raw, starts, lengths, offsets, buf):  # pragma: no cover - numba
             buf[w + j] = raw[a + j]
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+#: Column names (case-insensitive) of the peptide column of a peptide table; a one-column
+#: file whose first line is one of these has a header line.
+PEPTIDE_COLUMNS = ("peptide", "peptides", "sequence")
+#: Column names (case-insensitive) of the id column of a peptide table (first found wins).
+ID_COLUMNS = ("query_id", "id", "peptide_id", "name", "identifier")
 
 
-def read_peptides(path: str | Path) -> tuple[list[str], list[int]]:
-    """Read peptides from a file (see the module docstring for the formats).
+@dataclass(frozen=True)
+class PeptideInput:
+    """Peptides read from a file, as the user wrote them (not yet validated).
 
-    Arguments:
-        path: plain or gzip text file.
+    Attributes:
+        peptides: the peptides, surrounding white space stripped, case kept.
+        lines: 1-based line of each peptide in the file.
+        ids: the user's id of each peptide (id column of a table, FASTA header id), or None.
+        source: the file name (``<stdin>`` for ``-``).
+    """
 
-    Returns:
-        ``(peptides, line_numbers)`` (1-based lines), peptides not yet validated.
+    peptides: list[str]
+    lines: list[int]
+    ids: list[str] | None
+    source: str
+
+
+def read_peptide_input(path: str | Path) -> PeptideInput:
+    """Read peptides with their ids from a file (``-``: standard input), plain or gzip.
+
+    Formats (a UTF-8 byte-order mark is accepted):
+
+    * FASTA (first line starts with ``>``): one peptide per record, the id from the header
+      (:mod:`kb.fasta`: ``sp|ACC|NAME`` -> ``ACC``);
+    * a CSV/TSV table (its first non-comment line holds a ``,`` or a tab) with a header row
+      naming a peptide column (:data:`PEPTIDE_COLUMNS`) and optionally an id column
+      (:data:`ID_COLUMNS`); other columns are ignored;
+    * a plain list, one peptide per line; blank lines and ``#`` comments are skipped; a first
+      line that is a column name of :data:`PEPTIDE_COLUMNS` not in upper case (``peptide``,
+      ``Peptide``) is a header (``PEPTIDE`` is a peptide).
 
     Raises:
-        FileNotFoundError: if the file does not exist.
-        InputFormatError: undecodable file, or a table without a ``peptide`` column.
+        FileNotFoundError: the file does not exist.
+        InputFormatError: undecodable file, a table without a peptide column, a short row.
     """
-    path = Path(path)
-    peptides: list[str] = []
-    lines: list[int] = []
+    from kb.fasta import open_binary, parse_fasta
+
+    name = "<stdin>" if str(path) == "-" else str(path)
     try:
-        with _open_text(path) as fh:
-            text = fh.read()
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as e:
-        raise InputFormatError(f"cannot read peptides: {e}", path) from None
+        with open_binary(path) as fh:
+            data = fh.read()
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise InputFormatError(f"cannot read peptides: not UTF-8 text ({e.reason})", name,
+                               line) from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise InputFormatError(f"cannot read peptides: {e}", name) from None
     all_lines = text.splitlines()
     first = next(
         (i for i, s in enumerate(all_lines) if s.strip() and not s.lstrip().startswith("#")), None
     )
     if first is None:
-        return peptides, lines
+        return PeptideInput([], [], None, name)
     header = all_lines[first]
+    if header.lstrip().startswith(">"):
+        records = list(parse_fasta(io.BytesIO(text.encode("utf-8")), letters=None, name=name))
+        return PeptideInput([r.sequence for r in records], [r.line for r in records],
+                            [r.id for r in records], name)
     if "," in header or "\t" in header:
-        delim = "\t" if "\t" in header else ","
-        rows = csv.reader(all_lines[first:], delimiter=delim)
-        names = [h.strip().lower() for h in next(rows)]
-        if "peptide" not in names:
-            raise InputFormatError(
-                f"table has no 'peptide' column (columns: {', '.join(names)})", path, first + 1
-            )
-        col = names.index("peptide")
-        for lineno, row in enumerate(rows, start=first + 2):
-            if not row or not any(c.strip() for c in row):
-                continue
-            if col >= len(row):
-                raise InputFormatError(
-                    f"row has {len(row)} field(s), expected a 'peptide' field at column {col + 1}",
-                    path,
-                    lineno,
-                )
-            peptides.append(row[col].strip())
-            lines.append(lineno)
-        return peptides, lines
-    for lineno, s in enumerate(all_lines[first:], start=first + 1):
+        return _read_peptide_table(all_lines, first, "\t" if "\t" in header else ",", name)
+    word = header.strip()
+    start = first + 1 if word.lower() in PEPTIDE_COLUMNS and not word.isupper() else first
+    peptides: list[str] = []
+    lines: list[int] = []
+    for lineno, s in enumerate(all_lines[start:], start=start + 1):
         s = s.strip()
         if not s or s.startswith("#"):
             continue
         peptides.append(s)
         lines.append(lineno)
-    return peptides, lines
+    return PeptideInput(peptides, lines, None, name)
+
+
+def _read_peptide_table(all_lines: list[str], first: int, delim: str, name: str) -> PeptideInput:
+    rows = csv.reader(all_lines[first:], delimiter=delim)
+    names = [h.strip().lower() for h in next(rows)]
+    col = next((names.index(c) for c in PEPTIDE_COLUMNS if c in names), None)
+    if col is None:
+        raise InputFormatError(
+            f"table has no peptide column ({'/'.join(PEPTIDE_COLUMNS)}; columns: "
+            f"{', '.join(names)})", name, first + 1,
+        )
+    id_col = next((names.index(c) for c in ID_COLUMNS if c in names), None)
+    peptides: list[str] = []
+    lines: list[int] = []
+    ids: list[str] = []
+    for lineno, row in enumerate(rows, start=first + 2):
+        if not row or not any(c.strip() for c in row):
+            continue
+        need = max(col, id_col if id_col is not None else 0)
+        if need >= len(row):
+            raise InputFormatError(
+                f"row has {len(row)} field(s), expected at least {need + 1} (peptide column "
+                f"{col + 1})", name, lineno,
+            )
+        peptides.append(row[col].strip())
+        lines.append(lineno)
+        if id_col is not None:
+            ids.append(row[id_col].strip())
+    return PeptideInput(peptides, lines, ids if id_col is not None else None, name)
+
+
+def read_peptides(path: str | Path) -> tuple[list[str], list[int]]:
+    """Peptides of a file and their line numbers (see :func:`read_peptide_input`).
+
+    Returns:
+        ``(peptides, line_numbers)`` (1-based lines), peptides not yet validated.
+    """
+    got = read_peptide_input(path)
+    return got.peptides, got.lines
+
+
+def query_columns(
+    table: pa.Table, inputs: Sequence[str], ids: Sequence[str | None] | None = None
+) -> pa.Table:
+    """Add the user's view of each query to a result table with a ``query`` column.
+
+    Arguments:
+        table: rows with a ``query`` column (index into ``inputs``).
+        inputs: the peptides as the user wrote them, one per query.
+        ids: the user's id of each query (``None``: no ids).
+
+    Returns:
+        ``table`` with ``query_id`` (string; null without ids) and ``input_peptide`` (the
+        peptide as written) appended.
+    """
+    q = pa.array(np.asarray(table.column("query"), dtype=np.int64)) if table.num_rows else \
+        pa.array([], pa.int64())
+    id_arr = pa.array(list(ids) if ids is not None else [None] * len(inputs), type=pa.string())
+    table = table.append_column("query_id", id_arr.take(q))
+    return table.append_column("input_peptide", pa.array(list(inputs), pa.string()).take(q))
 
 
 @numba.njit(parallel=True, cache=True)

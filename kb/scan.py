@@ -17,17 +17,14 @@ Used for
 I/L equivalence: I is translated to L in both the patterns and the text; in exact mode the
 text is used untranslated.
 
-FASTA accessions: for a header ``>db|ACC|NAME ...`` (UniProt style, any header with at least
-two ``|``) the accession is the field between the first two ``|``; otherwise the first
-white-space separated token.
+FASTA records are read by :mod:`kb.fasta` (the project's one FASTA reader): for a header
+``>db|ACC|NAME ...`` (UniProt style, any header with at least two ``|``) the accession is the
+field between the first two ``|``; otherwise the first white-space separated word.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import ahocorasick
@@ -35,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from kb.errors import InputFormatError
+from kb.fasta import FastaRecord, parse_fasta, parse_header
 from kb.peptides import PeptideBatch
 from kb.seqstore import SequenceStore
 
@@ -144,31 +142,13 @@ def store_text(store: SequenceStore, il_equivalent: bool = False) -> str:
 
 
 # ----------------------------------------------------------------------------------- FASTA
-@dataclass(frozen=True)
-class FastaRecord:
-    """One FASTA record: its accession, full header (without ``>``), sequence and header line."""
-
-    accession: str
-    header: str
-    sequence: str
-    line: int
-
-
 def fasta_accession(header: str) -> str:
-    """Accession of a FASTA header (without ``>``): ``db|ACC|...`` -> ACC, else first token."""
-    parts = header.split("|")
-    if len(parts) >= 3 and parts[1].strip():
-        return parts[1].strip()
-    tokens = header.split()
-    return tokens[0] if tokens else ""
-
-
-def _open_fasta(path: Path) -> io.TextIOBase:
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="ascii")
-    return open(path, encoding="ascii")
+    """Identifier of a FASTA header (without ``>``), as :func:`kb.fasta.parse_header` gives it:
+    ``db|ACC|...`` -> ACC, else the first word (empty for an empty header)."""
+    try:
+        return parse_header(header)["id"]
+    except InputFormatError:
+        return ""
 
 
 def iter_fasta(
@@ -177,91 +157,13 @@ def iter_fasta(
     letters: frozenset[str] | None = None,
     require_sequence: bool = False,
 ) -> Iterator[FastaRecord]:
-    """Stream the records of a FASTA file (plain or gzip): the project's one FASTA reader.
-
-    Sequence lines are upper-cased; white space and a trailing ``*`` (stop) are removed.
-
-    Arguments:
-        path: the FASTA file.
-        letters: the letters a sequence may contain (e.g. :data:`kb.alphabet.SEQUENCE_LETTERS`);
-            default: any letter.
-        require_sequence: a record without sequence is an error (else it is yielded empty).
-
-    Yields:
-        :class:`FastaRecord` objects.
+    """Stream the records of a FASTA file: :func:`kb.fasta.parse_fasta`, by default accepting
+    any letter and records without sequence (what ``kb scan`` searches).
 
     Raises:
-        FileNotFoundError: if the file does not exist.
-        IsADirectoryError: if ``path`` is a directory.
-        InputFormatError: (with the line number) sequence data before the first header, an
-            empty header, an illegal letter, a record without sequence (``require_sequence``),
-            a non-ASCII or corrupt file, or a file without any record.
+        FileNotFoundError, IsADirectoryError, InputFormatError: see :func:`kb.fasta.parse_fasta`.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(21, "is a directory, expected a FASTA file", str(path))
-    header: str | None = None
-    header_line = 0
-    chunks: list[str] = []
-    n = 0
-    lineno = 0
-
-    def finish() -> FastaRecord:
-        record = _record(header, header_line, chunks)
-        if require_sequence and not record.sequence:
-            raise InputFormatError(
-                f"record {header.split()[0]!r} has no sequence", path, header_line
-            )
-        return record
-
-    try:
-        with _open_fasta(path) as fh:
-            for lineno, raw in enumerate(fh, start=1):
-                line = raw.strip()
-                if not line:
-                    continue
-                if line.startswith(">"):
-                    if header is not None:
-                        n += 1
-                        yield finish()
-                    header = line[1:].strip()
-                    header_line = lineno
-                    chunks = []
-                    if not fasta_accession(header):
-                        raise InputFormatError(
-                            "empty FASTA header (no identifier)", path, lineno
-                        )
-                    continue
-                if header is None:
-                    raise InputFormatError(
-                        "not FASTA: sequence data before the first '>' header", path, lineno
-                    )
-                seq = "".join(line.split()).upper()
-                if seq.endswith("*"):
-                    seq = seq[:-1]
-                bad = (set(seq) - letters) if letters is not None else (
-                    set() if seq.isalpha() else {c for c in seq if not c.isalpha()}
-                )
-                if bad:
-                    expected = "".join(sorted(letters)) if letters is not None else "letters"
-                    raise InputFormatError(
-                        f"illegal letter {sorted(bad)[0]!r} in the sequence of "
-                        f"{header.split()[0]!r} (expected {expected})",
-                        path,
-                        lineno,
-                    )
-                chunks.append(seq)
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as e:
-        raise InputFormatError(f"not a readable FASTA file ({e})", path, lineno or None) from None
-    if header is not None:
-        n += 1
-        yield finish()
-    if n == 0:
-        raise InputFormatError("empty FASTA file: no '>' record found", path)
-
-
-def _record(header: str, line: int, chunks: list[str]) -> FastaRecord:
-    return FastaRecord(fasta_accession(header), header, "".join(chunks), line)
+    return parse_fasta(path, letters=letters, require_sequence=require_sequence)
 
 
 def scan_fasta(

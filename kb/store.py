@@ -29,7 +29,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from kb.errors import KBNotFoundError
+from kb.errors import KBPathError
+from kb.layout import check_manifest, require_knowledge_base, resolve
 from kb.locations import LocationMapper, default_mapper
 from kb.records import Entry
 from kb.seqstore import SequenceStore
@@ -46,6 +47,8 @@ __all__ = [
     "is_complete",
     "read_meta",
     "info",
+    "stale_sources",
+    "connect_read_only",
 ]
 
 DB_FILE = "kb.duckdb"
@@ -379,20 +382,59 @@ class KBWriter:
 
 
 def is_complete(directory: str | Path) -> bool:
-    """True when ``directory`` holds a finished build (``_SUCCESS`` marker and ``kb.duckdb``)."""
-    d = Path(directory)
-    return (d / SUCCESS_FILE).is_file() and (d / DB_FILE).is_file()
+    """True when ``directory`` holds a finished build (``_SUCCESS`` marker and ``kb.duckdb``
+    in the version its ``current`` pointer names, see :mod:`kb.layout`)."""
+    v = resolve(directory)
+    return (v / SUCCESS_FILE).is_file() and (v / DB_FILE).is_file()
 
 
 def _require_complete(directory: str | Path) -> Path:
-    d = Path(directory)
-    if not d.is_dir():
-        raise KBNotFoundError("knowledge-base directory does not exist", d)
-    if not is_complete(d):
-        raise KBNotFoundError(
-            f"not a finished knowledge base (no {SUCCESS_FILE} / {DB_FILE}); run 'kb build'", d
-        )
-    return d
+    """The version directory of a finished build (raises :class:`KBNotFoundError`)."""
+    return require_knowledge_base(directory)
+
+
+def connect_read_only(db_file: Path, shown: str | Path | None = None) -> Any:
+    """A read-only DuckDB connection; DuckDB errors (a file locked by a writer, not a
+    database) become a :class:`~kb.layout.KBPathError` naming the file."""
+    try:
+        return duckdb.connect(str(db_file), read_only=True)
+    except duckdb.Error as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "lock" in first.lower():
+            first = "locked by another process (" + first + ")"
+        raise KBPathError(f"cannot open the database: {first}", shown or db_file) from None
+
+
+def stale_sources(sources: list[dict[str, Any]], checksums: bool = False) -> list[dict[str, Any]]:
+    """Sources of a build that changed since (``meta.sources``).
+
+    A source is ``stale`` when its size or modification time (or, with ``checksums``, its
+    SHA-256) differs from what the build recorded, ``missing`` when the file is gone.
+
+    Returns:
+        One dict per changed source: ``path``, ``status`` (``stale``/``missing``), ``why``.
+    """
+    out: list[dict[str, Any]] = []
+    for src in sources:
+        path = Path(src["path"])
+        try:
+            st = path.stat()
+        except OSError:
+            out.append({"path": str(path), "status": "missing", "why": "file not found"})
+            continue
+        why = []
+        if "bytes" in src and st.st_size != src["bytes"]:
+            why.append(f"size {src['bytes']:,} -> {st.st_size:,} bytes")
+        if "mtime" in src and abs(st.st_mtime - float(src["mtime"])) > 1e-3:
+            why.append("modified since the build")
+        if checksums and not why and "sha256" in src:
+            from kb.layout import sha256_file
+
+            if sha256_file(path) != src["sha256"]:
+                why.append("sha256 differs")
+        if why:
+            out.append({"path": str(path), "status": "stale", "why": ", ".join(why)})
+    return out
 
 
 def read_meta(directory: str | Path) -> dict[str, Any]:
@@ -402,7 +444,7 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
         KBNotFoundError: the directory is missing or not a finished build.
     """
     d = _require_complete(directory)
-    with duckdb.connect(str(d / DB_FILE), read_only=True) as con:
+    with connect_read_only(d / DB_FILE, directory) as con:
         rows = con.execute("SELECT key, value FROM meta ORDER BY key").fetchall()
     out: dict[str, Any] = {}
     for k, v in rows:
@@ -413,28 +455,38 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
     return out
 
 
-def info(directory: str | Path) -> dict[str, Any]:
+def info(directory: str | Path, checksums: bool = False) -> dict[str, Any]:
     """Facts about a finished build: row counts per table, class distribution, sources, sizes.
 
+    Arguments:
+        directory: the knowledge-base directory.
+        checksums: verify the SHA-256 of every knowledge-base file (against its manifest) and
+            of every source (``kb info --check``); sizes and times only otherwise.
+
     Returns:
-        ``{"db", "tables": {table: rows}, "classes": {class: entries}, "entries_with_class",
-        "sources": [...], "min_evidence", "index": {...}, "files": {name: bytes},
-        "index_bytes", "total_bytes", "meta": {...}}``. ``classes`` counts distinct entries per
-        class (an entry with two classes counts in both; ``null`` = rows with no class).
+        ``{"db", "version", "tables": {table: rows}, "classes": {class: entries},
+        "entries_with_class", "sources": [...], "stale_sources": [...], "provides": {...},
+        "min_evidence", "index": {...}, "files": {name: bytes}, "checked_files": [...],
+        "index_bytes", "total_bytes", "meta": {...}}``. ``classes`` counts distinct entries
+        per class (an entry with two classes counts in both; ``unmapped`` = entries with a
+        location term that maps to no class).
 
     Raises:
         KBNotFoundError: the directory is missing or not a finished build.
+        KBCorruptError: a knowledge-base file differs from the manifest (size; checksum with
+            ``checksums``).
     """
     d = _require_complete(directory)
-    meta = read_meta(d)
-    with duckdb.connect(str(d / DB_FILE), read_only=True) as con:
+    checked = check_manifest(d, checksums=checksums)
+    meta = read_meta(directory)
+    with connect_read_only(d / DB_FILE, directory) as con:
         tables = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
             for t in ("entries", "secondary_accessions", "locations", "features", "meta")
         }
         classes = dict(
             con.execute(
-                "SELECT coalesce(class, 'null') AS c, count(DISTINCT accession) FROM locations "
+                "SELECT coalesce(class, 'unmapped') AS c, count(DISTINCT accession) FROM locations "
                 "GROUP BY c ORDER BY 2 DESC, 1"
             ).fetchall()
         )
@@ -443,12 +495,17 @@ def info(directory: str | Path) -> dict[str, Any]:
         ).fetchone()[0]
     files = {p.name: p.stat().st_size for p in sorted(d.iterdir()) if p.is_file()}
     index_bytes = sum(v for k, v in files.items() if k.startswith("kmer_"))
+    sources = meta.get("sources", [])
     return {
-        "db": str(d),
+        "db": str(directory),
+        "version": d.name if d != Path(directory) else None,
         "tables": tables,
         "classes": classes,
         "entries_with_class": with_class,
-        "sources": meta.get("sources", []),
+        "sources": sources,
+        "stale_sources": stale_sources(sources, checksums=checksums),
+        "provides": meta.get("provides"),
+        "checked_files": checked,
         "min_evidence": meta.get("min_evidence"),
         "index": {k[len("index.") :]: v for k, v in meta.items() if k.startswith("index.")},
         "files": files,

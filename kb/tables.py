@@ -14,6 +14,8 @@ not care where an entry came from.
 
   Other recognised columns: ``Entry Name``, ``Reviewed``, ``Protein names``, ``Gene Names``,
   ``Organism``, ``Organism (ID)``, ``Taxonomic lineage`` (or their snake_case names).
+  Without a ``Reviewed`` column, ``reviewed`` is unknown (NULL), except in DeepLoc 2.0's
+  dataset (``partition`` and ``kingdom`` columns), which holds Swiss-Prot entries only.
 * FASTA: UniProt headers ``>sp|ACC|NAME Protein name OS=... OX=9606 GN=... PE=1 SV=1`` or
   DeepLoc headers ``>ACC Location-Solubility[ test]`` (``Cytoplasm-Nucleus-U`` = both
   classes); any other header: the first word is the accession.
@@ -37,7 +39,9 @@ from typing import BinaryIO
 from kb.alphabet import SEQUENCE_LETTERS
 from kb.classes import UnknownLocationError, normalize_class
 from kb.errors import InputFormatError, report_error
+from kb.fasta import FastaRecord, parse_fasta
 from kb.records import Entry, Location
+from kb.textcodec import TEXT_ERRORS
 
 __all__ = [
     "FORMATS",
@@ -68,11 +72,11 @@ _GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 _ACCESSION_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _DEEPLOC_RE = re.compile(r"^(?P<loc>[A-Za-z./\-]+)-(?P<sol>[MSU])$")
 _NOT_SEQUENCE = re.compile("[^" + "".join(sorted(SEQUENCE_LETTERS)) + "]")
-_STOPWORDS = re.compile(r"\s(OS|OX|GN|PE|SV)=")
 
 
 def open_text(source: str | Path | BinaryIO) -> io.TextIOWrapper:
-    """Open a file (plain or gzip, detected from the magic bytes) as UTF-8 text.
+    """Open a file (plain or gzip, detected from the magic bytes) as UTF-8 text (bytes that
+    are not UTF-8 are read as Latin-1, see :mod:`kb.textcodec`).
 
     Arguments:
         source: a path, or a binary file object (e.g. one that counts bytes for a progress bar).
@@ -84,13 +88,15 @@ def open_text(source: str | Path | BinaryIO) -> io.TextIOWrapper:
         with open(source, "rb") as fh:
             magic = fh.read(2)
         if magic == b"\x1f\x8b":
-            return gzip.open(source, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
-        return open(source, encoding="utf-8", newline="")  # type: ignore[return-value]
+            return gzip.open(source, "rt", encoding="utf-8", errors=TEXT_ERRORS,  # type: ignore
+                             newline="")
+        return open(source, encoding="utf-8", errors=TEXT_ERRORS, newline="")  # type: ignore
     buffered = source if hasattr(source, "peek") else io.BufferedReader(source)  # type: ignore
     if buffered.peek(2)[:2] == b"\x1f\x8b":
         # GzipFile does not close a given fileobj: the caller owns ``source``.
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=buffered), encoding="utf-8", newline="")
-    return io.TextIOWrapper(buffered, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=buffered), encoding="utf-8",
+                                errors=TEXT_ERRORS, newline="")
+    return io.TextIOWrapper(buffered, encoding="utf-8", errors=TEXT_ERRORS, newline="")
 
 
 def detect_format(path: str | Path) -> str:
@@ -251,6 +257,8 @@ def _read_table(path, strict, errors, handle) -> Iterator[Entry]:
         cc_col = _find_col(header, _CC_COLS)
         label_col = None if cc_col is not None else _find_col(header, _LABEL_COLS)
         opt = {k: _find_col(header, v) for k, v in _OPTIONAL.items()}
+        # DeepLoc 2.0's dataset (label + partition + kingdom columns) is Swiss-Prot only.
+        all_reviewed = opt["reviewed"] is None and {"partition", "kingdom"} <= set(header)
         n_cols = len(header)
         prev_line = 1
         n_rows = 0
@@ -265,7 +273,10 @@ def _read_table(path, strict, errors, handle) -> Iterator[Entry]:
                     raise InputFormatError(
                         f"expected {n_cols} columns, found {len(row)}", path, line
                     )
-                yield _table_entry(row, path, line, acc_col, seq_col, cc_col, label_col, opt)
+                entry = _table_entry(row, path, line, acc_col, seq_col, cc_col, label_col, opt)
+                if all_reviewed:
+                    entry.reviewed = True
+                yield entry
             except InputFormatError as e:
                 report_error(e, errors, strict)
         if n_rows == 0:
@@ -328,55 +339,28 @@ def read_fasta(
 
 
 def _read_fasta(path, strict, errors, handle) -> Iterator[Entry]:
-    header: str | None = None
-    header_line = 0
-    chunks: list[str] = []
-    n = 0
-    with open_text(handle if handle is not None else path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if line.startswith(">"):
-                if header is not None:
-                    n += 1
-                    try:
-                        yield _fasta_entry(header, chunks, path, header_line)
-                    except InputFormatError as e:
-                        report_error(e, errors, strict)
-                header, header_line, chunks = line[1:].strip(), lineno, []
-            elif header is None:
-                if line.strip():
-                    raise InputFormatError("not a FASTA file: text before the first '>'", path,
-                                           lineno)
-            else:
-                chunks.append(line)
-        if header is not None:
-            n += 1
-            try:
-                yield _fasta_entry(header, chunks, path, header_line)
-            except InputFormatError as e:
-                report_error(e, errors, strict)
-    if n == 0:
-        raise InputFormatError("empty input (no FASTA records)", path)
+    records = parse_fasta(
+        handle if handle is not None else path, strict=strict, errors=errors, name=path
+    )
+    for rec in records:
+        try:
+            yield _fasta_entry(rec, path)
+        except InputFormatError as e:
+            report_error(e, errors, strict)
 
 
-def _fasta_entry(header: str, chunks: list[str], path, line: int) -> Entry:
-    if not header:
-        raise InputFormatError("empty FASTA header", path, line)
-    seq = _clean_sequence("".join(chunks), path, line)
-    first, _, rest = header.partition(" ")
-    rest = rest.strip()
-    parts = first.split("|")
-    if len(parts) >= 3 and parts[0] in ("sp", "tr"):  # UniProt header
-        entry = Entry(
-            accession=_check_accession(parts[1], path, line),
-            sequence=seq,
-            entry_name=parts[2] or None,
-            reviewed=parts[0] == "sp",
-            line=line,
-        )
-        _uniprot_description(entry, rest, path, line)
+def _fasta_entry(rec: FastaRecord, path) -> Entry:
+    """An :class:`Entry` from a parsed FASTA record (UniProt fields, or a DeepLoc label)."""
+    line = rec.line
+    entry = Entry(
+        accession=_check_accession(rec.id, path, line), sequence=rec.sequence, line=line,
+        entry_name=rec.entry_name, reviewed=rec.reviewed, organism=rec.organism,
+        taxon_id=rec.taxon_id, gene=rec.gene,
+    )
+    if rec.db in ("sp", "tr"):
+        entry.protein_name = rec.description or None
         return entry
-    entry = Entry(accession=_check_accession(first, path, line), sequence=seq, line=line)
-    tokens = rest.split()
+    tokens = rec.description.split()
     m = _DEEPLOC_RE.match(tokens[0]) if tokens else None
     if m is not None and (len(tokens) == 1 or (len(tokens) == 2 and tokens[1] == "test")):
         try:
@@ -384,25 +368,6 @@ def _fasta_entry(header: str, chunks: list[str], path, line: int) -> Entry:
         except UnknownLocationError as e:
             raise InputFormatError(str(e), path, line) from None
         entry.locations = [Location(term=m.group("loc"), label_class=c) for c in classes]
-    elif rest:
-        entry.protein_name = rest
+    elif rec.description:
+        entry.protein_name = rec.description
     return entry
-
-
-def _uniprot_description(entry: Entry, rest: str, path, line: int) -> None:
-    """Fill protein name, organism, taxon id and gene from ``Name OS=.. OX=.. GN=..``."""
-    m = _STOPWORDS.search(" " + rest)
-    entry.protein_name = (rest if m is None else rest[: m.start()]).strip() or None
-    fields: dict[str, str] = {}
-    pieces = re.split(r"\s(?=(?:OS|OX|GN|PE|SV)=)", rest)
-    for piece in pieces[1:] if m is not None and m.start() > 0 else pieces:
-        key, sep, value = piece.partition("=")
-        if sep and key in ("OS", "OX", "GN", "PE", "SV"):
-            fields[key] = value.strip()
-    entry.organism = fields.get("OS") or None
-    entry.gene = fields.get("GN") or None
-    if "OX" in fields:
-        try:
-            entry.taxon_id = int(fields["OX"])
-        except ValueError:
-            raise InputFormatError(f"OX={fields['OX']!r} is not a taxon id", path, line) from None

@@ -8,7 +8,8 @@ torch is imported only when a model function is used)::
 Layers (each imports only from the layers before it; ``tests/test_layers.py`` enforces it):
 
 - base: ``psl.errors`` (``PslError``), ``psl.data`` (DeepLoc data, splits, encodings),
-  ``psl.metrics``, ``psl.fasta``, ``psl.tables_io``;
+  ``psl.metrics``, ``psl.fasta``, ``psl.tables_io``, ``psl.homology`` (homology between
+  protein sets), ``psl.sources`` (labelled training sources, dataset tables);
 - ``psl.models``: the model family, ensembles, checkpoints, inference, devices;
 - ``psl.hitrate``: hit rates + null model (no torch);
 - ``psl.training``: run configs, training, ensemble assembly, evaluation;
@@ -35,11 +36,16 @@ _EXPORTS = {
     "predict": "psl.models",
     "read_deeploc": "psl.data",
     "encode_batch": "psl.data",
+    "load_splits": "psl.data",
+    "Calibration": "psl.models",
+    "expected_calibration_error": "psl.metrics",
+    "find_homologs": "psl.homology",
     # training
     "load_run_config": "psl.training",
     "train": "psl.training",
     "evaluate": "psl.training",
     "assemble_ensemble": "psl.training",
+    "calibrate": "psl.training",
     # explanations
     "IGSettings": "psl.explain",
     "explain": "psl.explain",

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import gzip
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ from psl.errors import ConfigError, PslError
 __all__ = [
     "DataConfig",
     "load_splits",
+    "source_splits",
     "DEFAULT_DEEPLOC_PATH",
     "DUAL_LOCATION",
     "TOKEN_LETTERS",
@@ -191,7 +192,7 @@ def official_split(
         ValueError: ``val_fraction`` outside [0, 1).
     """
     if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if exclude_dual:
         df = df[df["label"] >= 0]
     train = df[~df["is_test"]].reset_index(drop=True)
@@ -228,7 +229,7 @@ def random_split(
         ValueError: fractions that are negative or do not sum to 1.
     """
     if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(f"fractions must be three non-negative shares summing to 1: {fractions}")
+        raise ConfigError(f"fractions must be three non-negative shares summing to 1: {fractions}")
     if exclude_dual:
         df = df[df["label"] >= 0]
     df = df.reset_index(drop=True)
@@ -258,7 +259,7 @@ def make_splits(
         return official_split(df, val_fraction, seed, exclude_dual)
     if split == "random":
         return random_split(df, (0.7, 0.15, 0.15), seed, exclude_dual)
-    raise ValueError(f"unknown split {split!r} (expected 'official' or 'random')")
+    raise ConfigError(f"unknown split {split!r} (expected 'official' or 'random')")
 
 
 # --------------------------------------------------------------------------- encoding
@@ -274,7 +275,7 @@ def crop_positions(length: int, max_len: int) -> np.ndarray:
         ValueError: ``max_len < 2``.
     """
     if max_len < 2:
-        raise ValueError(f"max_len must be >= 2, got {max_len}")
+        raise PslError(f"max_len must be >= 2, got {max_len}", param="max_len")
     if length <= max_len:
         return np.arange(length, dtype=np.int64)
     head = max_len // 2
@@ -405,7 +406,7 @@ def _feature_table(kind: str) -> np.ndarray:
         for a in AMINO_ACIDS + "BZX":
             table[TOKEN_LETTERS.index(a) + 1] = [m[a, b] / 4.0 for b in AMINO_ACIDS]
     else:
-        raise ValueError(f"unknown feature table {kind!r} (expected 'onehot' or 'blosum62')")
+        raise ConfigError(f"unknown feature table {kind!r} (expected 'onehot' or 'blosum62')")
     tok = {c: TOKEN_LETTERS.index(c) + 1 for c in TOKEN_LETTERS}
     if kind == "onehot":
         table[tok["B"]] = (table[tok["D"]] + table[tok["N"]]) / 2
@@ -448,7 +449,7 @@ class EncodedSet:
         permuted, both with ``seed``.
         """
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise PslError(f"batch_size must be >= 1, got {batch_size}", param="batch_size")
         n = len(self)
         if shuffle:
             rng = np.random.default_rng(seed)
@@ -468,6 +469,16 @@ class EncodedSet:
 class DataConfig:
     """The ``[data]`` table.
 
+    Three ways to name the data (see ``docs/models.md``):
+
+    - ``path`` (the DeepLoc 1.0 FASTA, as before) with ``split``;
+    - ``sources``: labelled training sources (a DeepLoc FASTA: its non-test proteins; a
+      labelled CSV/TSV/FASTA; a ``kb build`` directory) tested on ``test_set``, with every
+      training protein identical or homologous to a test protein removed
+      (``exclude_homologs``; :mod:`psl.homology`) and ``val_fraction`` of the rest carved out
+      (stratified) for validation;
+    - ``dataset``: a table written by ``psl dataset`` (the result of the above, computed once).
+
     Attributes:
         path: DeepLoc FASTA (empty = the shipped ``data/deeploc1`` copy).
         split: ``official`` (DeepLoc test set; val carved from train) or ``random`` (70/15/15).
@@ -475,6 +486,16 @@ class DataConfig:
         seed: seed of the split.
         exclude_dual: drop the 146 ``Cytoplasm-Nucleus`` proteins.
         subset: if > 0, keep at most this many proteins per split (seeded; for quick runs).
+        sources: training sources (paths); non-empty selects the second way.
+        test_set: the test set of ``sources``: a DeepLoc FASTA (its ``test`` proteins) or a
+            labelled table/FASTA (all of it); empty = the shipped DeepLoc 1.0 test set.
+        multilabel: ``drop`` or ``first`` (:mod:`psl.sources`).
+        evidence: ``any`` or ``experimental`` (knowledge-base sources only).
+        exclude_homologs: remove training proteins homologous to a test protein (identical
+            ones are always removed).
+        min_identity, min_coverage: the homology criterion (30% identity over 50% of the
+            shorter sequence).
+        dataset: a dataset table from ``psl dataset``; non-empty selects the third way.
     """
 
     path: str = ""
@@ -483,18 +504,136 @@ class DataConfig:
     seed: int = 0
     exclude_dual: bool = True
     subset: int = 0
+    sources: list[str] = field(default_factory=list)
+    test_set: str = ""
+    multilabel: str = "drop"
+    evidence: str = "any"
+    exclude_homologs: bool = True
+    min_identity: float = 0.3
+    min_coverage: float = 0.5
+    dataset: str = ""
 
     def __post_init__(self) -> None:
         if self.split not in ("official", "random"):
             raise ConfigError(f"[data] split must be 'official' or 'random', got {self.split!r}")
         if self.subset < 0:
             raise ConfigError(f"[data] subset must be >= 0, got {self.subset}")
+        if isinstance(self.sources, str):
+            self.sources = [self.sources]
+        self.sources = [str(s) for s in self.sources]
+        if self.multilabel not in ("drop", "first"):
+            raise ConfigError(f"[data] multilabel must be 'drop' or 'first', got "
+                              f"{self.multilabel!r}")
+        if self.evidence not in ("any", "experimental"):
+            raise ConfigError(f"[data] evidence must be 'any' or 'experimental', got "
+                              f"{self.evidence!r}")
+        if not (0.0 <= self.min_identity <= 1.0 and 0.0 <= self.min_coverage <= 1.0):
+            raise ConfigError("[data] min_identity and min_coverage must be in [0, 1]")
+        if self.dataset and (self.sources or self.path):
+            raise ConfigError("[data] dataset excludes path and sources (the table already "
+                              "holds every split)")
+        if self.sources and self.path:
+            raise ConfigError("[data] give path (one DeepLoc FASTA) or sources, not both")
+
+
+def _read_source(path: str, data: DataConfig) -> tuple[pd.DataFrame, dict[str, int]]:
+    """A training source as (accession, sequence, location, label, source), non-test only,
+    with its counts (read, multi-label, kept)."""
+    from psl.sources import read_kb, read_labelled
+
+    p = Path(path)
+    if p.is_dir():
+        return read_kb(p, data.multilabel, data.evidence)
+    try:
+        df = read_deeploc(p)
+    except InputFormatError:
+        return read_labelled(p, data.multilabel)
+    n = len(df)
+    df = df[~df["is_test"] & (df["label"] >= 0)]
+    return (df.assign(source=str(p))[["accession", "sequence", "location", "label", "source"]],
+            {"read": n, "kept": len(df)})
+
+
+def _read_test_set(data: DataConfig) -> pd.DataFrame:
+    from psl.sources import read_labelled
+
+    p = Path(data.test_set) if data.test_set else DEFAULT_DEEPLOC_PATH
+    try:
+        df = read_deeploc(p)
+    except InputFormatError:
+        return read_labelled(p, data.multilabel)[0]
+    df = df[df["is_test"] & (df["label"] >= 0)]
+    return df.assign(source=str(p))[["accession", "sequence", "location", "label", "source"]]
+
+
+def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.DataFrame],
+                                                                 dict[str, object]]:
+    """Train/val/test of ``data.sources`` against ``data.test_set`` with homologs removed.
+
+    Training proteins are pooled over the sources in order, duplicates (same sequence) kept
+    once (first source wins); every one identical to a test protein is removed, and with
+    ``exclude_homologs`` every one homologous to one (:func:`psl.homology.find_homologs`);
+    then ``val_fraction`` of each class is carved out for validation (seeded).
+
+    Arguments:
+        data: the ``[data]`` table (``sources`` non-empty).
+        log: optional callable receiving progress lines.
+
+    Returns:
+        ``(splits, report)``: the frames (with a ``source`` column) and the counts (per
+        source, duplicates, identical, homologous, prefilter candidates, seconds).
+    """
+    from psl.homology import find_homologs
+
+    say = log if callable(log) else (lambda _m: None)
+    report: dict[str, object] = {"sources": {}}
+    frames = []
+    for src in data.sources:
+        df, counts = _read_source(src, data)
+        report["sources"][src] = counts
+        frames.append(df)
+    pool = pd.concat(frames, ignore_index=True)
+    n_pool = len(pool)
+    pool = pool[~pool["sequence"].duplicated(keep="first")].reset_index(drop=True)
+    report["duplicates_removed"] = n_pool - len(pool)
+    test = _read_test_set(data)
+    report["test"] = {"path": data.test_set or str(DEFAULT_DEEPLOC_PATH), "n": int(len(test))}
+    say(f"{len(pool)} training proteins vs {len(test)} test proteins: homology search")
+    if data.exclude_homologs:
+        res = find_homologs(pool["sequence"].tolist(), test["sequence"].tolist(),
+                            min_identity=data.min_identity, min_coverage=data.min_coverage,
+                            progress=lambda stage, d, n: say(f"  {stage}: {d}/{n}"))
+        related = res.related
+        report.update({"identical": res.n_identical, "homologous": res.n_homologous,
+                       "candidates": res.n_candidates, "seconds": res.seconds})
+    else:
+        related = pool["sequence"].isin(set(test["sequence"])).to_numpy()
+        report.update({"identical": int(related.sum()), "homologous": None})
+    identical = pool["sequence"].isin(set(test["sequence"])).to_numpy()
+    report["removed_per_source"] = {
+        src: {"identical": int((identical & (pool["source"] == src)).sum()),
+              "homologous": int((related & ~identical & (pool["source"] == src)).sum())}
+        for src in data.sources}
+    train = pool[~related].reset_index(drop=True)
+    take = _stratified_take(train["label"].to_numpy(), data.val_fraction,
+                            np.random.default_rng(data.seed))
+    splits = {"train": train[~take].reset_index(drop=True),
+              "val": train[take].reset_index(drop=True), "test": test.reset_index(drop=True)}
+    report["n"] = {k: int(len(v)) for k, v in splits.items()}
+    return splits, report
 
 
 def load_splits(data: DataConfig) -> dict[str, pd.DataFrame]:
     """The train/val/test DataFrames a data config describes (seeded, reproducible)."""
-    df = read_deeploc(data.path or DEFAULT_DEEPLOC_PATH)
-    splits = make_splits(df, data.split, data.val_fraction, data.seed, data.exclude_dual)
+    if data.dataset:
+        from psl.sources import read_dataset
+
+        splits = read_dataset(data.dataset)
+    elif data.sources:
+        splits = source_splits(data)[0]
+    else:
+        df = read_deeploc(data.path or DEFAULT_DEEPLOC_PATH)
+        splits = make_splits(df, data.split, data.val_fraction, data.seed, data.exclude_dual)
     if data.subset:
         rng = np.random.default_rng(data.seed + 1)
         splits = {

@@ -14,11 +14,15 @@ class PslError(ValueError):
     """A user error in psl: bad input data, configuration or checkpoint.
 
     Carries the file (and line) when known; ``str(err)`` is ``"FILE[, line N]: message"``.
+    ``param`` names the function parameter(s) at fault, as the message does; the CLI shows
+    the option's flag in their place (``cli.apps.user_errors``).
     """
 
-    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
+                 *, param: str | tuple[str, ...] | None = None):
         self.path = str(path) if path is not None else None
         self.line = line
+        self.param = param
         self.message = message
         where = ""
         if self.path is not None:

@@ -1,51 +1,33 @@
-"""FASTA reading for the models: :func:`kb.scan.iter_fasta` with the model's rules.
+"""FASTA reading for the models: a re-export of :mod:`kb.fasta`, the project's one reader.
 
-Plain or gzip-compressed FASTA; sequence lines are upper-cased and may end with a ``*`` stop
-symbol. Letters must be :data:`kb.alphabet.SEQUENCE_LETTERS` (the 20 amino acids plus B, Z, J,
-U, O and X) and every record needs a sequence; errors name the file and line.
+Plain or gzip-compressed FASTA (or ``-`` for standard input); sequence lines are upper-cased
+and may end with a ``*`` stop symbol. Letters must be :data:`kb.alphabet.SEQUENCE_LETTERS`
+(the 20 amino acids plus B, Z, J, U, O and X) and every record needs a sequence; errors name
+the file and line. A record's ``id`` is the accession of a UniProt header
+(``>sp|P38175|NAME_HUMAN ...`` -> ``P38175``), else the first word of the header;
+``description`` is the rest (for UniProt: the protein name), ``header`` the full text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from kb.alphabet import SEQUENCE_LETTERS
-from kb.scan import iter_fasta as _iter_fasta
+from kb.fasta import FastaRecord, parse_fasta
 
 __all__ = ["FastaRecord", "iter_fasta", "read_fasta"]
 
 
-@dataclass(frozen=True)
-class FastaRecord:
-    """One FASTA record.
-
-    Attributes:
-        id: first word of the header (without ``>``).
-        description: the rest of the header line (may be empty).
-        sequence: upper-case residues.
-        line: 1-based line number of the header in the file.
-    """
-
-    id: str
-    description: str
-    sequence: str
-    line: int
-
-
 def iter_fasta(path: str | Path) -> Iterator[FastaRecord]:
-    """Stream the records of a FASTA file, validating as it goes.
+    """Stream the records of a FASTA file, validating as it goes (:func:`kb.fasta.parse_fasta`).
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
         InputFormatError: text before the first header, an empty header, a record without
-            sequence, an illegal letter (file, line and letter in the message), or a file
+            sequence, an invalid letter (file, line and letter in the message), or a file
             without any record.
     """
-    for rec in _iter_fasta(path, letters=SEQUENCE_LETTERS, require_sequence=True):
-        words = rec.header.split(None, 1)
-        yield FastaRecord(words[0], words[1] if len(words) > 1 else "", rec.sequence, rec.line)
+    return parse_fasta(path)
 
 
 def read_fasta(path: str | Path) -> list[FastaRecord]:

@@ -5,6 +5,10 @@ as scikit-learn's ``average="macro"``), per-class
 precision/recall/F1, the multi-class Matthews correlation coefficient (Gorodkin, "Comparing
 two K-category assignments by a K-category correlation coefficient", Comput. Biol. Chem. 2004)
 and percentile bootstrap intervals (Efron & Tibshirani 1993).
+
+Calibration: the expected calibration error (Naeini et al., "Obtaining well calibrated
+probabilities using Bayesian binning", AAAI 2015; Guo et al., "On calibration of modern neural
+networks", ICML 2017) over 15 equal-width confidence bins.
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ __all__ = [
     "bootstrap_ci",
     "classification_report",
     "plot_confusion",
+    "ECE_BINS",
+    "expected_calibration_error",
 ]
+
+#: Number of equal-width confidence bins of :func:`expected_calibration_error`.
+ECE_BINS = 15
 
 
 def _check(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -210,3 +219,43 @@ def plot_confusion(
             fig.savefig(tmp, dpi=120, format="png")
     finally:
         plt.close(fig)
+
+
+def expected_calibration_error(
+    probs: np.ndarray, y_true: Sequence[int], n_bins: int = ECE_BINS
+) -> float:
+    """Expected calibration error of the top-class confidence (Guo et al., ICML 2017).
+
+    The confidence of a prediction is its largest probability. Confidences are put in
+    ``n_bins`` equal-width bins ``(0, 1/n], (1/n, 2/n], ..., ((n-1)/n, 1]`` (a confidence of
+    exactly 0 goes into the first bin); ECE is ``sum_b |B_b| / N * |acc(B_b) - conf(B_b)|``
+    where ``acc`` is the share of correct top-class predictions in the bin and ``conf`` the
+    bin's mean confidence. Empty bins contribute nothing.
+
+    Arguments:
+        probs: ``N x C`` class probabilities (rows sum to 1).
+        y_true: ``N`` true class indices.
+        n_bins: number of bins (default 15).
+
+    Returns:
+        ECE in [0, 1].
+
+    Raises:
+        ValueError: shapes that disagree, no rows, labels out of range, ``n_bins < 1``.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    t = np.asarray(y_true, dtype=np.int64)
+    if p.ndim != 2 or t.ndim != 1 or len(p) != len(t) or len(t) == 0:
+        raise ValueError(f"need probs N x C and y_true of length N > 0, got {p.shape} and "
+                         f"{t.shape}")
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    if t.min() < 0 or t.max() >= p.shape[1]:
+        raise ValueError(f"y_true has labels outside 0..{p.shape[1] - 1}")
+    conf = p.max(1)
+    correct = (p.argmax(1) == t).astype(np.float64)
+    # bin b holds confidences in (b/n, (b+1)/n]; 0 goes to bin 0
+    b = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    count = np.bincount(b, minlength=n_bins).astype(np.float64)
+    gap = np.abs(np.bincount(b, correct, n_bins) - np.bincount(b, conf, n_bins))
+    return float(gap.sum() / len(t)) if count.sum() else 0.0

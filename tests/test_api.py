@@ -71,6 +71,7 @@ def rows(table: pa.Table) -> list[tuple]:
     return list(zip(*(table.column(c).to_pylist() for c in SEARCH_COLUMNS), strict=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("il", [False, True])
 def test_search_equals_brute_force(knowledge_base, entries, il):
     peptides = sampled_peptides(entries.sequence.tolist(), 400, seed=5 + il)

@@ -20,6 +20,7 @@ entries = test_api.entries
 knowledge_base = test_api.knowledge_base
 runner = CliRunner()
 HEADER = ["peptide", "accession", "start", "end", "query", "entry_id"]
+FULL_HEADER = [*HEADER, "query_id", "input_peptide"]
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +36,7 @@ def parse_tsv(text: str) -> tuple[list[str], list[tuple]]:
     for line in lines[1:]:
         f = line.split("\t")
         out.append((f[0], f[1], int(f[2]), int(f[3]), int(f[4]), int(f[5])))
+        assert f[0] == f[7].upper()  # the peptide as written, beside the normalised one
     return header, out
 
 
@@ -43,7 +45,7 @@ def test_search_tsv_to_stdout(setup):
     result = runner.invoke(kb_app, ["search", "--db", str(kb_dir), *peptides])
     assert result.exit_code == 0, result.output
     header, got = parse_tsv(result.stdout)
-    assert header == HEADER
+    assert header == FULL_HEADER
     expected = expected_rows(entries, peptides, False)
     assert got == expected
     n_no_hit = len(peptides) - len({r[4] for r in expected})
@@ -105,8 +107,9 @@ def test_search_with_locations(setup):
     [
         (["MKV", "AC1D"], "invalid peptide 'AC1D' (argument 2)"),
         (["--taxon", "Nowhereia", "MKV"], "'Nowhereia' matches no entry"),
-        (["MKV", "--format", "xml"], "--format must be one of tsv, csv, parquet, jsonl"),
-        (["MKV", "--format", "parquet"], "--format parquet needs --out FILE"),
+        (["MKV", "--format", "xml"], "unknown table format 'xml' (expected one of tsv, csv, "
+         "parquet, jsonl)"),
+        (["MKV", "--out", "hits.xlsx"], "hits.xlsx: unknown table format"),
         ([], "no peptides given"),
     ],
 )
@@ -143,8 +146,9 @@ def test_scan_fasta(tmp_path, setup):
     result = runner.invoke(kb_app, ["scan", "--fasta", str(fasta), *peptides])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split("\t") == ["peptide", "accession", "start", "end", "query", "record"]
-    got = [tuple(int(v) if i >= 2 else v for i, v in enumerate(line.split("\t")))
+    assert lines[0].split("\t") == ["peptide", "accession", "start", "end", "query", "record",
+                                    "query_id", "input_peptide"]
+    got = [tuple(int(v) if i >= 2 else v for i, v in enumerate(line.split("\t")[:6]))
            for line in lines[1:]]
     assert got == expected_rows(entries, peptides, False)  # record index == entry_id here
     assert f"{len(entries)} FASTA record(s)" in result.stderr
@@ -155,7 +159,7 @@ def test_scan_errors(tmp_path):
     bad.write_text(">sp|P1|X\nMKV\nMK9\n")
     result = runner.invoke(kb_app, ["scan", "--fasta", str(bad), "MKV"])
     assert result.exit_code == 2
-    assert f"error: {bad}, line 3: illegal letter '9'" in result.stderr
+    assert f"error: {bad}, line 3: invalid letter '9'" in result.stderr
     result = runner.invoke(kb_app, ["scan", "--fasta", str(tmp_path / "none.fa"), "MKV"])
     assert result.exit_code == 2 and "none.fa" in result.stderr
 

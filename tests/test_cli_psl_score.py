@@ -92,7 +92,9 @@ def test_score_position_mismatch_is_a_warning(golden_db, tmp_path):
     res = _run(path, "--db", golden_db)
     assert res.exit_code == 0, res.output
     assert "warning: 1 row(s) have a subsequence that is not at its start" in res.stderr
-    assert "1 warnings" in res.stderr
+    # and: no seq_hash column, so identification by accession only (warned)
+    assert "warning: the input has no 'seq_hash' or 'sequence' column" in res.stderr
+    assert "2 warnings" in res.stderr
 
 
 @pytest.mark.parametrize(
@@ -118,6 +120,28 @@ def test_score_bad_input_exit_2_one_line(golden_db, tmp_path, content, message):
     assert len(lines) == 1
     assert lines[0].startswith(f"error: {path.parent / message}")
     assert "Traceback" not in res.output
+
+
+def test_score_list_typed_parquet_column_exit_2_one_line(golden_db, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "s.parquet"
+    pq.write_table(pa.table({"protein": ["P11111"], "location": ["Nucleus"],
+                             "subsequence": [["WHKW"]], "start": [4]}), path)
+    res = _run(path, "--db", golden_db)
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.output
+    assert lines[0].startswith(f"error: {path}: column 'subsequence' holds ")
+
+
+def test_score_empty_input_warns(golden_db, tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("protein,location,subsequence,start,seq_hash\n")
+    res = _run(path, "--db", golden_db)
+    assert res.exit_code == 0
+    assert "warning: the input has no rows: nothing to score" in res.stderr
 
 
 def test_score_bad_options_exit_2(golden_db, subsequences, tmp_path):

@@ -158,8 +158,10 @@ def test_read_fasta_ok_and_gzip(tmp_path):
     g.write_bytes(gzip.compress(text.encode()))
     for path in (p, g):
         recs = read_fasta(path)
-        assert [(r.id, r.sequence, r.line) for r in recs] == [("sp|P1|A", "MKVLLA", 1),
+        # the accession of a UniProt header, not 'sp|P1|A' (issue 10, item 1)
+        assert [(r.id, r.sequence, r.line) for r in recs] == [("P1", "MKVLLA", 1),
                                                                ("P2", "ACDE", 5)]
+        assert recs[0].header == "sp|P1|A first protein"
         assert recs[0].description == "first protein"
 
 
@@ -171,7 +173,7 @@ def test_read_fasta_ok_and_gzip(tmp_path):
         ("MKV\n", "line 1: not FASTA"),
         (">P1\n>P2\nMKV\n", "line 1: record 'P1' has no sequence"),
         (">P1\nMKV\n>P2\n", "line 3: record 'P2' has no sequence"),
-        (">P1\nMKV\nMK1V\n", "line 3: illegal letter '1'"),
+        (">P1\nMKV\nMK1V\n", "line 3: invalid letter '1' at sequence position 6"),
         (">\nMKV\n", "line 1: empty FASTA header"),
     ],
 )

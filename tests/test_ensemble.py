@@ -1,4 +1,5 @@
-"""psl.ensemble: mean of member probabilities/attention, checkpoints, assemble and the CLI."""
+"""psl.models.ensemble and psl.training.ensemble: mean of member probabilities/attention,
+checkpoints, assemble and the CLI."""
 
 from __future__ import annotations
 
@@ -116,6 +117,7 @@ def two_quick_runs(repo_root, tmp_path_factory):
     return run, dirs
 
 
+@pytest.mark.slow
 def test_assemble_scores_the_mean_of_member_probabilities(two_quick_runs, tmp_path):
     run, dirs = two_quick_runs
     metrics = assemble(dirs, tmp_path / "ens", device="cpu", n_boot=20)

@@ -164,6 +164,9 @@ def test_explain_cli(tmp_path):
     assert t[t.protein == "P1"].true_label.iat[0] == "Peroxisome"
     assert t[t.protein == "P2"].true_label.isna().all()
     assert (t.method == "ig").all() and t.delta.notna().all()
+    # not a terminal: plain progress lines with an ETA on stderr
+    assert "ig (learned, " in res.stderr and "2/2 proteins" in res.stderr
+    assert "ETA" in res.stderr
     res = runner.invoke(psl_app, ["explain", "--model", str(model_dir), "--fasta", str(fasta),
                                   "--split", "test", "--out", str(out)])
     assert res.exit_code == 2 and "exactly one of" in res.output
@@ -188,3 +191,40 @@ def test_length_batches_bound_padding():
     assert [sorted(lengths[b].tolist()) for b in batches] == [
         [5], [50, 52], [100, 100, 101], [104, 111]  # 111 <= 1.1 * 104
     ]
+
+
+def test_output_carries_accession_and_sequence_hash():
+    import hashlib
+
+    names = ["sp|P38175|NAME_HUMAN", "tr|A0A024R161|X_HUMAN", "P12345-2", "my_protein"]
+    seqs = ["mkvlaagivg", "MSKL*", "MAAWTRKDEL", "PKKKRKVGGG"]
+    t = explain(_tiny_model(), seqs, names)
+    per = t.drop_duplicates("protein")
+    assert per["accession"].fillna("-").tolist() == ["P38175", "A0A024R161", "P12345-2", "-"]
+    want = [hashlib.md5(s.upper().rstrip("*").encode()).hexdigest() for s in seqs]
+    assert per["seq_hash"].tolist() == want
+    given = explain(_tiny_model(), seqs, names, accessions=["Q1", None, "", "Q4"])
+    assert given.drop_duplicates("protein")["accession"].fillna("-").tolist() == [
+        "Q1", "-", "-", "Q4"]
+
+
+@pytest.mark.parametrize(("header_id", "want"), [
+    ("sp|P38175|NAME_HUMAN", "P38175"), ("tr|A0A024R161|A0A024R161_HUMAN", "A0A024R161"),
+    ("sp|P38175-2|NAME_HUMAN", "P38175-2"), ("P04439", "P04439"), ("Q9UQU7-3", "Q9UQU7-3"),
+    ("A0A2Z5SLI1", "A0A2Z5SLI1"), ("my_protein", None), ("p04439", None), ("XP_0001", None),
+])
+def test_accession_from_id(header_id, want):
+    from psl.explain.attributions import accession_from_id
+
+    assert accession_from_id(header_id) == want
+
+
+@pytest.mark.parametrize(("cores", "load", "want"), [
+    (2, 0.0, 2), (2, 0.4, 2), (2, 0.6, 1), (2, 1.7, 1), (2, 12.7, 1), (16, 3.2, 13),
+    (4, -1.0, 4),
+])
+def test_default_threads_leave_busy_cores_alone(cores, load, want):
+    from psl.explain.attributions import default_threads
+
+    assert default_threads(cores, load) == want
+    assert 1 <= default_threads() <= (__import__("os").cpu_count() or 1)

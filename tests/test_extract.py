@@ -180,3 +180,54 @@ def test_extract_cli(tmp_path):
     t.drop(columns=["residue"]).to_csv(src, index=False)
     res = CliRunner().invoke(psl_app, ["extract", str(src), "--out", str(out)])
     assert res.exit_code == 2 and "lacks column(s) residue" in res.output
+
+
+def test_auto_label_is_true_else_predicted_and_identity_passes_through():
+    scores = [0.0] * 20
+    scores[9] = 10.0
+    seq = "ACDEFGHIKLMNPQRSTVWY"
+    labelled = _table({"P1": (seq, scores)})
+    unlabelled = _table({"sp|Q2|X_HUMAN": (seq, scores)}, true=None, pred="Plastid")
+    table = pd.concat([labelled, unlabelled], ignore_index=True)
+    table["accession"] = ["P1"] * 20 + ["Q2"] * 20
+    table["seq_hash"] = ["h1"] * 20 + ["h2"] * 20
+    out = extract_subsequences(table)  # default: auto
+    assert out[["protein", "location", "label_kind", "accession", "seq_hash"]].values.tolist() == [
+        ["P1", "Nucleus", "true", "P1", "h1"],
+        ["sp|Q2|X_HUMAN", "Plastid", "predicted", "Q2", "h2"],
+    ]
+    # 'true' skips the unlabelled protein; 'both' gives it only its predicted row
+    assert extract_subsequences(table, label="true")["protein"].tolist() == ["P1"]
+    both = extract_subsequences(table, label="both")
+    assert sorted(zip(both.protein, both.label_kind, strict=True)) == [
+        ("P1", "predicted"), ("P1", "true"), ("sp|Q2|X_HUMAN", "predicted")]
+
+
+def test_empty_reason_names_the_cause():
+    from psl.explain.extract import empty_reason
+
+    seq = "ACDEFGHIKL"
+    unlabelled = _table({"P": (seq, [0.0] * 9 + [5.0])}, true=None)
+    assert extract_subsequences(unlabelled, label="true").empty
+    assert "no protein has a true label" in empty_reason(unlabelled, label="true")
+    flat = _table({"P": (seq, [1.0] * 10)})
+    assert extract_subsequences(flat).empty
+    assert "no residue scores above mean + 2 * std" in empty_reason(flat, k=2.0)
+    assert empty_reason(flat.iloc[:0]) == "the attribution table has no rows"
+
+
+def test_extract_cli_warns_when_empty(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import psl_app
+
+    t = _table({"P": ("ACDEFGHIKL", [0.0] * 9 + [5.0])}, true=None)
+    src, out = tmp_path / "a.csv", tmp_path / "s.csv"
+    t.to_csv(src, index=False)
+    res = CliRunner().invoke(psl_app, ["extract", str(src), "--out", str(out), "--label",
+                                       "true"])
+    assert res.exit_code == 0
+    assert "warning: no subsequence extracted: no protein has a true label" in res.stderr
+    res = CliRunner().invoke(psl_app, ["extract", str(src), "--out", str(out)])  # auto
+    assert res.exit_code == 0 and "warning" not in res.stderr
+    assert pd.read_csv(out)["label_kind"].tolist() == ["predicted"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import re
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from kb.classes import LOCATION_CLASSES
 from kb.seqstore import SequenceStore
 from psl.hitrate.reference import reference_hit_rates
-from psl.hitrate.scorer import entry_class_masks, score_occurrences
+from psl.hitrate.scorer import score_occurrences
 
 # --------------------------------------------------------------------------------------
 # The hand-made knowledge base (also built with kb.build below).
@@ -235,25 +234,6 @@ def test_core_equals_reference_on_random_data(seed, weighting, keep_self):
             assert math.isnan(got.hit_rate[i])
 
 
-def test_entry_class_masks_and_evidence_filter():
-    con = duckdb.connect()
-    con.execute("CREATE TABLE entries (entry_id INTEGER, accession VARCHAR)")
-    con.execute("CREATE TABLE locations (accession VARCHAR, isoform VARCHAR, class VARCHAR, "
-                "evidence VARCHAR)")
-    con.execute("INSERT INTO entries VALUES (0, 'A'), (1, 'B'), (2, 'C'), (3, 'D')")
-    con.execute("""INSERT INTO locations VALUES
-        ('A', NULL, 'Nucleus', 'ECO:0000269'),
-        ('A', NULL, 'Cytoplasm', 'By similarity'),
-        ('B', 'Isoform 2', 'Lysosome/Vacuole', 'ECO:0000250,ECO:0000269'),
-        ('B', NULL, NULL, 'ECO:0000269'),
-        ('C', NULL, 'Peroxisome', NULL)""")
-    # bits: Nucleus 0, Cytoplasm 1, Lysosome/Vacuole 8, Peroxisome 9
-    np.testing.assert_array_equal(entry_class_masks(con, "any"), [0b11, 1 << 8, 1 << 9, 0])
-    np.testing.assert_array_equal(entry_class_masks(con, "experimental"), [0b1, 1 << 8, 0, 0])
-    with pytest.raises(ValueError, match="unknown evidence level 'all'"):
-        entry_class_masks(con, "all")
-
-
 def test_golden_table_is_consistent():
     # guards the hand computations above: the positions written in the comments are right
     seqs = {a: s for a, s, _ in GOLDEN_KB}
@@ -318,7 +298,10 @@ def test_score_golden_by_hand(golden_kb, weighting):
             assert t["hit_rate"][row] == pytest.approx(want[weighting], rel=1e-12)
         else:
             assert math.isnan(t["hit_rate"][row])
-    assert res.warnings == [] and res.n_position_mismatches == 0
+    # no seq_hash/sequence column: said once; X99999 (not in the KB) excludes nothing: said
+    assert len(res.warnings) == 2 and res.n_position_mismatches == 0
+    assert "no 'seq_hash' or 'sequence' column" in res.warnings[0]
+    assert res.warnings[1].endswith("excluded as their own entry: X99999")
     p = res.proteins.set_index("protein")
     assert list(res.proteins.columns) == ["protein", "location", "hit_rate", "n_subsequences",
                                           "n_scored"]
@@ -370,6 +353,78 @@ def test_score_sequence_column_excludes_identical_sequences(golden_kb):
     assert res.table["hit_rate"][0] == pytest.approx(31 / 150, rel=1e-12)
 
 
+def _md5(sequence):
+    import hashlib
+
+    return hashlib.md5(sequence.encode("ascii")).hexdigest()  # what docs/schema.md says
+
+
+@pytest.mark.parametrize("with_accession", [False, True])
+def test_score_seq_hash_excludes_identical_sequences_whatever_the_id(golden_kb, with_accession):
+    from psl.hitrate.scorer import score
+
+    # A UniProt-header id the KB does not know; its hash is P11111's sequence: P11111 and
+    # A00001 are excluded as identical copies. Without an accession the isoform P11111-2 (a
+    # different sequence) counts: 31/150 as in the 'sequence' column test above. With the
+    # accession P11111 its isoform goes too: E_s1 by hand = S1 (2/15).
+    table = pd.DataFrame({"protein": ["sp|P11111|TEST_HUMAN"], "location": ["Nucleus"],
+                          "subsequence": ["WHKW"], "start": [4], "seq_hash": [_md5(P_SEQ)]})
+    if with_accession:
+        table["accession"] = ["P11111"]
+    res = score(golden_kb, table, null=3)
+    if with_accession:
+        assert res.table["n_entries"][0] == S1["n_entries"]
+        assert res.table["hit_rate"][0] == pytest.approx(S1["paper"], rel=1e-12)
+    else:
+        assert res.table["n_entries"][0] == 5
+        assert res.table["hit_rate"][0] == pytest.approx(31 / 150, rel=1e-12)
+    # the hash found the sequence in the KB: no identity warning, and a null model is drawn
+    assert res.warnings == []
+    assert res.proteins["n_null"][0] > 0
+
+
+def test_score_accession_column_identifies_the_protein(golden_kb):
+    from psl.hitrate.scorer import score
+
+    # no hash: the accession column (not the protein id) finds P11111, its isoform and, by its
+    # own entry's sequence, the identical A00001: the same as the plain-accession input
+    table = _golden_input().iloc[:1].assign(protein="sp|P11111|TEST_HUMAN", accession="P11111")
+    res = score(golden_kb, table)
+    assert res.table["n_entries"][0] == S1["n_entries"]
+    assert res.table["hit_rate"][0] == pytest.approx(S1["paper"], rel=1e-12)
+    # with only the protein id, nothing identifies it: its own entry counts (the bug of
+    # issue 10), and a warning says so
+    res = score(golden_kb, table.drop(columns=["accession"]))
+    assert res.table["n_entries"][0] == S1_KEEP["n_entries"]
+    assert any("sp|P11111|TEST_HUMAN" in w for w in res.warnings)
+
+
+def test_score_list_column_is_one_line_error(golden_kb, tmp_path):
+    import pyarrow as pa
+
+    from psl.errors import PslError
+    from psl.hitrate.scorer import score
+
+    table = pa.table({"protein": ["P11111"], "location": ["Nucleus"],
+                      "subsequence": [["WHKW", "TWH"]], "start": [4]})
+    with pytest.raises(PslError, match=r"^in\.parquet: column 'subsequence' holds .* values "
+                       r"\(first at row 1\)"):
+        score(golden_kb, table, source="in.parquet")
+    with pytest.raises(PslError, match="column 'model' holds"):
+        score(golden_kb, _golden_input().assign(model=[[1], [2], [3], [4], [5]]), proteins=True)
+    with pytest.raises(ValueError, match="row 1: seq_hash must be 32 hexadecimal digits"):
+        score(golden_kb, _golden_input().assign(seq_hash="abc"))
+
+
+def test_score_says_why_nothing_is_scored(golden_kb):
+    from psl.hitrate.scorer import score
+
+    res = score(golden_kb, _golden_input().iloc[1:2])  # LLE: only in P11111 and its copies
+    assert any(w.startswith("no subsequence was scored") for w in res.warnings)
+    res = score(golden_kb, _golden_input().iloc[:0])
+    assert any(w.startswith("the input has no rows") for w in res.warnings)
+
+
 def test_score_evidence_experimental(golden_kb):
     from psl.hitrate.scorer import score
 
@@ -386,7 +441,8 @@ def test_score_taxon_is_forwarded_to_search(golden_kb):
     from kb.errors import KBError
     from psl.hitrate.scorer import score
 
-    with pytest.raises(KBError, match="taxon 'Eukaryota' matches no entry"):
+    # the golden KB is a CSV without taxonomy: an error saying so, not an empty result
+    with pytest.raises(KBError, match="has no taxonomy .*taxon 'Eukaryota'"):
         score(golden_kb, _golden_input(), taxon="Eukaryota")
 
 
@@ -398,7 +454,8 @@ def test_score_position_mismatch_warns_and_counts(golden_kb):
     table.loc[3, "start"] = 99  # X99999 is not in the KB: nothing to check
     res = score(golden_kb, table)
     assert res.n_position_mismatches == 1
-    assert len(res.warnings) == 1 and "(rows 3)" in res.warnings[0]
+    mismatch = [w for w in res.warnings if "not at its start" in w]
+    assert len(mismatch) == 1 and "(rows 3)" in mismatch[0]
     # still scored with the given start: TWH in A00008 at 1, d = |1 - 5| = 4, beta 1/4
     assert res.table["hit_rate"][2] == pytest.approx(1 / 4)
 
@@ -434,7 +491,7 @@ def test_score_accepts_arrow_and_is_deterministic(golden_kb):
         (lambda t: t.assign(protein=["P11111", "", "P11111", "X99999", "P11111"]),
          r"in\.csv, row 2: protein is empty"),
         (lambda t: t.assign(sequence=[P_SEQ, P_SEQ, "MSTWHKWLLEA", "AWHKW", P_SEQ]),
-         r"in\.csv, row 1: protein 'P11111' has different sequences"),
+         r"in\.csv, row 1: protein 'P11111' has different values in the 'sequence' column"),
     ],
 )
 def test_score_bad_input_names_the_row(golden_kb, change, message):

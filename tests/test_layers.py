@@ -17,7 +17,8 @@ PACKAGES = ("kb", "psl", "cli")
 #: psl's layers: a module may import its own subpackage and lower layers only (the base
 #: modules of layer 0 may import each other).
 PSL_LAYERS = {
-    "psl.errors": 0, "psl.data": 0, "psl.metrics": 0, "psl.fasta": 0, "psl.tables_io": 0,
+    "psl.errors": 0, "psl.choices": 0, "psl.data": 0, "psl.metrics": 0, "psl.fasta": 0,
+    "psl.tables_io": 0, "psl.homology": 0, "psl.sources": 0,
     "psl.models": 1, "psl.hitrate": 1,
     "psl.training": 2, "psl.explain": 2,
     "psl.experiments": 3,
@@ -119,8 +120,8 @@ def test_psl_layers_import_downwards_only():
     assert bad == []
 
 
-@pytest.mark.parametrize("module", ["kb", "kb.api", "psl.hitrate", "psl.explain.extract",
-                                    "psl.explain.report"])
+@pytest.mark.parametrize("module", ["kb", "kb.api", "psl.choices", "psl.hitrate",
+                                    "psl.explain.extract", "psl.explain.report", "cli.main"])
 def test_torch_free_modules(module):
     code = f"import sys, {module}; sys.exit('torch' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,

@@ -202,7 +202,7 @@ def test_existing_dir_needs_force(tmp_path):
     csv_file.write_text("accession,sequence\nP1,MKV\n")
     db = tmp_path / "db"
     db.mkdir()
-    with pytest.raises(KBError, match="already exists; use --force"):
+    with pytest.raises(KBError, match="already exists; use force=True"):
         build([csv_file], db, progress=False)
     build([csv_file], db, progress=False, force=True)
     assert is_complete(db) and (db / SUCCESS_FILE).is_file()

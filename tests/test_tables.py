@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from kb.alphabet import SEQUENCE_LETTERS
 from kb.errors import InputFormatError
 from kb.records import Location
 from kb.tables import detect_format, parse_label, read_fasta, read_table
@@ -185,18 +186,19 @@ def test_fasta_errors(tmp_path):
     good = list(read_fasta(fa, errors=errors))
     assert [e.accession for e in good] == ["P1", "P4"]
     assert [(e.line, re.sub(r".*: ", "", str(e))) for e in errors] == [
-        (3, "empty sequence"),
-        (4, "invalid sequence letter(s) '#' (expected amino-acid letters)"),
+        (3, "record 'P2' has no sequence (empty sequence)"),
+        (5, "invalid letter '#' at sequence position 3 of 'P3' (expected "
+            + "".join(sorted(SEQUENCE_LETTERS)) + ")"),
     ]
-    with pytest.raises(InputFormatError, match=r"bad.fasta, line 3: empty sequence"):
+    with pytest.raises(InputFormatError, match=r"bad.fasta, line 3: record 'P2' has no seq"):
         list(read_fasta(fa, strict=True))
     text = tmp_path / "text.fasta"
     text.write_text("hello\n>P1\nMK\n")
-    with pytest.raises(InputFormatError, match=r"text.fasta, line 1: not a FASTA file"):
+    with pytest.raises(InputFormatError, match=r"text.fasta, line 1: not FASTA"):
         list(read_fasta(text))
     empty = tmp_path / "empty.fasta"
     empty.write_text("")
-    with pytest.raises(InputFormatError, match="empty input"):
+    with pytest.raises(InputFormatError, match="empty FASTA file"):
         list(read_fasta(empty))
 
 

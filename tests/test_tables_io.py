@@ -52,18 +52,19 @@ def test_empty_cells_are_missing(tmp_path):
     assert back["b"].isna().tolist() == [True, False]
 
 
-def test_write_is_atomic_on_failure(tmp_path):
+def test_write_is_atomic_on_failure(tmp_path, monkeypatch):
+    import kb.tableio
+
     target = tmp_path / "out.csv"
     target.write_text("old\n")
 
-    class Boom(pd.DataFrame):
-        def to_csv(self, *args, **kwargs):
-            with open(args[0], "w") as fh:
-                fh.write("half")
-            raise RuntimeError("disk full")
+    def boom(table, fh, fmt):
+        fh.write(b"half")
+        raise RuntimeError("disk full")
 
+    monkeypatch.setattr(kb.tableio, "_write", boom)
     with pytest.raises(RuntimeError, match="disk full"):
-        write_table(Boom({"a": [1]}), target)
+        write_table(pd.DataFrame({"a": [1]}), target)
     assert target.read_text() == "old\n"
     assert os.listdir(tmp_path) == ["out.csv"]
 

@@ -1,4 +1,5 @@
-"""psl.train / checkpoint / predict / evaluate: quick training, determinism, round trips."""
+"""psl.training (trainer, evaluation), psl.models (checkpoint, inference): quick training,
+determinism, round trips."""
 
 from __future__ import annotations
 

@@ -3,10 +3,10 @@
 For every given model (BiLSTM, BiLSTM-att, BiLSTM-uniform, CNN-BiLSTM large with and without
 attention, ...), on all proteins of the DeepLoc 1.0 test set:
 
-1. attributions (:mod:`psl.explain`): attention ``learned``, ``permute`` and ``random`` and
-   Integrated Gradients (target = predicted class);
-2. subsequences (:mod:`psl.extract`, mean + k·std, windows of 5), labelled with both the true and
-   the predicted location;
+1. attributions (:mod:`psl.explain.attributions`): attention ``learned``, ``permute`` and
+   ``random`` and Integrated Gradients (target = predicted class);
+2. subsequences (:mod:`psl.explain.extract`, mean + k·std, windows of 5), labelled with both
+   the true and the predicted location;
 3. hit rates against a knowledge base (:func:`psl.hitrate.score`; default: the shipped DeepLoc 2.0
    Swiss-Prot set, 28,303 real proteins), once excluding the query protein and identical
    sequences (our default) and once keeping them (as the research did not exclude them);
@@ -15,7 +15,7 @@ attention, ...), on all proteins of the DeepLoc 1.0 test set:
    numbers beside ours, and our columns: proteins scored, 95% bootstrap interval (proteins
    resampled), null-model hit rate, enrichment and a paired sign-flip p-value, and the hit rate
    with self/identical-sequence hits kept;
-5. the ground-truth checks of :mod:`psl.groundtruth` per model, run and class.
+5. the ground-truth checks of :mod:`psl.explain.groundtruth` per model, run and class.
 
 A row's hit rate is the mean over its proteins of the protein hit rate (the mean over the
 protein's subsequences that have at least one knowledge-base entry).
@@ -33,10 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from psl.errors import ConfigError
 from psl.explain.attributions import IGSettings, explain, load_proteins
 from psl.explain.extract import extract_subsequences
 from psl.explain.groundtruth import groundtruth_summary
 from psl.tables_io import write_table
+from psl.training.config import read_toml
 
 __all__ = [
     "DEFAULT_KB_SOURCE",
@@ -126,19 +128,20 @@ class HitrateExperiment:
 
     def __post_init__(self) -> None:
         if not self.models:
-            raise ValueError("give at least one model")
+            raise ConfigError("give at least one model")
         names = [n for n, _ in self.models]
         if len(set(names)) != len(names):
-            raise ValueError(f"model names must be unique, got {names}")
+            raise ConfigError(f"model names must be unique, got {names}")
         if self.split not in ("model", "test", "train", "all"):
-            raise ValueError(f"split must be model, test, train or all, got {self.split!r}")
+            raise ConfigError(f"split must be model, test, train or all, got {self.split!r}",
+                              param="split")
         if self.ig_limit is not None and self.ig_limit < 1:
-            raise ValueError(f"ig_limit must be >= 1, got {self.ig_limit}")
+            raise ConfigError(f"ig_limit must be >= 1, got {self.ig_limit}")
         bad = set(self.methods) - {"attention", "ig"}
         if bad or not self.methods:
-            raise ValueError(f"methods must be among attention, ig; got {list(self.methods)}")
+            raise ConfigError(f"methods must be among attention, ig; got {list(self.methods)}")
         if self.n_boot < 1 or self.n_perm < 1 or self.null < 0:
-            raise ValueError("n_boot and n_perm must be >= 1 and null >= 0")
+            raise ConfigError("n_boot and n_perm must be >= 1 and null >= 0")
 
 
 def load_config(path: str | Path, **overrides: Any) -> HitrateExperiment:
@@ -151,13 +154,8 @@ def load_config(path: str | Path, **overrides: Any) -> HitrateExperiment:
     Raises:
         ValueError: invalid TOML, unknown keys or invalid values (file name in the message).
     """
-    import tomllib
-
     path = Path(path)
-    try:
-        d = dict(tomllib.loads(path.read_text()).get("hitrates", {}))
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: invalid TOML: {e}") from None
+    d = dict(read_toml(path).get("hitrates", {}))
     root = Path(__file__).resolve().parents[2]
     try:
         ig = IGSettings(**d.pop("ig", {}))
@@ -175,7 +173,7 @@ def load_config(path: str | Path, **overrides: Any) -> HitrateExperiment:
             ig = d.pop("ig")
         return HitrateExperiment(models=[(n, Path(p)) for n, p in models], ig=ig, **d)
     except TypeError as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise ConfigError(str(e), path) from None
 
 
 def model_test_proteins(
@@ -374,14 +372,10 @@ def _ensure_kb(db: Path | None, out: Path, say: Callable[[str], None]) -> Path:
 
 
 def _features(kb: Any, accessions: Sequence[str]) -> pd.DataFrame:
-    try:
-        return kb.con.execute(
-            'SELECT accession, type, start, "end" FROM features '
-            "WHERE accession IN (SELECT unnest(?)) AND type IN ('SIGNAL', 'TRANSIT', 'MOTIF')",
-            [list(accessions)],
-        ).df()
-    except Exception:  # noqa: BLE001 - a KB without a features table has no ground truth
-        return pd.DataFrame(columns=["accession", "type", "start", "end"])
+    """The SIGNAL, TRANSIT and MOTIF features of the proteins (none for a KB built from a
+    table or FASTA)."""
+    table = kb.features(accessions, types=("SIGNAL", "TRANSIT", "MOTIF"))
+    return table.select(["accession", "type", "start", "end"]).to_pandas()
 
 
 def run_hitrates(

@@ -22,6 +22,7 @@ from typing import Any
 from kb.atomic import atomic_path
 from kb.classes import LOCATION_CLASSES
 from psl.data import EncodedSet, load_splits
+from psl.errors import ConfigError, PslError
 from psl.metrics import classification_report
 from psl.models.checkpoint import load_model, write_json_atomic
 from psl.models.device import resolve_device
@@ -65,27 +66,28 @@ def load_experiment(path: str | Path | None = None, quick: bool = False, seed: i
     doc = read_toml(path)
     if quick:
         if profile and profile != "quick":
-            raise ValueError(f"--quick and --profile {profile!r} cannot be combined")
+            raise ConfigError(f"quick and profile {profile!r} cannot be combined",
+                              param=("quick", "profile"))
         profile = "quick"
     reserved = {"base", "variant"}
     profiles = sorted(k for k, v in doc.items() if k not in reserved and isinstance(v, dict))
     if profile and (profile in reserved or profile not in profiles):
-        raise ValueError(f"{path}: no profile [{profile}] (profiles in the file: {profiles})")
+        raise ConfigError(f"{path}: no profile [{profile}] (profiles in the file: {profiles})")
     base = doc.get("base", {})
     variants = doc.get("variant", [])
     if not variants:
-        raise ValueError(f"{path}: no [[variant]] defined")
+        raise ConfigError(f"{path}: no [[variant]] defined")
     seen: list[str] = []
     out = []
     for i, v in enumerate(variants):
         unknown = sorted(set(v) - _VARIANT_KEYS)
         if unknown or "name" not in v:
-            raise ValueError(f"{path}: variant #{i + 1}: needs 'name'; unknown keys {unknown}")
+            raise ConfigError(f"{path}: variant #{i + 1}: needs 'name'; unknown keys {unknown}")
         if v["name"] in seen:
-            raise ValueError(f"{path}: duplicate variant name {v['name']!r}")
+            raise ConfigError(f"{path}: duplicate variant name {v['name']!r}")
         if v.get("preset_from") and v["preset_from"] not in seen:
-            raise ValueError(f"{path}: variant {v['name']!r}: preset_from "
-                             f"{v['preset_from']!r} must name an earlier variant")
+            raise ConfigError(f"{path}: variant {v['name']!r}: preset_from "
+                              f"{v['preset_from']!r} must name an earlier variant")
         cfg = _merge(base, {k: v[k] for k in ("model", "train", "data") if k in v})
         if profile:
             cfg = _merge(cfg, doc[profile])
@@ -93,7 +95,7 @@ def load_experiment(path: str | Path | None = None, quick: bool = False, seed: i
         try:
             run = RunConfig.from_dict(cfg)
         except (ValueError, TypeError) as e:
-            raise ValueError(f"{path}: variant {v['name']!r}: {e}") from None
+            raise ConfigError(f"{path}: variant {v['name']!r}: {e}") from None
         paper = v.get("paper")
         out.append({"name": v["name"], "label": v.get("label", v["name"]),
                     "paper": list(paper) if paper else None,
@@ -155,16 +157,17 @@ def run_table1(
         names = [v["name"] for v in variants]
         unknown = [n for n in only if n not in names]
         if unknown:
-            raise ValueError(f"unknown variant(s) {unknown} (the experiment has {names})")
+            raise PslError(f"unknown variant(s) {unknown} (the experiment has {names})",
+                           param="only")
         runs_by_name = {v["name"]: v["run"] for v in variants}
         variants = [v for v in variants if v["name"] in set(only)]
         for v in variants:
             src = v["preset_from"]
             if (src and src not in only
                     and _finished_metrics(out / "runs" / src, runs_by_name[src]) is None):
-                raise ValueError(f"variant {v['name']!r} takes its attention from {src!r}: "
-                                 f"run {src!r} first (no finished run of it in "
-                                 f"{out / 'runs' / src})")
+                raise PslError(f"variant {v['name']!r} takes its attention from {src!r}: "
+                               f"run {src!r} first (no finished run of it in "
+                               f"{out / 'runs' / src})")
     (out / "runs").mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
     results: list[dict[str, Any]] = []

@@ -27,13 +27,20 @@ Residues cut out by the model's cropping (sequences longer than ``max_len`` keep
 last ``max_len / 2`` residues) appear in the output with a NaN score.
 
 Output: one row per residue: ``protein, position`` (1-based, original sequence), ``residue,
-score, method, attention, target, true_label, predicted_label, confidence, target_label, delta``
-then one probability column ``p_<class>`` per class.
+score, method, attention, target, true_label, predicted_label, confidence, target_label, delta,
+accession, seq_hash`` then one probability column ``p_<class>`` per class. ``protein`` is the
+id as given (the FASTA header's first word); ``accession`` the UniProt accession parsed from it
+(``sp|P12345|NAME`` -> ``P12345``; empty when the id is no accession) and ``seq_hash`` the
+protein's sequence hash as the knowledge base stores it
+(:meth:`kb.api.KnowledgeBase.sequence_hash`): ``psl score`` identifies the protein by them,
+never by its id.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +52,14 @@ import torch
 
 from kb.classes import LOCATION_CLASSES, normalize_class
 from kb.errors import InputFormatError
+from kb.fasta import parse_header
 from psl.data import DUAL_LOCATION, encode_batch, read_deeploc
 
 __all__ = [
     "METHODS",
     "ATTENTION_CHOICES",
+    "accession_from_id",
+    "default_threads",
     "TARGETS",
     "IGSettings",
     "explain",
@@ -87,6 +97,27 @@ class IGSettings:
             raise ValueError(
                 f"internal_batch_size must be >= 1 or None, got {self.internal_batch_size}"
             )
+
+
+#: a UniProt accession (isoform suffix allowed), UniProt's documented pattern
+_ACCESSION = re.compile(
+    r"(?:[OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9](?:[A-Z][A-Z0-9]{2}[0-9]){1,2})(?:-[0-9]+)?"
+)
+
+
+def accession_from_id(protein_id: str) -> str | None:
+    """The UniProt accession of a FASTA id: ``sp|P38175|NAME_HUMAN`` / ``tr|ACC|NAME`` -> the
+    accession (isoforms kept: ``sp|P38175-2|...`` -> ``P38175-2``; parsed by
+    :func:`kb.fasta.parse_header`, the project's one header parser), a bare accession itself,
+    anything else None.
+    """
+    text = str(protein_id).strip()
+    if not text:
+        return None
+    header = parse_header(text)
+    if header.get("db") in ("sp", "tr"):
+        return header["id"]
+    return text if _ACCESSION.fullmatch(text) else None
 
 
 def _label_from_header(description: str) -> str | None:
@@ -131,8 +162,10 @@ def load_proteins(
         from psl.fasta import read_fasta
 
         recs = read_fasta(fasta)
+        # a UniProt header's description is the protein name, never a label
         return ([r.id for r in recs], [r.sequence for r in recs],
-                [_label_from_header(r.description) for r in recs])
+                [None if r.db is not None else _label_from_header(r.description)
+                 for r in recs])
     if split not in ("test", "train", "all"):
         raise ValueError(f"split must be test, train or all, got {split!r}")
     df = read_deeploc(deeploc) if deeploc is not None else read_deeploc()
@@ -142,6 +175,34 @@ def load_proteins(
     if df.empty:
         raise InputFormatError(f"no protein in the {split!r} split", deeploc)
     return df["accession"].tolist(), df["sequence"].tolist(), df["location"].tolist()
+
+
+def default_threads(cores: int | None = None, load: float | None = None) -> int:
+    """Torch CPU threads for attributions on a possibly busy machine.
+
+    ``min(cores, max(1, round(cores - load)))``: the cores this process may use minus the
+    1-minute load average (what other processes already keep busy). On a 2-core machine
+    shared with other jobs, one thread was measured 1.5-3x faster than two (threads waiting
+    for busy cores); see ``docs/explain.md``.
+
+    Arguments:
+        cores: usable cores (default: this process's CPU affinity, else ``os.cpu_count()``).
+        load: load average (default: ``os.getloadavg()[0]``; 0 where unavailable).
+
+    Returns:
+        A thread count >= 1.
+    """
+    if cores is None:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # not on Linux
+            cores = os.cpu_count() or 1
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # not on Unix
+            load = 0.0
+    return int(min(cores, max(1, round(cores - load))))
 
 
 def probability_columns(classes: Sequence[str] = LOCATION_CLASSES) -> list[str]:
@@ -245,6 +306,7 @@ def explain(
     ig: IGSettings | None = None,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    accessions: Sequence[str | None] | None = None,
 ) -> pd.DataFrame:
     """Per-residue attributions for many proteins.
 
@@ -267,6 +329,8 @@ def explain(
         ig: IG settings (defaults: 50 steps).
         seed: seed of the ``permute``/``random`` ablations.
         progress: called with the number of proteins finished after each batch.
+        accessions: UniProt accession of each protein (None when unknown); default: parsed
+            from ``names`` with :func:`accession_from_id`.
 
     Returns:
         The attribution table described in the module docstring (rows in input protein order,
@@ -284,8 +348,8 @@ def explain(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     n = len(sequences)
-    if len(names) != n or (true_labels is not None and len(true_labels) != n):
-        raise ValueError("sequences, names and true_labels must have the same length")
+    if len(names) != n or any(x is not None and len(x) != n for x in (true_labels, accessions)):
+        raise ValueError("sequences, names, true_labels and accessions must have the same length")
     if n == 0:
         raise ValueError("no protein to explain")
     labels: list[str | None] = [None] * n
@@ -348,6 +412,13 @@ def explain(
     residues = np.frombuffer("".join(seqs).encode("ascii"), dtype="S1").astype(str)
     pred = probs.argmax(1)
     name_arr = np.asarray([str(x) for x in names], dtype=object)
+    if accessions is None:
+        accessions = [accession_from_id(x) for x in name_arr]
+    accession_arr = np.asarray([None if a is None or a == "" else str(a) for a in accessions],
+                               dtype=object)
+    from kb.api import KnowledgeBase  # the knowledge base's own hash: psl score matches on it
+
+    hash_arr = np.asarray([KnowledgeBase.sequence_hash(s) for s in seqs], dtype=object)
     label_arr = np.asarray(labels, dtype=object)
     class_arr = np.asarray(classes, dtype=object)
     table = pd.DataFrame(
@@ -364,6 +435,8 @@ def explain(
             "confidence": probs.max(1)[protein_of_row],
             "target_label": class_arr[target_idx][protein_of_row],
             "delta": delta[protein_of_row],
+            "accession": accession_arr[protein_of_row],
+            "seq_hash": hash_arr[protein_of_row],
         }
     )
     for j, col in enumerate(probability_columns(classes)):

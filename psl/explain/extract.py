@@ -11,8 +11,14 @@ The output is ready for ``psl score``: ``protein, location, subsequence, start, 
 label_kind`` (``start``/``end`` 1-based inclusive, ``score`` = sum of the residue scores in the
 subsequence, NaN scores of unseen residues counting 0; ``label_kind`` = whether ``location`` is
 the ``true`` or the ``predicted`` label), followed by the pass-through columns ``true_label,
-predicted_label, correct`` and, when the attribution table has them, ``method``, ``attention``
-and ``target``.
+predicted_label, correct`` and, when the attribution table has them, ``method``, ``attention``,
+``target`` and the protein's identity ``accession`` and ``seq_hash`` (which ``psl score`` uses
+to exclude the protein's own entry and identical sequences).
+
+Which label becomes ``location`` (``label``): ``auto`` (default) the true label where the
+protein has one, else the predicted one (a user's FASTA has no true labels); ``true``,
+``predicted``, or ``both`` (one row per kind). :func:`empty_reason` says why nothing was
+extracted.
 """
 
 from __future__ import annotations
@@ -22,10 +28,15 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from psl.choices import LABEL_KINDS
+
 __all__ = [
     "ATTRIBUTION_COLUMNS",
     "EXTRACT_COLUMNS",
+    "IDENTITY_COLUMNS",
+    "LABEL_CHOICES",
     "AttributionTableError",
+    "empty_reason",
     "extract_subsequences",
     "salient_segments",
 ]
@@ -34,7 +45,10 @@ __all__ = [
 ATTRIBUTION_COLUMNS = ("protein", "position", "residue", "score", "true_label", "predicted_label")
 #: Columns of the extraction output, in order (pass-through columns follow).
 EXTRACT_COLUMNS = ("protein", "location", "subsequence", "start", "end", "score", "label_kind")
-_PASS_THROUGH = ("true_label", "predicted_label", "correct", "method", "attention", "target")
+#: Columns identifying a protein, passed through when the attribution table has them.
+IDENTITY_COLUMNS = ("accession", "seq_hash")
+#: Choices of ``label`` (``auto``: the true label where there is one, else the predicted one).
+LABEL_CHOICES = LABEL_KINDS
 
 
 class AttributionTableError(ValueError):
@@ -132,7 +146,7 @@ def extract_subsequences(
     table: pd.DataFrame,
     k: float = 2.0,
     window: int = 5,
-    label: Literal["true", "predicted", "both"] = "true",
+    label: Literal["auto", "true", "predicted", "both"] = "auto",
 ) -> pd.DataFrame:
     """Extract salient subsequences from a per-residue attribution table.
 
@@ -143,20 +157,23 @@ def extract_subsequences(
             each run is treated separately.
         k: threshold in standard deviations above the protein's mean score.
         window: window length around each salient residue.
-        label: which label becomes ``location``: ``"true"``, ``"predicted"`` or ``"both"``
-            (one row per label kind; proteins without a true label are skipped for ``true``).
+        label: which label becomes ``location``: ``"auto"`` (the true label where there is
+            one, else the predicted one; ``label_kind`` says which), ``"true"``,
+            ``"predicted"`` or ``"both"`` (one row per label kind; proteins without a true
+            label are skipped for ``true``).
 
     Returns:
-        DataFrame with :data:`EXTRACT_COLUMNS` then ``true_label, predicted_label, correct``
-        and the run columns present in the input, sorted by run, protein and start.
+        DataFrame with :data:`EXTRACT_COLUMNS` then ``true_label, predicted_label, correct``,
+        the run columns and the :data:`IDENTITY_COLUMNS` present in the input, sorted by run,
+        protein and start.
 
     Raises:
         AttributionTableError: missing columns, or positions of a protein that are not
             1..L without gaps.
         ValueError: bad ``k``/``window``/``label``.
     """
-    if label not in ("true", "predicted", "both"):
-        raise ValueError(f"label must be 'true', 'predicted' or 'both', got {label!r}")
+    if label not in LABEL_CHOICES:
+        raise ValueError(f"label must be one of {', '.join(LABEL_CHOICES)}, got {label!r}")
     if not np.isfinite(k):
         raise ValueError(f"k must be a finite number, got {k}")
     _check_table(table)
@@ -197,16 +214,50 @@ def extract_subsequences(
         }
     )
     out["correct"] = out["true_label"].astype(str) == out["predicted_label"].astype(str)
-    for c in run_cols:
+    id_cols = [c for c in IDENTITY_COLUMNS if c in table.columns]
+    for c in [*run_cols, *id_cols]:
         out[c] = seg[c].to_numpy()
     kinds = ["true", "predicted"] if label == "both" else [label]
     parts = []
     for kind in kinds:
         part = out.copy()
-        part["location"] = part["true_label"] if kind == "true" else part["predicted_label"]
-        part["label_kind"] = kind
-        part = part[part["location"].notna() & (part["location"].astype(str) != "")]
+        if kind == "auto":
+            has_true = _has_label(part["true_label"])
+            part["location"] = part["true_label"].where(has_true, part["predicted_label"])
+            part["label_kind"] = np.where(has_true, "true", "predicted")
+        else:
+            part["location"] = part["true_label"] if kind == "true" else part["predicted_label"]
+            part["label_kind"] = kind
+        part = part[_has_label(part["location"])]
         parts.append(part)
     res = pd.concat(parts, ignore_index=True)
-    cols = [*EXTRACT_COLUMNS, "true_label", "predicted_label", "correct", *run_cols]
+    cols = [*EXTRACT_COLUMNS, "true_label", "predicted_label", "correct", *run_cols, *id_cols]
     return res[cols].reset_index(drop=True)
+
+
+def _has_label(values: pd.Series) -> np.ndarray:
+    return (values.notna() & (values.astype(str).str.strip() != "")).to_numpy(dtype=bool)
+
+
+def empty_reason(table: pd.DataFrame, k: float = 2.0,
+                 label: Literal["auto", "true", "predicted", "both"] = "auto") -> str:
+    """Why :func:`extract_subsequences` found no subsequence in ``table`` (for a warning).
+
+    Arguments:
+        table: the attribution table; k, label: as given to :func:`extract_subsequences`.
+
+    Returns:
+        One sentence naming the cause: no rows, no true label (with ``label="true"``), no
+        label at all, or no residue above the threshold.
+    """
+    if len(table) == 0:
+        return "the attribution table has no rows"
+    if "true_label" in table.columns and label == "true" and not _has_label(
+            table["true_label"]).any():
+        return ("no protein has a true label (a FASTA without DeepLoc labels?): use "
+                "--label auto or --label predicted")
+    labels = [c for c in ("true_label", "predicted_label") if c in table.columns]
+    if labels and not any(_has_label(table[c]).any() for c in labels):
+        return "no protein has a true or a predicted label"
+    return (f"no residue scores above mean + {k:g} * std of its protein (flat or missing "
+            "scores?): try a smaller --k")

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from kb.atomic import atomic_path
+from psl.errors import PslError
 from psl.explain.extract import extract_subsequences
 from psl.explain.groundtruth import MOTIFS, find_motifs_many
 
@@ -83,7 +84,7 @@ def _run_key(df: pd.DataFrame) -> pd.Series:
     cols = [c for c in RUN_COLUMNS if c in df.columns]
     if not cols:
         return pd.Series(["scores"] * len(df), index=df.index)
-    parts = [df[c].fillna("").astype(str) for c in cols]
+    parts = [df[c].astype(object).fillna("").astype(str) for c in cols]
     key = parts[0]
     for p in parts[1:]:
         key = key.str.cat(p, sep=" ")
@@ -316,12 +317,12 @@ def build_report(
         The HTML document.
 
     Raises:
-        ValueError: no attribution table, or an unknown protein in ``proteins``.
+        PslError: no attribution table, or an unknown protein in ``proteins``.
     """
     if not attributions:
-        raise ValueError("give at least one attribution table")
+        raise PslError("give at least one attribution table")
     if max_proteins < 1:
-        raise ValueError(f"max_proteins must be >= 1, got {max_proteins}")
+        raise PslError(f"max_proteins must be >= 1, got {max_proteins}", param="max_proteins")
     att = pd.concat(list(attributions), ignore_index=True)
     att["run"] = _run_key(att)
     runs = list(dict.fromkeys(att["run"]))
@@ -351,7 +352,8 @@ def _shown_proteins(
         return all_proteins[:max_proteins]
     unknown = [p for p in proteins if p not in set(all_proteins)]
     if unknown:
-        raise ValueError(f"protein(s) not in the attribution tables: {', '.join(unknown)}")
+        raise PslError(f"protein(s) not in the attribution tables: {', '.join(unknown)}",
+                       param="proteins")
     return list(proteins)
 
 

@@ -3,10 +3,11 @@
 For a query protein P with reference location L_P and a subsequence s starting at the 1-based
 position p_s of P (the research paper's hit rate, eqs. 4 and 5):
 
-* E_s: the knowledge-base entries that contain s, without P itself (same accession once an
-  isoform suffix ``-N`` is stripped from both) and without entries whose sequence is identical
-  to P's (``keep_self=True`` keeps both). Entries with no location mapped to one of the 10
-  classes are no evidence either way: they are left out of E_s and counted in
+* E_s: the knowledge-base entries that contain s, without entries whose sequence is identical
+  to P's (found by P's sequence hash, the ``seq_hash`` the KB stores, whatever P's id) and
+  without P's own entry and isoforms (same accession once an isoform suffix ``-N`` is
+  stripped from both); ``keep_self=True`` keeps them all. Entries with no location mapped to
+  one of the 10 classes are no evidence either way: they are left out of E_s and counted in
   ``n_unannotated``.
 * hit_e = 1 when L_P is among the classes of e (all location rows of the entry count,
   isoform-specific ones included); d_e = min |q - p_s| over the occurrences q of s in e;
@@ -28,9 +29,7 @@ per-group means and the null replicates; no Python loop over proteins or rows. S
 
 from __future__ import annotations
 
-import hashlib
 import re
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ import pyarrow as pa
 from kb.alphabet import SEQUENCE_LETTERS
 from kb.classes import LOCATION_CLASSES, normalize_class
 from kb.errors import InvalidPeptideError
+from psl.errors import PslError
 from psl.tables_io import require_columns
 
 __all__ = [
@@ -56,7 +56,8 @@ __all__ = [
     "ItemScores",
     "HitRates",
     "score_occurrences",
-    "entry_class_masks",
+    "IDENTITY_COLUMNS",
+    "SearchableKB",
     "score",
 ]
 
@@ -74,8 +75,15 @@ RUN_COLUMNS: tuple[str, ...] = ("model", "method", "attention", "target", "label
 #: Columns added to every input row.
 SCORE_COLUMNS: tuple[str, ...] = ("n_entries", "n_hits", "n_unannotated", "hit_rate")
 
-_ISOFORM_SQL = "-[0-9]+$"
-_ISOFORM = re.compile(_ISOFORM_SQL)
+#: Optional input columns that identify the query protein (written by ``psl extract``).
+IDENTITY_COLUMNS: tuple[str, ...] = ("accession", "seq_hash", "sequence")
+
+_HASH = re.compile("[0-9a-fA-F]{32}")
+#: ``pandas.api.types.infer_dtype`` kinds of columns with one scalar per cell.
+_SCALAR_KINDS = frozenset({
+    "string", "empty", "integer", "floating", "mixed-integer-float", "decimal", "boolean",
+    "categorical",
+})
 _PEPTIDE = "[" + "".join(sorted(SEQUENCE_LETTERS)) + "]+"
 _MAX_REPORTED = 5
 
@@ -86,13 +94,25 @@ def _check_choice(what: str, value: object, allowed: Sequence[str]) -> None:
 
 
 class SearchableKB(Protocol):
-    """What :func:`score` needs from a knowledge base (``kb.open(DIR)`` returns one): a DuckDB
-    connection, the sequence store and the batched search."""
-
-    con: Any
-    store: Any
+    """What :func:`score` needs from a knowledge base (``kb.open(DIR)`` returns one): the
+    batched search and the :class:`kb.api.KnowledgeBase` lookups. No SQL, no tables."""
 
     def search(self, peptides: Sequence[str], **kwargs: Any) -> pa.Table: ...
+
+    def sequence_arrays(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def class_masks(self, evidence: str = "any") -> np.ndarray: ...
+
+    def entry_ids(self, accessions: Sequence[str | None]) -> np.ndarray: ...
+
+    def entry_ids_by_hash(self, hashes: Sequence[str | None]) -> np.ndarray: ...
+
+    def isoform_groups(self) -> np.ndarray: ...
+
+    def isoform_group_ids(self, accessions: Sequence[str | None]) -> np.ndarray: ...
+
+    @staticmethod
+    def sequence_hash(sequence: str) -> str: ...
 
 
 # --------------------------------------------------------------------------------------
@@ -272,46 +292,6 @@ def score_occurrences(
     return ItemScores(n_entries, n_hits, n_unannotated, rate)
 
 
-def entry_class_masks(con: Any, evidence: str = "any", n_entries: int | None = None) -> np.ndarray:
-    """Per entry id, a bitmask of its location classes (bit c = ``LOCATION_CLASSES[c]``).
-
-    Every row of ``locations`` with a class counts for its entry, isoform-specific rows
-    included.
-
-    Arguments:
-        con: a DuckDB connection to a knowledge base (tables ``entries`` and ``locations``).
-        evidence: ``"any"``, or ``"experimental"`` to keep only rows whose evidence contains
-            ``ECO:0000269``.
-        n_entries: the number of entries (read from the ``entries`` table when None).
-
-    Returns:
-        ``uint16`` array of length ``n_entries``; 0 means no mapped location.
-
-    Raises:
-        ValueError: unknown evidence level.
-    """
-    _check_choice("evidence level", evidence, EVIDENCE_LEVELS)
-    if n_entries is None:
-        n_entries = int(con.execute("SELECT count(*) FROM entries").fetchall()[0][0])
-    classes = "[" + ", ".join("'" + c + "'" for c in LOCATION_CLASSES) + "]"
-    where = "l.class IS NOT NULL"
-    if evidence == "experimental":
-        where += f" AND l.evidence LIKE '%{EXPERIMENTAL_EVIDENCE}%'"
-    rows = con.execute(
-        f"""
-        SELECT e.entry_id,
-               bit_or(CAST(1 AS INTEGER) << (list_position({classes}, l.class) - 1)) AS mask
-        FROM locations l JOIN entries e ON e.accession = l.accession
-        WHERE {where} AND list_position({classes}, l.class) IS NOT NULL
-        GROUP BY e.entry_id
-        """
-    ).fetchnumpy()
-    masks = np.zeros(n_entries, dtype=np.uint16)
-    ids = np.asarray(rows["entry_id"], dtype=np.int64)
-    masks[ids] = np.asarray(rows["mask"], dtype=np.uint16)
-    return masks
-
-
 # --------------------------------------------------------------------------------------
 # The table-level API
 # --------------------------------------------------------------------------------------
@@ -383,8 +363,55 @@ def _clean_peptides(
     return result
 
 
-def _clean_input(table: pd.DataFrame, source: str | Path | None) -> dict[str, np.ndarray]:
+def _check_cell_types(table: pd.DataFrame, columns: Sequence[str],
+                      source: str | Path | None) -> None:
+    """One text or number per cell: a list, array, mapping or bytes cell (e.g. a list-typed
+    Parquet column) is an error naming the file, the column and the first such row."""
+    for column in columns:
+        values = table[column]
+        if values.dtype != object:
+            continue
+        if pd.api.types.infer_dtype(values, skipna=True) in _SCALAR_KINDS:
+            continue
+        nested = values.map(lambda v: isinstance(v, bytes | bytearray) or (
+            pd.api.types.is_list_like(v) and not isinstance(v, str))).to_numpy(dtype=bool)
+        if nested.any():
+            row = int(np.flatnonzero(nested)[0])
+            kind = type(values.iloc[row]).__name__
+            raise PslError(
+                f"column {column!r} holds {kind} values (first at row {row + 1}); expected one "
+                "text or number per cell (is it a list-typed column?)",
+                source,
+            )
+
+
+def _first_per_protein(protein: np.ndarray, values: np.ndarray, column: str,
+                       source: str | Path | None) -> None:
+    """Raise when a protein has different non-empty ``values`` (naming its first row)."""
+    frame = pd.DataFrame({"p": protein, "v": values})
+    n_values = frame.groupby("p", sort=False)["v"].nunique()
+    if (n_values > 1).any():
+        name = str(n_values.index[np.flatnonzero(n_values.to_numpy() > 1)[0]])
+        row = int(np.flatnonzero(protein == name)[0]) + 1
+        raise ValueError(
+            f"{_where(source, row)}: protein {name!r} has different values in the "
+            f"{column!r} column"
+        )
+
+
+def _clean_text(values: pd.Series) -> np.ndarray:
+    """Stripped strings, None for empty cells."""
+    text = values.astype("string").str.strip()
+    out = text.astype(object).to_numpy().copy()
+    out[(text.isna() | (text == "")).to_numpy(dtype=bool)] = None
+    return out
+
+
+def _clean_input(table: pd.DataFrame, source: str | Path | None,
+                 group_by: Sequence[str]) -> dict[str, np.ndarray]:
     require_columns(table, REQUIRED_COLUMNS, source)
+    optional = [c for c in IDENTITY_COLUMNS if c in table.columns]
+    _check_cell_types(table, [*REQUIRED_COLUMNS, *optional, *group_by], source)
     out: dict[str, np.ndarray] = {}
 
     protein = table["protein"].astype("string").str.strip()
@@ -423,37 +450,28 @@ def _clean_input(table: pd.DataFrame, source: str | Path | None) -> dict[str, np
 
     if "sequence" in table.columns:
         seqs = _clean_peptides(table["sequence"], "sequence", source, allow_empty=True)
-        frame = pd.DataFrame({"p": out["protein"], "s": seqs})
-        n_seq = frame.groupby("p", sort=False)["s"].nunique()
-        if (n_seq > 1).any():
-            name = str(n_seq.index[np.flatnonzero(n_seq.to_numpy() > 1)[0]])
-            row = int(np.flatnonzero(out["protein"] == name)[0]) + 1
-            raise ValueError(
-                f"{_where(source, row)}: protein {name!r} has different sequences in the "
-                "'sequence' column"
-            )
+        if seqs.size:
+            seqs = np.asarray([None if s is None else s.rstrip("*") for s in seqs], dtype=object)
+        _first_per_protein(out["protein"], seqs, "sequence", source)
         out["sequence"] = seqs
+    if "seq_hash" in table.columns:
+        hashes = _clean_text(table["seq_hash"])
+        ok = np.asarray([h is None or _HASH.fullmatch(h) is not None for h in hashes],
+                        dtype=bool)
+        if not ok.all():
+            row = int(np.flatnonzero(~ok)[0])
+            raise ValueError(
+                f"{_where(source, row + 1)}: seq_hash must be 32 hexadecimal digits (the MD5 of "
+                f"the sequence), got {hashes[row]!r}"
+            )
+        hashes = np.asarray([None if h is None else h.lower() for h in hashes], dtype=object)
+        _first_per_protein(out["protein"], hashes, "seq_hash", source)
+        out["seq_hash"] = hashes
+    if "accession" in table.columns:
+        accessions = _clean_text(table["accession"])
+        _first_per_protein(out["protein"], accessions, "accession", source)
+        out["accession"] = accessions
     return out
-
-
-#: Per open knowledge base, what is read from it once (class bitmasks per evidence level,
-#: isoform entries): a KB never changes once built; the entry dies with the KB object.
-_KB_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _cached(kb: Any, key: str, compute: Callable[[], Any]) -> Any:
-    """``compute()``, once per knowledge-base object and ``key``."""
-    try:
-        per_kb = _KB_CACHE.setdefault(kb, {})
-    except TypeError:  # not weak-referenceable: no cache
-        return compute()
-    if key not in per_kb:
-        per_kb[key] = compute()
-    return per_kb[key]
-
-
-def _register(con: Any, name: str, columns: dict[str, Any]) -> None:
-    con.register(name, pa.table(columns))
 
 
 #: Windows gathered per block in :meth:`_ProteinSequences.windows` (bounds memory).
@@ -462,16 +480,19 @@ _WINDOW_BLOCK = 1 << 20
 
 @dataclass(frozen=True)
 class _ProteinSequences:
-    """Where each query protein's sequence lies: in the KB's sequence store or in the input's
-    ``sequence`` column (preferred), without copying the KB's residues.
+    """Who each query protein is and where its sequence lies: in the KB's sequence store or in
+    the input's ``sequence`` column (preferred), without copying the KB's residues.
 
     Attributes:
         source: per protein, 0 = unknown, 1 = KB store, 2 = input column.
         offset: start of the sequence in its source buffer.
         length: sequence length (-1 when unknown).
-        entry: the protein's entry id in the KB, by exact accession (-1 when absent).
-        twin: an entry id holding the same sequence (-1 when none is known): the protein's own
-            entry, or for an input sequence an entry with the same ``seq_hash``.
+        key: the isoform group (:meth:`kb.api.KnowledgeBase.isoform_groups`) of the protein's
+            accession (-1 when unknown or in no group): its entry and its isoforms.
+        twin: an entry id holding the same sequence (-1 when none is known): the entry whose
+            ``seq_hash`` is the protein's, or without a hash its own entry (by accession).
+        identified: whether anything identifies the protein in the KB (a sequence hash, a
+            sequence or its accession found there).
         kb_residues: the KB store's residues.
         given: the input sequences, concatenated (ASCII).
     """
@@ -479,8 +500,9 @@ class _ProteinSequences:
     source: np.ndarray
     offset: np.ndarray
     length: np.ndarray
-    entry: np.ndarray
+    key: np.ndarray
     twin: np.ndarray
+    identified: np.ndarray
     kb_residues: np.ndarray
     given: np.ndarray
 
@@ -536,90 +558,61 @@ class _ProteinSequences:
         return words, code
 
 
+def _per_protein(values: np.ndarray | None, code_of_row: np.ndarray, n: int) -> np.ndarray:
+    """The first non-empty value of each protein (None where it has none)."""
+    out = np.full(n, None, dtype=object)
+    if values is None:
+        return out
+    rows = np.flatnonzero(np.asarray([v is not None for v in values], dtype=bool))
+    proteins, first = np.unique(code_of_row[rows], return_index=True)
+    out[proteins] = values[rows[first]]
+    return out
+
+
 def _protein_sequences(
-    kb: SearchableKB, con: Any, names: np.ndarray, code_of_row: np.ndarray,
-    given: np.ndarray | None,
+    kb: SearchableKB, names: np.ndarray, code_of_row: np.ndarray, cols: dict[str, np.ndarray],
 ) -> _ProteinSequences:
-    """Locate the query proteins' sequences (input column first, then the KB by accession)."""
+    """Identify the query proteins in the KB and locate their sequences.
+
+    The sequence hash (from the ``seq_hash`` column, or computed from the ``sequence``
+    column) finds the entries with an identical sequence; the accession (``accession``
+    column, else the ``protein`` id) finds the protein's isoform group and, for a protein
+    without a hash, its own entry (whose sequence is then the protein's).
+    """
     n = names.shape[0]
+    residues, kb_offsets = kb.sequence_arrays()
+    accession = (_per_protein(cols["accession"], code_of_row, n) if "accession" in cols
+                 else names.copy())
+    given = _per_protein(cols.get("sequence"), code_of_row, n)
+    hashes = _per_protein(cols.get("seq_hash"), code_of_row, n)
+    has_given = np.asarray([g is not None for g in given], dtype=bool)
+    for i in np.flatnonzero(has_given).tolist():  # the given sequence decides its hash
+        hashes[i] = kb.sequence_hash(given[i])
+    has_hash = np.asarray([h is not None for h in hashes], dtype=bool)
+
+    entry = kb.entry_ids(accession.tolist())  # exact accession, -1 when absent
+    twin = np.where(has_hash, kb.entry_ids_by_hash(hashes.tolist()), entry)
+    key = kb.isoform_group_ids(accession.tolist())
+
     source = np.zeros(n, dtype=np.int8)
     offset = np.zeros(n, dtype=np.int64)
     length = np.full(n, -1, dtype=np.int64)
-    twin = np.full(n, -1, dtype=np.int64)
-    idx, entry = _lookup(con, "accession", names.tolist())  # exact accession
-    kb_offsets = np.asarray(kb.store.offsets)
-    source[idx] = 1
-    offset[idx] = kb_offsets[entry]
-    length[idx] = kb_offsets[entry + 1] - kb_offsets[entry] - 1
-    twin[idx] = entry
-    in_kb = np.full(n, -1, dtype=np.int64)
-    in_kb[idx] = entry
+    in_kb = twin >= 0  # the KB holds the protein's sequence (same hash, or own entry)
+    source[in_kb] = 1
+    offset[in_kb] = kb_offsets[twin[in_kb]]
+    length[in_kb] = kb_offsets[twin[in_kb] + 1] - kb_offsets[twin[in_kb]] - 1
     given_buffer = np.zeros(0, dtype=np.uint8)
-    if given is not None:
-        rows = np.flatnonzero(np.array([x is not None for x in given], dtype=bool))
-        proteins, first = np.unique(code_of_row[rows], return_index=True)
-        sequences = [given[r] for r in rows[first].tolist()]
+    if has_given.any():
+        chosen = np.flatnonzero(has_given)
+        sequences = given[chosen].tolist()
         lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
-        source[proteins] = 2
-        length[proteins] = lengths
-        offset[proteins] = np.cumsum(lengths) - lengths
-        twin[proteins] = -1
-        hashes = [hashlib.md5(seq.encode("ascii")).hexdigest() for seq in sequences]
-        found, entry = _lookup(con, "seq_hash", hashes)
-        twin[proteins[found]] = entry
+        source[chosen] = 2
+        length[chosen] = lengths
+        offset[chosen] = np.cumsum(lengths) - lengths
         given_buffer = np.frombuffer("".join(sequences).encode("ascii"), dtype=np.uint8)
-    return _ProteinSequences(source, offset, length, in_kb, twin, kb.store.residues,
+    identified = has_hash | (entry >= 0) | (key >= 0)
+    return _ProteinSequences(source, offset, length, key, twin, identified, residues,
                              given_buffer)
-
-
-def _lookup(con: Any, column: str, values: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(i, entry_id)`` pairs where ``entries.<column> = values[i]`` (one entry per value)."""
-    if not values:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    table = "_psl_hitrate_lookup"
-    _register(con, table, {"value": pa.array(values, type=pa.string()),
-                           "i": pa.array(np.arange(len(values), dtype=np.int64))})
-    try:
-        got = con.execute(
-            f"SELECT v.i, min(e.entry_id) AS entry_id FROM entries e "
-            f"JOIN {table} v ON e.{column} = v.value GROUP BY v.i"
-        ).fetchnumpy()
-    finally:
-        con.unregister(table)
-    return (np.asarray(got["i"], dtype=np.int64), np.asarray(got["entry_id"], dtype=np.int64))
-
-
-def _self_keys(
-    con: Any, n_entries: int, bases: list[str], known: tuple[np.ndarray, np.ndarray],
-    isoforms: list[tuple[int, str]],
-) -> np.ndarray:
-    """Per entry id, the index in ``bases`` of its accession without isoform suffix (-1 when
-    it is none of them): the entry ``B`` and its isoforms ``B-N`` for every base ``B``.
-
-    ``known`` = ``(base index, entry id)`` of the bases already found in the KB (the query
-    proteins without isoform suffix); the other bases are looked up.
-    """
-    entry_key = np.full(n_entries, -1, dtype=np.int64)
-    found, entry = known
-    entry_key[entry] = found
-    rest = np.setdiff1d(np.arange(len(bases)), found)
-    if rest.size:
-        more, more_entry = _lookup(con, "accession", [bases[i] for i in rest.tolist()])
-        entry_key[more_entry] = rest[more]
-    if isoforms:
-        code = {b: i for i, b in enumerate(bases)}
-        for entry_id, accession in isoforms:
-            base = _ISOFORM.sub("", accession)
-            if base in code:
-                entry_key[entry_id] = code[base]
-    return entry_key
-
-
-def _isoform_entries(con: Any) -> list[tuple[int, str]]:
-    """``(entry_id, accession)`` of the entries whose accession has an isoform suffix."""
-    return con.execute(
-        f"SELECT entry_id, accession FROM entries WHERE regexp_matches(accession, '{_ISOFORM_SQL}')"
-    ).fetchall()
 
 
 def _first_rows(group_of_row: np.ndarray) -> np.ndarray:
@@ -631,6 +624,11 @@ def _first_rows(group_of_row: np.ndarray) -> np.ndarray:
     new[0] = True
     new[1:] = seen[1:] > seen[:-1]
     return np.flatnonzero(new)
+
+
+def _shown(names: Sequence[str]) -> str:
+    """The first few names, joined, with `` ...`` when there are more."""
+    return ", ".join(names[:_MAX_REPORTED]) + (" ..." if len(names) > _MAX_REPORTED else "")
 
 
 def score(
@@ -650,13 +648,20 @@ def score(
 ) -> HitRates:
     """Score subsequences against a knowledge base (the research paper's hit rate, eqs. 4-5).
 
+    The query protein is excluded from its own evidence without relying on its id: every
+    entry whose sequence is identical to the query's (by ``seq_hash``, the MD5 the KB stores),
+    plus the entry of the query's accession and its isoforms (``P12345``, ``P12345-2``).
+
     Arguments:
         kb: an open knowledge base (``kb.open(DIR)``) or its directory.
-        table: rows with ``protein`` (accession), ``location`` (one of the 10 classes, any
-            case/separator), ``subsequence`` and ``start`` (1-based); an optional ``sequence``
-            column gives the query protein's sequence (used before the KB's, for the
-            identical-sequence exclusion, the position check and the null model); other
-            columns pass through.
+        table: rows with ``protein`` (the query protein's id), ``location`` (one of the 10
+            classes, any case/separator), ``subsequence`` and ``start`` (1-based). Optional
+            identity columns (what ``psl explain`` / ``psl extract`` write): ``seq_hash`` (hex
+            MD5 of the query protein's sequence), ``accession`` (its UniProt accession; when
+            absent, ``protein`` is taken as the accession) and ``sequence`` (the sequence
+            itself: used for the identical-sequence exclusion, the position check and the null
+            model). Without ``seq_hash``/``sequence`` the query protein is identified by its
+            accession only (a warning says so). Other columns pass through.
         weighting: ``"paper"`` (default), ``"normalized"`` or ``"none"``.
         evidence: ``"any"`` or ``"experimental"`` (only ECO:0000269 location rows).
         taxon: restrict the KB entries to a taxon (name in the lineage or taxon id), as
@@ -677,8 +682,9 @@ def score(
         :class:`HitRates`.
 
     Raises:
-        ValueError: bad options; bad input (missing columns, unknown locations, empty or
-            non-amino-acid subsequences, bad starts), with the row number.
+        ValueError: bad options; bad input (missing columns, a column of lists, unknown
+            locations, empty or non-amino-acid subsequences, bad starts or hashes), with the
+            file, column and row.
     """
     _check_choice("weighting", weighting, WEIGHTINGS)
     _check_choice("evidence level", evidence, EVIDENCE_LEVELS)
@@ -704,31 +710,85 @@ def score(
             f"(columns: {', '.join(map(str, frame.columns))})"
         )
     say = progress or (lambda stage: None)
-    warnings: list[str] = []
-
     say("checking input")
-    cols = _clean_input(frame, source)
-
-    con = kb.con.cursor()  # a cursor of our own: registrations stay private
-    try:
-        return _score(kb, con, frame, cols, weighting=weighting, evidence=evidence, taxon=taxon,
-                      keep_self=keep_self, proteins=proteins, group_by=group_by, null=null,
-                      seed=seed, say=say, warnings=warnings)
-    finally:
-        con.close()
-
-
-def _score(kb, con, frame, cols, *, weighting, evidence, taxon, keep_self, proteins, group_by,
-           null, seed, say, warnings) -> HitRates:
-    """The body of :func:`score` (inputs validated, ``con`` a private cursor)."""
-    n_rows = len(frame)
-    prot_code, prot_names = pd.factorize(cols["protein"])
-    prot_names = np.asarray(prot_names, dtype=object)
-    n_entries = int(np.asarray(kb.store.offsets).shape[0]) - 1
+    cols = _clean_input(frame, source, group_by)
+    warnings: list[str] = []
+    items = _items(cols)
     say("looking up the query proteins")
-    seqs = _protein_sequences(kb, con, prot_names, prot_code, cols.get("sequence"))
+    seqs = _protein_sequences(kb, items.protein_names, items.protein_of_row, cols)
+    if not keep_self:
+        warnings.extend(_identity_warnings(cols, items, seqs))
+    mismatch_rows = _check_positions(seqs, items, warnings)
+    say("reading entry locations")
+    entry_mask = kb.class_masks(evidence)
+    entry_key = kb.isoform_groups()
 
-    # Items: distinct (protein, class, subsequence, start); rows map onto them.
+    want_groups = proteins or null > 0
+    groups = _groups(frame, cols, items, group_by) if want_groups else None
+    null_windows = None
+    if null > 0 and groups is not None:
+        say(f"drawing {null} random windows per subsequence")
+        null_windows = _draw_null_windows(seqs, items, groups, null, seed, warnings)
+
+    pep_code, peptides = pd.factorize(np.concatenate(
+        [items.subsequence, null_windows.words if null_windows is not None else []]))
+    say(f"searching {len(peptides)} distinct peptides")
+    occ_query, occ_entry, occ_start = _search(kb, list(peptides), taxon)
+
+    say("scoring")
+    n_items = items.n
+    which = np.arange(n_items)
+    query = pep_code[:n_items].astype(np.int64)
+    start = items.start
+    if null_windows is not None:
+        which = np.concatenate([which, null_windows.item])
+        null_query = np.full(null_windows.at.shape[0], -1, dtype=np.int64)
+        drawn = null_windows.at >= 0
+        null_query[drawn] = pep_code[n_items:][null_windows.at[drawn]]
+        query = np.concatenate([query, null_query])
+        start = np.concatenate([start, null_windows.start])
+    residues, offsets = kb.sequence_arrays()
+    protein = items.protein[which]
+    scores = score_occurrences(
+        occ_query, occ_entry, occ_start,
+        item_query=query, item_start=start, item_class=items.klass[which],
+        item_key=seqs.key[protein], item_twin=seqs.twin[protein],
+        entry_mask=entry_mask, entry_key=entry_key, residues=residues, offsets=offsets,
+        weighting=weighting, keep_self=keep_self,
+    )
+
+    out = frame.copy()
+    for name in SCORE_COLUMNS:
+        out[name] = getattr(scores, name)[:n_items][items.item_of_row]
+    warnings.extend(_empty_warnings(out))
+    result = HitRates(table=out, warnings=warnings, n_position_mismatches=len(mismatch_rows),
+                      n_peptides=len(peptides))
+    if groups is not None:
+        say("aggregating per protein")
+        result.proteins = _aggregate(scores, n_items, groups, null)
+    return result
+
+
+@dataclass(frozen=True)
+class _Items:
+    """The distinct (protein, class, subsequence, start) of the input; rows map onto them."""
+
+    item_of_row: np.ndarray
+    protein_of_row: np.ndarray  # protein code of each row
+    protein_names: np.ndarray  # object array: protein id of each code
+    protein: np.ndarray  # protein code of each item
+    klass: np.ndarray
+    subsequence: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.protein.shape[0])
+
+
+def _items(cols: dict[str, np.ndarray]) -> _Items:
+    prot_code, prot_names = pd.factorize(cols["protein"])
     item_of_row = (
         pd.DataFrame({
             "p": prot_code, "c": cols["class"], "s": cols["subsequence"], "t": cols["start"]
@@ -737,144 +797,162 @@ def _score(kb, con, frame, cols, *, weighting, evidence, taxon, keep_self, prote
         .ngroup()
         .to_numpy(dtype=np.int64)
     )
-    item_first_row = _first_rows(item_of_row)
-    n_items = item_first_row.shape[0]
-    item_protein = prot_code[item_first_row].astype(np.int64)
-    item_class = cols["class"][item_first_row]
-    item_sub = cols["subsequence"][item_first_row]
-    item_start = cols["start"][item_first_row]
-    item_len = np.fromiter(map(len, item_sub), dtype=np.int64, count=n_items)
-
-    # Position check where the protein's sequence is known (warn, count, score anyway).
-    found = seqs.contains_at(item_protein, item_start - 1, item_sub, item_len)
-    bad_item = (seqs.source[item_protein] > 0) & ~found
-    mismatch_rows = (np.flatnonzero(bad_item[item_of_row]) + 1).tolist()
-    if mismatch_rows:
-        shown = ", ".join(map(str, mismatch_rows[:_MAX_REPORTED]))
-        more = " ..." if len(mismatch_rows) > _MAX_REPORTED else ""
-        warnings.append(
-            f"{len(mismatch_rows)} row(s) have a subsequence that is not at its start in the "
-            f"protein's sequence (rows {shown}{more}); scored with the given start"
-        )
-
-    # Identity: accession without isoform suffix, and an entry with the same sequence.
-    stripped = np.asarray([_ISOFORM.sub("", p) if "-" in p else p for p in prot_names],
-                          dtype=object)
-    base_code, bases = pd.factorize(stripped)
-    if keep_self:
-        entry_key = np.full(n_entries, -1, dtype=np.int64)
-    else:
-        say("finding the query proteins' isoforms")
-        isoforms = _cached(kb, "isoforms", lambda: _isoform_entries(con))
-        # proteins without isoform suffix found in the KB: their base's entry is known
-        same = (seqs.entry >= 0) & (stripped == prot_names)
-        entry_key = _self_keys(con, n_entries, list(bases),
-                               (base_code[same], seqs.entry[same]), isoforms)
-    say("reading entry locations")
-    entry_mask = _cached(kb, f"masks:{evidence}",
-                         lambda: entry_class_masks(con, evidence, n_entries))
-
-    # Groups (protein, location, group_by) and their distinct items ("pairs").
-    want_groups = proteins or null > 0
-    group_cols = ["protein", "location", *[c for c in group_by if c not in
-                                           ("protein", "location")]]
-    if want_groups:
-        keys = pd.DataFrame({
-            "protein": cols["protein"],
-            "location": np.asarray(LOCATION_CLASSES, dtype=object)[cols["class"]],
-        })
-        for c in group_cols[2:]:
-            keys[c] = frame[c].to_numpy()
-        group_of_row = (keys.groupby(group_cols, sort=False, dropna=False).ngroup()
-                        .to_numpy(dtype=np.int64))
-        n_groups = int(group_of_row.max()) + 1 if n_rows else 0
-        pair_code = np.unique(group_of_row * max(n_items, 1) + item_of_row)
-        pair_group = pair_code // max(n_items, 1)
-        pair_item = pair_code % max(n_items, 1)
-
-    # The null model's random windows: R per pair, same length, same protein.
-    null_words = np.zeros(0, dtype=object)
-    null_at = null_start = np.zeros(0, dtype=np.int64)
-    if null > 0 and want_groups:
-        say(f"drawing {null} random windows per subsequence")
-        pair_protein = item_protein[pair_item]
-        unknown = seqs.source[pair_protein] == 0
-        if unknown.any():
-            names = sorted(set(prot_names[pair_protein[unknown]].tolist()))
-            warnings.append(
-                f"{len(names)} protein(s) have no known sequence (not in the knowledge base, no "
-                f"'sequence' column), so no null model: {', '.join(names[:_MAX_REPORTED])}"
-                + (" ..." if len(names) > _MAX_REPORTED else "")
-            )
-        span = seqs.length[pair_protein] - item_len[pair_item] + 1  # possible starts
-        drawable = span >= 1
-        start0 = np.zeros((pair_item.shape[0], null), dtype=np.int64)
-        rng = np.random.default_rng(seed)
-        start0[drawable] = rng.integers(0, span[drawable][:, None],
-                                        size=(int(drawable.sum()), null))
-        null_start = start0.reshape(-1) + 1
-        null_words, null_at = seqs.windows(
-            np.repeat(pair_protein, null), start0.reshape(-1), np.repeat(item_len[pair_item], null)
-        )
-
-    # One search for every distinct peptide, observed and random.
-    pep_code, peptides = pd.factorize(np.concatenate([item_sub, null_words]))
-    item_query = pep_code[:n_items].astype(np.int64)
-    null_query = np.full(null_at.shape[0], -1, dtype=np.int64)
-    null_query[null_at >= 0] = pep_code[n_items:][null_at[null_at >= 0]]
-    say(f"searching {len(peptides)} distinct peptides")
-    if len(peptides):
-        search_options: dict[str, Any] = {} if taxon is None else {"taxon": taxon}
-        hits = kb.search(list(peptides), **search_options)
-        occ_query = hits.column("query").to_numpy()
-        occ_entry = hits.column("entry_id").to_numpy()
-        occ_start = hits.column("start").to_numpy()
-    else:
-        occ_query = occ_entry = occ_start = np.zeros(0, dtype=np.int64)
-
-    say("scoring")
-    if null > 0 and want_groups:
-        rep = np.repeat(pair_item, null)
-        all_query = np.concatenate([item_query, null_query])
-        all_start = np.concatenate([item_start, null_start])
-        all_items = np.concatenate([np.arange(n_items), rep])
-    else:
-        all_query, all_start, all_items = item_query, item_start, np.arange(n_items)
-    scores = score_occurrences(
-        occ_query, occ_entry, occ_start,
-        item_query=all_query, item_start=all_start, item_class=item_class[all_items],
-        item_key=base_code[item_protein][all_items], item_twin=seqs.twin[item_protein][all_items],
-        entry_mask=entry_mask, entry_key=entry_key, residues=kb.store.residues,
-        offsets=kb.store.offsets,
-        weighting=weighting, keep_self=keep_self,
+    first = _first_rows(item_of_row)
+    sub = cols["subsequence"][first]
+    return _Items(
+        item_of_row=item_of_row,
+        protein_of_row=prot_code.astype(np.int64),
+        protein_names=np.asarray(prot_names, dtype=object),
+        protein=prot_code[first].astype(np.int64),
+        klass=cols["class"][first],
+        subsequence=sub,
+        start=cols["start"][first],
+        length=np.fromiter(map(len, sub), dtype=np.int64, count=first.shape[0]),
     )
 
-    out = frame.copy()
-    out["n_entries"] = scores.n_entries[:n_items][item_of_row]
-    out["n_hits"] = scores.n_hits[:n_items][item_of_row]
-    out["n_unannotated"] = scores.n_unannotated[:n_items][item_of_row]
-    out["hit_rate"] = scores.hit_rate[:n_items][item_of_row]
-    result = HitRates(table=out, warnings=warnings, n_position_mismatches=len(mismatch_rows),
-                      n_peptides=len(peptides))
-    if not want_groups:
-        return result
 
-    say("aggregating per protein")
+def _identity_warnings(cols: dict[str, np.ndarray], items: _Items,
+                       seqs: _ProteinSequences) -> list[str]:
+    """Say when the query proteins' own entries may not be excluded."""
+    out = []
+    if "seq_hash" not in cols and "sequence" not in cols:
+        out.append(
+            "the input has no 'seq_hash' or 'sequence' column: query proteins are identified "
+            "by accession only (the 'accession' column, else the 'protein' id), and one not "
+            "found in the knowledge base under it excludes nothing, not even an identical "
+            "sequence ('psl explain' and 'psl extract' write 'seq_hash')"
+        )
+    unknown = ~seqs.identified
+    if unknown.any() and items.protein_names.shape[0]:
+        names = sorted(items.protein_names[unknown].tolist())
+        out.append(
+            f"{len(names)} protein(s) have no sequence hash and no accession found in the "
+            f"knowledge base, so nothing is excluded as their own entry: {_shown(names)}"
+        )
+    return out
+
+
+def _check_positions(seqs: _ProteinSequences, items: _Items, warnings: list[str]) -> list[int]:
+    """Rows whose subsequence is not at its start in the protein's known sequence (warned,
+    counted, scored with the given start anyway)."""
+    found = seqs.contains_at(items.protein, items.start - 1, items.subsequence, items.length)
+    bad_item = (seqs.source[items.protein] > 0) & ~found
+    rows = (np.flatnonzero(bad_item[items.item_of_row]) + 1).tolist()
+    if rows:
+        warnings.append(
+            f"{len(rows)} row(s) have a subsequence that is not at its start in the "
+            f"protein's sequence (rows {_shown([str(r) for r in rows])}); scored with the "
+            "given start"
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """Groups (protein, location, group_by) and their distinct items ("pairs")."""
+
+    columns: list[str]
+    keys: pd.DataFrame  # the group columns of every row
+    group_of_row: np.ndarray
+    n: int
+    pair_group: np.ndarray
+    pair_item: np.ndarray
+
+
+def _groups(frame: pd.DataFrame, cols: dict[str, np.ndarray], items: _Items,
+            group_by: Sequence[str]) -> _Groups:
+    columns = ["protein", "location", *[c for c in group_by if c not in ("protein", "location")]]
+    keys = pd.DataFrame({
+        "protein": cols["protein"],
+        "location": np.asarray(LOCATION_CLASSES, dtype=object)[cols["class"]],
+    })
+    for c in columns[2:]:
+        keys[c] = frame[c].to_numpy()
+    group_of_row = (keys.groupby(columns, sort=False, dropna=False).ngroup()
+                    .to_numpy(dtype=np.int64))
+    n_groups = int(group_of_row.max()) + 1 if len(frame) else 0
+    width = max(items.n, 1)
+    pair_code = np.unique(group_of_row * width + items.item_of_row)
+    return _Groups(columns, keys, group_of_row, n_groups, pair_code // width, pair_code % width)
+
+
+@dataclass(frozen=True)
+class _NullWindows:
+    """R random windows per pair: the pair's item, 1-based start, and index in ``words``
+    (-1: not drawable)."""
+
+    item: np.ndarray
+    start: np.ndarray
+    at: np.ndarray
+    words: np.ndarray
+
+
+def _draw_null_windows(seqs: _ProteinSequences, items: _Items, groups: _Groups, null: int,
+                       seed: int, warnings: list[str]) -> _NullWindows:
+    """The null model's random windows: R per pair, same length, same protein."""
+    pair_protein = items.protein[groups.pair_item]
+    unknown = seqs.source[pair_protein] == 0
+    if unknown.any():
+        names = sorted(set(items.protein_names[pair_protein[unknown]].tolist()))
+        warnings.append(
+            f"{len(names)} protein(s) have no known sequence (not in the knowledge base, no "
+            f"'sequence' column), so no null model: {_shown(names)}"
+        )
+    length = items.length[groups.pair_item]
+    span = seqs.length[pair_protein] - length + 1  # possible starts
+    drawable = span >= 1
+    start0 = np.zeros((groups.pair_item.shape[0], null), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    start0[drawable] = rng.integers(0, span[drawable][:, None], size=(int(drawable.sum()), null))
+    words, at = seqs.windows(np.repeat(pair_protein, null), start0.reshape(-1),
+                             np.repeat(length, null))
+    return _NullWindows(np.repeat(groups.pair_item, null), start0.reshape(-1) + 1, at, words)
+
+
+def _search(kb: SearchableKB, peptides: list[str],
+            taxon: str | int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One search for every distinct peptide: occurrence (query, entry id, 1-based start)."""
+    if not peptides:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    hits = kb.search(peptides, **({} if taxon is None else {"taxon": taxon}))
+    return (hits.column("query").to_numpy(), hits.column("entry_id").to_numpy(),
+            hits.column("start").to_numpy())
+
+
+def _empty_warnings(out: pd.DataFrame) -> list[str]:
+    """Say why nothing was scored, when nothing was."""
+    if len(out) == 0:
+        return ["the input has no rows: nothing to score (did 'psl extract' find no "
+                "subsequence?)"]
+    if (out["n_entries"] > 0).any():
+        return []
+    only_unannotated = int((out["n_unannotated"] > 0).sum())
+    return [
+        f"no subsequence was scored: none of the {len(out)} row(s) occurs in another "
+        "knowledge-base entry with a location among the 10 classes (query proteins and "
+        f"identical sequences excluded); {only_unannotated} row(s) occur only in entries "
+        "without a mapped location"
+    ]
+
+
+def _aggregate(scores: ItemScores, n_items: int, groups: _Groups, null: int) -> pd.DataFrame:
+    """Per group: mean hit rate over its scored pairs and, with a null model, the summary."""
     rate, n_ent = scores.hit_rate, scores.n_entries
-    observed, n_scored, n_sub = _group_means(rate[pair_item], n_ent[pair_item] > 0, pair_group,
-                                             n_groups)
-    first = _first_rows(group_of_row)
-    groups = pd.DataFrame({c: keys[c].to_numpy()[first] for c in group_cols})
-    groups["hit_rate"] = observed
-    groups["n_subsequences"] = n_sub
-    groups["n_scored"] = n_scored
+    observed, n_scored, n_sub = _group_means(rate[groups.pair_item],
+                                             n_ent[groups.pair_item] > 0, groups.pair_group,
+                                             groups.n)
+    first = _first_rows(groups.group_of_row)
+    table = pd.DataFrame({c: groups.keys[c].to_numpy()[first] for c in groups.columns})
+    table["hit_rate"] = observed
+    table["n_subsequences"] = n_sub
+    table["n_scored"] = n_scored
     if null > 0:
-        replicate = (pair_group[:, None] * null + np.arange(null)[None, :]).reshape(-1)
+        replicate = (groups.pair_group[:, None] * null + np.arange(null)[None, :]).reshape(-1)
         rep_rate, _, _ = _group_means(rate[n_items:], n_ent[n_items:] > 0, replicate,
-                                      n_groups * null)
-        groups = groups.assign(**_null_summary(observed, rep_rate.reshape(n_groups, null)))
-    result.proteins = groups
-    return result
+                                      groups.n * null)
+        table = table.assign(**_null_summary(observed, rep_rate.reshape(groups.n, null)))
+    return table
 
 
 def _group_means(

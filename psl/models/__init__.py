@@ -4,6 +4,7 @@ No training code lives here (see :mod:`psl.training`); everything above imports 
 """
 
 from psl.errors import CheckpointError
+from psl.models.calibration import Calibration, load_calibration, save_calibration
 from psl.models.checkpoint import DEFAULT_MODEL_DIR, LoadedModel, load_model, save_model
 from psl.models.device import DEVICES, resolve_device
 from psl.models.ensemble import ModelEnsemble
@@ -19,6 +20,7 @@ from psl.models.inference import Inference, infer, predict
 
 __all__ = [
     "ATTENTION_MODES",
+    "Calibration",
     "DEFAULT_MODEL_DIR",
     "DEVICES",
     "ENCODINGS",
@@ -31,8 +33,10 @@ __all__ = [
     "ModelEnsemble",
     "ModelOutput",
     "infer",
+    "load_calibration",
     "load_model",
     "predict",
     "resolve_device",
+    "save_calibration",
     "save_model",
 ]

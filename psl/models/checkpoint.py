@@ -6,8 +6,10 @@ Layout of a checkpoint directory::
     config.json    {"model": ModelConfig, "data": ..., "train": ...} (the run's full config)
     meta.json      format version, classes, token letters, encoding, input feature size
     metrics.json   whatever the trainer/evaluator recorded (optional)
+    calibration.json  temperature and per-class logit offsets fitted on validation (optional;
+                   see :mod:`psl.models.calibration`; absent = uncalibrated)
 
-An ensemble (:class:`psl.ensemble.ModelEnsemble`) uses the same files: ``meta.json`` has
+An ensemble (:class:`psl.models.ensemble.ModelEnsemble`) uses the same files: ``meta.json`` has
 ``members: N``, ``config.json`` lists each member's model table under ``members`` and
 ``weights.pt`` holds every member's weights (keys ``members.<i>.*``).
 
@@ -28,6 +30,7 @@ from kb.atomic import atomic_path
 from kb.classes import LOCATION_CLASSES
 from psl.data import TOKEN_LETTERS
 from psl.errors import CheckpointError
+from psl.models.calibration import CALIBRATION_FILE, Calibration, load_calibration
 from psl.models.ensemble import ModelEnsemble
 from psl.models.family import LocalizationModel, ModelConfig
 
@@ -74,6 +77,8 @@ class LoadedModel:
         run_config: the full training config (model, data, train tables).
         metrics: contents of ``metrics.json`` (empty if absent).
         path: the checkpoint directory.
+        calibration: temperature / logit offsets applied to printed probabilities
+            (identity when the checkpoint has no ``calibration.json``).
     """
 
     model: LocalizationModel | ModelEnsemble
@@ -84,6 +89,7 @@ class LoadedModel:
     run_config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    calibration: Calibration = field(default_factory=Calibration)
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
@@ -101,6 +107,9 @@ def save_model(
 ) -> Path:
     """Save a checkpoint directory (created if needed; files replaced atomically).
 
+    A ``calibration.json`` left from earlier weights in ``path`` is removed: it belonged to
+    other weights (refit it with ``psl calibrate``).
+
     Arguments:
         path: directory.
         model: the model or ensemble (its config, and each member's, is stored).
@@ -112,6 +121,7 @@ def save_model(
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    (path / CALIBRATION_FILE).unlink(missing_ok=True)
     cfg = dict(run_config or {})
     cfg["model"] = model.config.to_dict()
     n_members = 1
@@ -196,4 +206,4 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     if (path / "metrics.json").is_file():
         metrics = json.loads((path / "metrics.json").read_text())
     return LoadedModel(model, config, list(meta["classes"]), meta["alphabet"], config.encoding,
-                       run_config, metrics, path)
+                       run_config, metrics, path, load_calibration(path))

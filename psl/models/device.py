@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from psl.choices import DEVICES
 from psl.errors import PslError
 
 __all__ = ["DEVICES", "resolve_device"]
-
-#: accepted device names (the CLI's ``--device`` choices)
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(device: str) -> torch.device:

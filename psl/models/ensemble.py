@@ -13,7 +13,7 @@ table, so one input tensor serves them all for Integrated Gradients; a learned e
 allowed), ``max_len`` (the same cropping), ``pool`` (the same pooled positions) and the number
 of classes. Widths (``hidden``, ``conv_channels``, kernels) may differ.
 
-An ensemble checkpoint is an ordinary checkpoint directory (see :mod:`psl.checkpoint`) whose
+An ensemble checkpoint is an ordinary checkpoint directory (see :mod:`psl.models.checkpoint`) whose
 ``weights.pt`` holds all members (keys ``members.<i>.*``), whose ``config.json`` lists each
 member's ``[model]`` table under ``members`` and whose ``meta.json`` has ``members: N``.
 :func:`psl.training.ensemble` builds one from trained member checkpoints (``psl ensemble``).
@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from psl.errors import PslError
 from psl.models.family import LocalizationModel, ModelBase, ModelConfig, ModelOutput
 
 __all__ = ["SHARED_KEYS", "ModelEnsemble"]
@@ -51,16 +52,16 @@ class ModelEnsemble(ModelBase):
     def __init__(self, members: Sequence[LocalizationModel]):
         super().__init__()
         if len(members) < 2:
-            raise ValueError(f"an ensemble needs at least two members, got {len(members)}")
+            raise PslError(f"an ensemble needs at least two members, got {len(members)}")
         first = members[0].config
         for i, m in enumerate(members[1:], start=1):
             diff = [k for k in SHARED_KEYS if getattr(m.config, k) != getattr(first, k)]
             if diff:
-                raise ValueError(f"ensemble member {i} differs from member 0 in {diff}; "
-                                 f"members must share {list(SHARED_KEYS)}")
+                raise PslError(f"ensemble member {i} differs from member 0 in {diff}; "
+                               f"members must share {list(SHARED_KEYS)}")
         if first.encoding == "learned":
-            raise ValueError("ensemble members cannot use a learned embedding (no shared "
-                             "input space)")
+            raise PslError("ensemble members cannot use a learned embedding (no shared "
+                           "input space)")
         self.members = nn.ModuleList(members)
 
     @property

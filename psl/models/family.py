@@ -2,7 +2,15 @@
 
 ``tokens -> embed (one-hot | BLOSUM62 | both | learned) -> [parallel convolutions, concatenated]
 -> [masked max-pool, stride = pool] -> encoder (BiLSTM | token-wise MLP) -> attention pooling
-(additive | uniform) -> dropout -> dense -> 10 logits``
+(additive | uniform) -> [+ terminal windows] -> dropout -> dense -> 10 logits``
+
+- Terminal windows (``termini = W > 0``, off by default): the first ``W`` and the last ``W``
+  kept residues, un-pooled, each through its own small convolution (kernel 5, ReLU), flattened
+  position by position (so "the last three residues" stays a place, not a pattern anywhere)
+  and projected to ``termini_dim`` features; both are concatenated to the attention context
+  before the dense layer. PTS1 (C-terminal ``[STAGCN]-[RKH]-[LIVMAFY]``), KDEL/HDEL and signal
+  or transit peptides sit there. The C-terminal window is right-aligned (its last slot is the
+  last residue); a protein shorter than ``W`` fills the other slots with zeros.
 
 - BiLSTM + additive attention is the DeepLoc-style model (Almagro Armenteros et al.,
   Bioinformatics 2017); the additive attention is Bahdanau et al. (ICLR 2015):
@@ -32,7 +40,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from kb.classes import LOCATION_CLASSES
+from psl.choices import ATTENTION_MODES
 from psl.data import PAD, VOCAB_SIZE, feature_table
+from psl.errors import ConfigError, PslError
 
 __all__ = [
     "ATTENTION_MODES",
@@ -48,8 +58,6 @@ __all__ = [
 ENCODINGS = ("onehot", "blosum62", "onehot+blosum62", "learned")
 ENCODERS = ("bilstm", "cnn_bilstm", "mlp")
 POOLINGS = ("additive", "uniform")
-#: Attention modes accepted by :meth:`LocalizationModel.forward`.
-ATTENTION_MODES = ("learned", "uniform", "permute", "random", "preset")
 
 
 @dataclass
@@ -71,6 +79,10 @@ class ModelConfig:
         max_len: crop length (first/last ``max_len/2`` residues kept).
         random_logit_std: standard deviation of the logits of the ``random`` ablation.
         n_classes: number of outputs (10 DeepLoc classes).
+        termini: length ``W`` of the N- and C-terminal windows seen at full resolution
+            (0 = off, the shipped models).
+        termini_channels: channels of each terminal window's convolution.
+        termini_dim: features of each terminal window after its projection.
     """
 
     encoding: str = "onehot+blosum62"
@@ -87,6 +99,9 @@ class ModelConfig:
     max_len: int = 1000
     random_logit_std: float = 2.0
     n_classes: int = len(LOCATION_CLASSES)
+    termini: int = 0
+    termini_channels: int = 16
+    termini_dim: int = 32
 
     def __post_init__(self) -> None:
         self.conv_kernels = [int(k) for k in self.conv_kernels]
@@ -105,10 +120,13 @@ class ModelConfig:
             (self.max_len >= 2, "max_len must be >= 2"),
             (self.random_logit_std > 0, "random_logit_std must be > 0"),
             (self.n_classes >= 2, "n_classes must be >= 2"),
+            (0 <= self.termini <= self.max_len, "termini must be in 0..max_len"),
+            (self.termini_channels >= 1 and self.termini_dim >= 1,
+             "termini_channels and termini_dim must be >= 1"),
         ]
         for ok, msg in checks:
             if not ok:
-                raise ValueError(f"invalid model config: {msg} (got {self.to_dict()})")
+                raise ConfigError(f"invalid model config: {msg} (got {self.to_dict()})")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
@@ -120,7 +138,7 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"unknown [model] keys {unknown} (known: {sorted(known)})")
+            raise ConfigError(f"unknown [model] keys {unknown} (known: {sorted(known)})")
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,7 +178,7 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class ModelBase(nn.Module):
-    """The forward API shared by :class:`LocalizationModel` and :class:`psl.ensemble.ModelEnsemble`.
+    """The forward API of :class:`LocalizationModel` and :class:`~psl.models.ModelEnsemble`.
 
     Subclasses implement ``embed(tokens)`` (input features) and ``_run(x, mask, attention,
     generator, preset) -> ModelOutput``.
@@ -259,7 +277,14 @@ class LocalizationModel(ModelBase):
         if c.attention == "additive":
             self.att_w = nn.Linear(self.out_dim, c.attention_dim)
             self.att_c = nn.Parameter(torch.randn(c.attention_dim) / math.sqrt(c.attention_dim))
-        self.dense = nn.Linear(self.out_dim, c.n_classes)
+        head_in = self.out_dim
+        if c.termini:
+            self.term_conv = nn.ModuleList(
+                nn.Conv1d(self.input_dim, c.termini_channels, 5, padding=2) for _ in range(2))
+            self.term_proj = nn.ModuleList(
+                nn.Linear(c.termini * c.termini_channels, c.termini_dim) for _ in range(2))
+            head_in += 2 * c.termini_dim
+        self.dense = nn.Linear(head_in, c.n_classes)
 
     # ----------------------------------------------------------------- pieces
 
@@ -268,6 +293,35 @@ class LocalizationModel(ModelBase):
         if self.embedding is not None:
             return self.embedding(tokens)
         return F.embedding(tokens, self.feature_table)
+
+    def terminal_windows(self, x: torch.Tensor,
+                         mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The N-terminal (left-aligned) and C-terminal (right-aligned) windows ``B x W x F``.
+
+        Slot ``j`` of the C window holds residue ``length - W + j``; slots before the first
+        residue (proteins shorter than ``W``) are zero, as are pads in the N window.
+        """
+        w = self.config.termini
+        fm = mask.unsqueeze(-1).to(x.dtype)
+        if x.shape[1] < w:
+            x = F.pad(x, (0, 0, 0, w - x.shape[1]))
+            fm = F.pad(fm, (0, 0, 0, w - fm.shape[1]))
+        n_win = (x * fm)[:, :w]
+        lengths = mask.sum(1)
+        idx = lengths[:, None] - w + torch.arange(w, device=x.device)[None, :]
+        valid = (idx >= 0).unsqueeze(-1).to(x.dtype)
+        gather = idx.clamp_min(0).unsqueeze(-1).expand(-1, -1, x.shape[2])
+        c_win = torch.gather(x, 1, gather) * valid
+        return n_win, c_win
+
+    def termini_features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``B x 2*termini_dim`` features of the two terminal windows of input features ``x``."""
+        feats = []
+        for win, conv, proj in zip(self.terminal_windows(x, mask), self.term_conv,
+                                   self.term_proj, strict=True):
+            h = torch.relu(conv(win.transpose(1, 2)))  # B x C x W
+            feats.append(torch.relu(proj(h.transpose(1, 2).flatten(1))))
+        return torch.cat(feats, dim=1)
 
     def pooled_mask(self, mask: torch.Tensor) -> torch.Tensor:
         """``B x L'`` mask of the pooled positions that cover at least one real residue."""
@@ -327,7 +381,8 @@ class LocalizationModel(ModelBase):
             ValueError: an unknown mode, or ``preset`` without / with a badly shaped tensor.
         """
         if attention not in ATTENTION_MODES:
-            raise ValueError(f"unknown attention mode {attention!r} (expected {ATTENTION_MODES})")
+            raise PslError(f"unknown attention mode {attention!r} (expected {ATTENTION_MODES})",
+                           param="attention")
         fmask = pmask.to(h.dtype)
         uniform = fmask / fmask.sum(1, keepdim=True).clamp_min(1.0)
         if attention == "uniform":
@@ -387,9 +442,11 @@ class LocalizationModel(ModelBase):
         if mask.dtype != torch.bool or mask.shape != x.shape[:2]:
             raise ValueError(f"mask must be a bool tensor shaped {tuple(x.shape[:2])}")
         if bool((mask.sum(1) == 0).any()):
-            raise ValueError("every protein needs at least one real residue")
+            raise PslError("every protein needs at least one real residue")
         h, pmask = self.encode(x, mask)
         alpha = self.attention_weights(h, pmask, mask, attention, generator, preset)
         context = (alpha.unsqueeze(-1) * h).sum(1)
+        if self.config.termini:
+            context = torch.cat([context, self.termini_features(x, mask)], dim=1)
         logits = self.dense(self.drop(context))
         return ModelOutput(logits, self.residue_attention(alpha, mask), alpha, pmask)

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from psl.data import EncodedSet
+from psl.errors import PslError
 from psl.models.checkpoint import LoadedModel
 from psl.models.family import LocalizationModel
 
@@ -100,7 +101,7 @@ def predict(
     """Predict the location of proteins.
 
     Arguments:
-        loaded: a model from :func:`psl.checkpoint.load_model`.
+        loaded: a model from :func:`psl.models.checkpoint.load_model`.
         sequences: amino-acid strings.
         ids: names of the proteins (default ``seq1``, ``seq2``, ...).
         batch_size: proteins per batch.
@@ -110,9 +111,10 @@ def predict(
 
     Returns:
         A DataFrame with ``id``, ``length``, ``predicted``, ``probability`` (of the predicted
-        class), one ``p_<class>`` column per class, and ``top_attention`` (``"pos:weight"``
-        pairs of the ``top_k`` residues with the highest attention, 1-based positions in the
-        original sequence, ``;``-separated).
+        class), one ``p_<class>`` column per class (calibrated with the checkpoint's
+        temperature and logit offsets, see :mod:`psl.models.calibration`), and
+        ``top_attention`` (``"pos:weight"`` pairs of the ``top_k`` residues with the highest
+        attention, 1-based positions in the original sequence, ``;``-separated).
 
     Raises:
         InvalidSequenceError: an empty sequence or an illegal letter.
@@ -121,11 +123,12 @@ def predict(
     if ids is None:
         ids = [f"seq{i + 1}" for i in range(len(sequences))]
     if len(ids) != len(sequences):
-        raise ValueError(f"{len(ids)} ids for {len(sequences)} sequences")
+        raise PslError(f"{len(ids)} ids for {len(sequences)} sequences")
     data = EncodedSet(sequences, None, loaded.config.max_len)
     res = infer(loaded.model, data, batch_size=batch_size, attention=attention, device=device,
                 keep_attention=True)
-    probs = torch.softmax(torch.from_numpy(res.logits), dim=1).numpy()
+    # calibrated: softmax(z / T + b) with the checkpoint's calibration.json (identity if none)
+    probs = loaded.calibration.probabilities(res.logits).astype(np.float32)
     best = probs.argmax(1)
     table: dict[str, object] = {
         "id": list(ids),

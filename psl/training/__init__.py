@@ -4,18 +4,25 @@ assembling ensembles of trained models, and scoring a checkpoint on a split.
 Imports :mod:`psl.models`; never imported by it.
 """
 
+from psl.training.calibrate import calibrate, fit_calibration
 from psl.training.config import RunConfig, TrainConfig, load_run_config, read_toml
 from psl.training.ensemble import assemble
 from psl.training.evaluation import evaluate, write_evaluation
+from psl.training.imbalance import class_weights, focal_loss, training_batches
 from psl.training.trainer import train
 
 __all__ = [
     "RunConfig",
     "TrainConfig",
     "assemble",
+    "calibrate",
     "evaluate",
+    "fit_calibration",
     "load_run_config",
     "read_toml",
+    "class_weights",
+    "focal_loss",
     "train",
+    "training_batches",
     "write_evaluation",
 ]

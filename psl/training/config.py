@@ -7,7 +7,8 @@ A run config has three tables::
               seed, exclude_dual, subset, path
     [train]   fields of TrainConfig: epochs, batch_size, lr, weight_decay, patience, seed,
               select, grad_clip, lr_decay_patience, threads, preset_model, label_smoothing,
-              ema_decay, teacher, distill_weight, distill_temperature, max_minutes
+              ema_decay, teacher, distill_weight, distill_temperature, max_minutes,
+              class_weights, focal_gamma, sampler, calibrate
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ class TrainConfig:
         max_minutes: stop after the epoch during which this much training time has passed
             (0 = no limit); the run then finishes normally with its best epoch so far, and
             ``metrics.json`` records ``stopped: "time_limit"``.
+        class_weights: class-weighted loss from the training counts: ``none``, ``inv_sqrt``
+            or ``inverse`` (see :mod:`psl.training.imbalance`).
+        focal_gamma: focal loss exponent (0 = cross-entropy; not with label_smoothing).
+        sampler: ``shuffle`` (each protein once per epoch) or ``balanced`` (classes drawn
+            equally often, with replacement).
+        calibrate: after training, fit on validation ``none``, ``temperature`` or
+            ``temperature+offsets`` (per-class logit offsets maximising macro-F1) and store it
+            in the checkpoint's ``calibration.json`` (see :mod:`psl.models.calibration`).
     """
 
     epochs: int = 30
@@ -87,6 +96,10 @@ class TrainConfig:
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
     max_minutes: float = 0.0
+    class_weights: str = "none"
+    focal_gamma: float = 0.0
+    sampler: str = "shuffle"
+    calibrate: str = "none"
 
     def __post_init__(self) -> None:
         if self.select not in ("accuracy", "macro_f1", "loss"):
@@ -101,6 +114,17 @@ class TrainConfig:
             raise ConfigError("[train] teacher and preset_model cannot be combined")
         if self.max_minutes < 0:
             raise ConfigError(f"[train] max_minutes must be >= 0, got {self.max_minutes}")
+        choices = (("class_weights", ("none", "inv_sqrt", "inverse")),
+                   ("sampler", ("shuffle", "balanced")),
+                   ("calibrate", ("none", "temperature", "temperature+offsets")))
+        for key, allowed in choices:
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"[train] {key} must be one of {allowed}, got "
+                                  f"{getattr(self, key)!r}")
+        if self.focal_gamma < 0:
+            raise ConfigError(f"[train] focal_gamma must be >= 0, got {self.focal_gamma}")
+        if self.focal_gamma and self.label_smoothing:
+            raise ConfigError("[train] focal_gamma cannot be combined with label_smoothing")
 
 
 @dataclass

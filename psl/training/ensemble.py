@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from psl.errors import CheckpointError, PslError
 from psl.models.checkpoint import load_model, save_model, write_json_atomic
 from psl.models.device import resolve_device
 from psl.models.ensemble import ModelEnsemble
@@ -36,22 +37,23 @@ def assemble(
         (on the members' shared data split) and each member's path, seed and accuracies.
 
     Raises:
-        ValueError: fewer than two members, a member that is itself an ensemble, members
-            trained on different data splits or that differ in :data:`SHARED_KEYS`.
+        PslError: fewer than two members; CheckpointError: a member that is itself an
+            ensemble, members trained on different data splits; PslError: members that differ
+            in :data:`SHARED_KEYS`.
     """
     if len(member_dirs) < 2:
-        raise ValueError(f"an ensemble needs at least two member checkpoints, got "
-                         f"{len(member_dirs)}")
+        raise PslError(f"an ensemble needs at least two member checkpoints, got "
+                       f"{len(member_dirs)}")
     dev = resolve_device(device)
     loaded = [load_model(d, device=dev) for d in member_dirs]
     for d, m in zip(member_dirs, loaded, strict=True):
         if isinstance(m.model, ModelEnsemble):
-            raise ValueError(f"{d} is already an ensemble; give its member checkpoints instead")
+            raise CheckpointError("is already an ensemble; give its member checkpoints instead", d)
     data0 = loaded[0].run_config.get("data", {})
     for d, m in zip(member_dirs[1:], loaded[1:], strict=True):
         if m.run_config.get("data", {}) != data0:
-            raise ValueError(f"{d} was trained on a different [data] split than "
-                             f"{member_dirs[0]}: {m.run_config.get('data')} vs {data0}")
+            raise CheckpointError(f"was trained on a different [data] split than "
+                                  f"{member_dirs[0]}: {m.run_config.get('data')} vs {data0}", d)
     ens = ModelEnsemble([m.model for m in loaded])
     metrics: dict[str, Any] = {"finished": False, "n_members": len(loaded), "members": []}
     for d, m in zip(member_dirs, loaded, strict=True):

@@ -8,11 +8,13 @@ from typing import Any
 import numpy as np
 
 from kb.classes import LOCATION_CLASSES
+from psl.choices import INFERENCE_ATTENTION
 from psl.data import DataConfig, EncodedSet, load_splits, read_deeploc
-from psl.metrics import classification_report, plot_confusion
+from psl.errors import PslError
+from psl.metrics import classification_report, expected_calibration_error, plot_confusion
+from psl.models.calibration import Calibration, softmax
 from psl.models.checkpoint import load_model, write_json_atomic
 from psl.models.device import resolve_device
-from psl.models.family import ATTENTION_MODES
 from psl.models.inference import infer
 
 __all__ = ["evaluate", "write_evaluation"]
@@ -27,6 +29,7 @@ def evaluate(
     n_boot: int = 1000,
     device: str = "auto",
     batch_size: int = 64,
+    calibrated: bool = True,
 ) -> dict[str, Any]:
     """Score a checkpoint.
 
@@ -40,25 +43,30 @@ def evaluate(
         n_boot: bootstrap resamples for the 95% intervals.
         device: ``auto``, ``cpu`` or ``cuda``.
         batch_size: proteins per batch.
+        calibrated: apply the checkpoint's ``calibration.json`` (temperature and logit
+            offsets) to the logits before scoring; False scores the raw logits.
 
     Returns:
-        The :func:`psl.metrics.classification_report` dict plus ``source``, ``attention``
-        and ``model``.
+        The :func:`psl.metrics.classification_report` dict plus ``source``, ``attention``,
+        ``model`` and ``calibration``: ``temperature``, ``offsets``, ``applied`` and the
+        expected calibration error (15 bins) of the raw probabilities (``ece_raw``), of the
+        temperature-scaled ones (``ece_temperature``) and of what is scored (``ece``).
 
     Raises:
-        ValueError: unknown split or attention mode, a FASTA without single-label proteins.
+        PslError: unknown split or attention mode, a FASTA without single-label proteins.
     """
     if split not in ("test", "val"):
-        raise ValueError(f"--split must be 'test' or 'val', got {split!r}")
-    if attention not in ATTENTION_MODES or attention == "preset":
-        raise ValueError(f"--attention must be learned, uniform, permute or random: {attention!r}")
+        raise PslError(f"split must be 'test' or 'val', got {split!r}", param="split")
+    if attention not in INFERENCE_ATTENTION:
+        raise PslError(f"attention must be {', '.join(INFERENCE_ATTENTION)}: {attention!r}",
+                       param="attention")
     dev = resolve_device(device)
     loaded = load_model(model, device=dev)
     if fasta is not None:
         df = read_deeploc(fasta)
         df = df[df["label"] >= 0]
         if df.empty:
-            raise ValueError(f"{fasta}: no single-label protein to evaluate")
+            raise PslError("no single-label protein to evaluate", fasta)
         source = str(fasta)
     else:
         data_cfg = DataConfig(**loaded.run_config.get("data", {}))
@@ -67,10 +75,21 @@ def evaluate(
     data = EncodedSet(df["sequence"].tolist(), df["label"].tolist(), loaded.config.max_len)
     res = infer(loaded.model, data, batch_size=batch_size, attention=attention, seed=seed,
                 device=dev)
-    pred = res.logits.argmax(1)
-    report = classification_report(data.labels.numpy(), pred, list(LOCATION_CLASSES),
-                                   n_boot=n_boot, seed=seed)
+    y = data.labels.numpy()
+    cal = loaded.calibration if calibrated else Calibration()
+    logits = cal.apply(res.logits)
+    pred = logits.argmax(1)
+    report = classification_report(y, pred, list(LOCATION_CLASSES), n_boot=n_boot, seed=seed)
     report.update({"source": source, "attention": attention, "model": str(loaded.path)})
+    report["calibration"] = {
+        "applied": calibrated and not cal.is_identity,
+        "temperature": cal.temperature,
+        "offsets": cal.offsets,
+        "ece_raw": expected_calibration_error(softmax(res.logits), y),
+        "ece_temperature": expected_calibration_error(
+            softmax(res.logits / loaded.calibration.temperature), y),
+        "ece": expected_calibration_error(softmax(logits), y),
+    }
     return report
 
 

@@ -9,8 +9,8 @@ A run config has three tables::
               teacher, distill_weight, distill_temperature, max_minutes
 
 Every epoch is one JSON line (stdout callback and ``epochs.jsonl``); the best epoch (by the
-``select`` validation metric) is saved as a checkpoint in ``OUT/`` (see :mod:`psl.checkpoint`)
-together with its validation and test metrics.
+``select`` validation metric) is saved as a checkpoint in ``OUT/`` (see
+:mod:`psl.models.checkpoint`) together with its validation and test metrics.
 """
 
 from __future__ import annotations
@@ -25,17 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from kb.classes import LOCATION_CLASSES
 from psl.data import EncodedSet, load_splits
+from psl.errors import ConfigError
 from psl.metrics import accuracy, classification_report, macro_f1
 from psl.models.checkpoint import load_model, save_model, write_json_atomic
 from psl.models.device import resolve_device
 from psl.models.family import LocalizationModel
 from psl.models.inference import infer, preset_batch
+from psl.sources import write_training_set
+from psl.training.calibrate import calibrate_after_training
 from psl.training.config import RunConfig, TrainConfig
+from psl.training.imbalance import make_loss, training_batches
 
 __all__ = [
     "teacher_attention",
@@ -53,14 +58,14 @@ def teacher_attention(
     Used to train and test the MLP with ``preset`` attention (Wiegreffe & Pinter 2019).
 
     Raises:
-        ValueError: the teacher crops sequences differently from ``data``.
+        ConfigError: the teacher crops sequences differently from ``data``.
     """
     teacher = load_model(teacher_dir, device=device)
     lengths = [len(t) for t, _ in data.encoded]
     res = infer(teacher.model, data, batch_size=batch_size, device=device, keep_attention=True)
     if [len(a) for a in res.attention] != lengths:
-        raise ValueError(f"teacher {teacher_dir} uses max_len {teacher.config.max_len}, which "
-                         "crops differently from the student's")
+        raise ConfigError(f"teacher {teacher_dir} uses max_len {teacher.config.max_len}, which "
+                          "crops differently from the student's")
     return res.attention
 
 
@@ -101,6 +106,7 @@ class _Data:
     presets: dict[str, list[np.ndarray]] | None
     soft: np.ndarray | None
     encode_seconds: float
+    splits: dict[str, pd.DataFrame]
 
 
 @dataclass
@@ -154,6 +160,8 @@ def train(
         opt, mode="min" if tc.select == "loss" else "max", factor=0.5,
         patience=tc.lr_decay_patience,
     )
+    criterion = make_loss(data.sets["train"].labels.numpy(), run.model.n_classes,
+                          tc.class_weights, tc.focal_gamma, tc.label_smoothing, dev)
     sign = -1.0 if tc.select == "loss" else 1.0
     best = _Best()
     history: list[dict[str, Any]] = []
@@ -166,7 +174,8 @@ def train(
     with _epoch_progress(progress, tc.epochs * n_batches) as bar:
         for epoch in range(1, tc.epochs + 1):
             te = time.perf_counter()
-            train_loss, train_accuracy = _train_epoch(model, opt, ema, data, tc, dev, epoch, bar)
+            train_loss, train_accuracy = _train_epoch(model, opt, ema, data, tc, dev, epoch, bar,
+                                                      criterion)
             train_s = time.perf_counter() - te
             val, _ = _evaluate(scored, data.sets["val"], tc, dev,
                                data.presets["val"] if data.presets else None)
@@ -204,7 +213,8 @@ def train(
     model.cpu()
     save_model(out, model, run.to_dict(), metrics)
     write_json_atomic(out / "history.json", history)
-    return metrics
+    write_training_set(data.splits, out / "training_set.tsv")
+    return calibrate_after_training(out, tc.calibrate, metrics, str(dev), n_boot, tc.seed)
 
 
 def _load_data(run: RunConfig, dev: torch.device) -> _Data:
@@ -222,7 +232,7 @@ def _load_data(run: RunConfig, dev: torch.device) -> _Data:
     if tc.teacher:
         soft = teacher_probabilities(tc.teacher, splits["train"]["sequence"].tolist(), dev,
                                      tc.distill_temperature, tc.eval_batch_size)
-    return _Data(sets, presets, soft, time.perf_counter() - t0)
+    return _Data(sets, presets, soft, time.perf_counter() - t0, splits)
 
 
 def _ema(model: LocalizationModel, decay: float) -> Any:
@@ -267,22 +277,25 @@ def _epoch_progress(show: bool, total: int) -> Iterator[Callable[..., None]]:
 def _train_epoch(
     model: LocalizationModel, opt: torch.optim.Optimizer, ema: Any, data: _Data,
     tc: TrainConfig, dev: torch.device, epoch: int, bar: Callable[..., None],
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
 ) -> tuple[float, float]:
-    """One pass over the shuffled training set; returns (mean loss, accuracy)."""
+    """One pass over the training set (shuffled, or class-balanced with ``sampler =
+    "balanced"``) with the configured loss (``criterion``: cross-entropy, class-weighted or
+    focal); returns (mean loss, accuracy)."""
     model.train()
     presets, soft = data.presets, data.soft
     total_loss = 0.0
     correct = 0
     seen = 0
-    for idx, batch, labels in data.sets["train"].batches(tc.batch_size, shuffle=True,
-                                                         seed=tc.seed * 1000 + epoch):
+    for idx, batch, labels in training_batches(data.sets["train"], tc.batch_size, tc.sampler,
+                                               seed=tc.seed * 1000 + epoch):
         b = batch.to(dev)
         y = labels.to(dev)
         pre = (preset_batch(presets["train"], idx, b.tokens.shape[1]).to(dev)
                if presets else None)
         outp = model(b.tokens, b.mask, attention="preset" if presets else "learned",
                      preset=pre)
-        loss = F.cross_entropy(outp.logits, y, label_smoothing=tc.label_smoothing)
+        loss = criterion(outp.logits, y)
         if soft is not None:
             t_probs = torch.from_numpy(soft[idx]).to(dev)
             temp = tc.distill_temperature

@@ -1,0 +1,75 @@
+"""``psl dataset`` (training data from several sources, homologs of the test set removed) and
+``psl calibrate`` (temperature / logit offsets of a checkpoint, fitted on validation).
+
+Thin wrappers over :func:`psl.data.source_splits`, :func:`psl.sources.write_dataset` and
+:func:`psl.training.calibrate.calibrate`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from cli.apps import psl_app, user_errors
+from cli.options import Device, PlainUsageCommand, device_option
+
+__all__ = ["dataset_cmd", "calibrate_cmd"]
+
+
+@psl_app.command("dataset", cls=PlainUsageCommand)
+@user_errors
+def dataset_cmd(
+    config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False,
+                                help="TOML whose [data] table names sources, test_set, "
+                                "multilabel, evidence, exclude_homologs, min_identity, "
+                                "min_coverage, val_fraction and seed (other tables ignored)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset table to write (TSV; .gz "
+                             "compresses): accession, source, sha1, split, location, sequence. "
+                             "Name it as [data] dataset in a run config to train on it."),
+    report: Path | None = typer.Option(None, "--report", help="Also write the counts (per "
+                                       "source, duplicates, identical and homologous to the "
+                                       "test set, seconds) as JSON here."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+) -> None:
+    """Pool labelled sources, remove every training protein identical or homologous to a test
+    protein (>= 30% identity over >= 50% of the shorter, Smith-Waterman), carve validation."""
+    from psl.data import DataConfig, source_splits
+    from psl.models.checkpoint import write_json_atomic
+    from psl.sources import write_dataset
+    from psl.training.config import read_toml
+
+    if out.exists() and not force:
+        raise ValueError(f"{out} exists; pass --force to replace it")
+    table = read_toml(config).get("data", {})
+    data = DataConfig(**{k: v for k, v in table.items() if k != "subset"})
+    if not data.sources:
+        raise ValueError(f"{config}: [data] sources is empty (name at least one labelled file "
+                         "or knowledge base)")
+    splits, rep = source_splits(data, log=lambda m: typer.echo(m, err=True))
+    write_dataset(splits, out)
+    rep["out"] = str(out)
+    if report is not None:
+        write_json_atomic(report, rep)
+    typer.echo(json.dumps(rep))
+
+
+@psl_app.command("calibrate", cls=PlainUsageCommand)
+@user_errors
+def calibrate_cmd(
+    model: Path | None = typer.Option(None, "--model", "-m", help="Checkpoint directory "
+                                      "(default: the shipped models/default); "
+                                      "calibration.json is written into it."),
+    mode: str = typer.Option("temperature", "--mode", help="temperature (one T minimising "
+                             "the validation NLL) or temperature+offsets (also per-class "
+                             "logit offsets maximising validation macro-F1)."),
+    device: Device = device_option(),
+) -> None:
+    """Fit temperature scaling (and optional per-class offsets) on the model's validation split;
+    psl predict / evaluate / explain then print calibrated probabilities."""
+    from psl.models.checkpoint import DEFAULT_MODEL_DIR
+    from psl.training.calibrate import calibrate
+
+    cal = calibrate(model or DEFAULT_MODEL_DIR, mode, device=device)
+    typer.echo(json.dumps(cal.to_dict()))

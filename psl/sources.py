@@ -1,0 +1,239 @@
+"""Labelled training data beyond the DeepLoc 1.0 FASTA: tables, FASTA files, knowledge bases.
+
+Every reader returns one DataFrame with columns ``accession``, ``sequence``, ``location``
+(a class of :data:`kb.classes.LOCATION_CLASSES`), ``label`` (its index) and ``source`` (the
+path it came from), one row per single-label protein:
+
+- a labelled CSV/TSV (e.g. ``data/deeploc2/deeploc2_swissprot.csv.gz``: ``accession``,
+  ``sequence``, ``label`` with ``|``-separated classes) or a labelled FASTA (DeepLoc or UniProt
+  headers), read through :mod:`kb.tables`;
+- a knowledge base built with ``kb build`` (through :func:`kb.open`: the entries whose
+  locations map to a class; with ``evidence = "experimental"`` only locations with evidence
+  ECO:0000269, experimental evidence in the literature).
+
+Multi-label proteins (more than one class): ``multilabel = "drop"`` (default) leaves them out
+(as the 146 ``Cytoplasm-Nucleus`` DeepLoc 1.0 proteins are left out); ``"first"`` keeps the
+first class listed (for DeepLoc 2.0 that is the file's order, not a primary location). Counts of
+both are returned so they can be reported.
+
+A dataset table (``psl dataset``) records where every protein of a split came from:
+``accession``, ``source``, ``sha1`` (of the sequence), ``split``, ``location``, ``sequence``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kb.atomic import atomic_path
+from kb.classes import LOCATION_CLASSES, normalize_class
+from kb.errors import InputFormatError
+from psl.errors import PslError
+from psl.homology import sequence_sha1
+
+__all__ = [
+    "MULTILABEL_RULES",
+    "EVIDENCE_RULES",
+    "EXPERIMENTAL_EVIDENCE",
+    "DATASET_COLUMNS",
+    "read_labelled",
+    "read_kb",
+    "write_dataset",
+    "read_dataset",
+    "training_set_table",
+    "write_training_set",
+]
+
+MULTILABEL_RULES = ("drop", "first")
+EVIDENCE_RULES = ("any", "experimental")
+#: ECO code of experimental evidence (published experiment).
+EXPERIMENTAL_EVIDENCE = "ECO:0000269"
+DATASET_COLUMNS = ["accession", "source", "sha1", "split", "location", "sequence"]
+_COLUMNS = ["accession", "sequence", "location", "label", "source"]
+
+
+def _check_rules(multilabel: str, evidence: str = "any") -> None:
+    if multilabel not in MULTILABEL_RULES:
+        raise PslError(f"[data] multilabel must be one of {MULTILABEL_RULES}, got {multilabel!r}")
+    if evidence not in EVIDENCE_RULES:
+        raise PslError(f"[data] evidence must be one of {EVIDENCE_RULES}, got {evidence!r}")
+
+
+def _single_label(rows: list[tuple[str, str, list[str]]], multilabel: str,
+                  source: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Rows (accession, sequence, classes in order) -> one class per protein + counts."""
+    keep = []
+    n_multi = n_none = 0
+    for acc, seq, classes in rows:
+        distinct = list(dict.fromkeys(classes))
+        if not distinct:
+            n_none += 1
+            continue
+        if len(distinct) > 1:
+            n_multi += 1
+            if multilabel == "drop":
+                continue
+        keep.append((acc, seq.rstrip("*").upper(), distinct[0]))
+    df = pd.DataFrame(keep, columns=["accession", "sequence", "location"])
+    df["label"] = [LOCATION_CLASSES.index(c) for c in df["location"]]
+    df["source"] = source
+    counts = {"read": len(rows), "unlabelled": n_none, "multilabel": n_multi,
+              "multilabel_kept_first": n_multi if multilabel == "first" else 0,
+              "kept": len(df)}
+    return df[_COLUMNS], counts
+
+
+def read_labelled(path: str | Path, multilabel: str = "drop"
+                  ) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Read a labelled CSV/TSV table or FASTA file (format from the content, see kb.tables).
+
+    Arguments:
+        path: the file (plain or gzip).
+        multilabel: ``drop`` or ``first`` (module docstring).
+
+    Returns:
+        ``(frame, counts)``: the single-label proteins and how many were read, unlabelled,
+        multi-label and kept.
+
+    Raises:
+        InputFormatError: a malformed file (file and line in the message).
+        PslError: an unknown rule or no labelled protein.
+    """
+    from kb.tables import detect_format, read_fasta, read_table
+
+    _check_rules(multilabel)
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt not in ("fasta", "table"):
+        raise PslError(f"expected a labelled CSV/TSV or FASTA file, found a {fmt} (build a "
+                       "knowledge base from it with `kb build` and name its directory)", path)
+    reader = read_fasta if fmt == "fasta" else read_table
+    rows = []
+    for e in reader(path, strict=True):
+        classes = [loc.label_class for loc in e.locations if loc.label_class]
+        rows.append((e.accession, e.sequence, classes))
+    df, counts = _single_label(rows, multilabel, str(path))
+    if df.empty:
+        raise PslError("no single-label protein with a location class", path)
+    return df, counts
+
+
+def read_kb(path: str | Path, multilabel: str = "drop", evidence: str = "any"
+            ) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The entries of a knowledge base (``kb build``) whose locations map to a class.
+
+    Uses the public API only: :func:`kb.open`, ``KnowledgeBase.accessions``,
+    ``KnowledgeBase.locations`` and ``KnowledgeBase.store.sequence``.
+
+    Arguments:
+        path: the knowledge-base directory.
+        multilabel: ``drop`` or ``first`` (classes in the order ``locations`` lists them).
+        evidence: ``any`` or ``experimental`` (only locations with ECO:0000269).
+
+    Returns:
+        ``(frame, counts)`` as :func:`read_labelled`.
+
+    Raises:
+        KBError: not a knowledge base.
+        PslError: an unknown rule or no labelled entry.
+    """
+    import kb
+
+    _check_rules(multilabel, evidence)
+    with kb.open(path) as base:
+        accs = base.accessions.to_pylist()
+        loc = base.locations(accs).to_pandas()
+        loc = loc[loc["class"].notna()]
+        if evidence == "experimental":
+            loc = loc[loc["evidence"].fillna("").str.contains(EXPERIMENTAL_EVIDENCE,
+                                                               regex=False)]
+        by_acc = loc.groupby("accession", sort=False)["class"].apply(list).to_dict()
+        rows = [(a, base.store.sequence(i), [normalize_class(c) for c in by_acc.get(a, [])])
+                for i, a in enumerate(accs)]
+    df, counts = _single_label(rows, multilabel, str(path))
+    if df.empty:
+        raise PslError(f"no entry with a mapped location class (evidence={evidence})", path)
+    return df, counts
+
+
+def write_dataset(splits: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write train/val/test as one dataset table (TSV, gzip if the name ends in ``.gz``).
+
+    Columns :data:`DATASET_COLUMNS`; ``source`` defaults to ``""`` where a frame lacks it.
+    """
+    frames = []
+    for name, df in splits.items():
+        f = pd.DataFrame({
+            "accession": df["accession"].to_numpy(),
+            "source": df["source"].to_numpy() if "source" in df else "",
+            "sha1": [sequence_sha1(s) for s in df["sequence"]],
+            "split": name,
+            "location": df["location"].to_numpy(),
+            "sequence": df["sequence"].to_numpy(),
+        })
+        frames.append(f)
+    table = pd.concat(frames, ignore_index=True)[DATASET_COLUMNS]
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False,
+                     compression="gzip" if path.suffix == ".gz" else None)
+    return path
+
+
+def read_dataset(path: str | Path) -> dict[str, pd.DataFrame]:
+    """Read a dataset table back into ``{"train", "val", "test"}`` frames (sha1 checked).
+
+    Raises:
+        InputFormatError: missing columns, an unknown split or class, a sha1 that does not
+            match its sequence.
+    """
+    path = Path(path)
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    missing = [c for c in DATASET_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputFormatError(f"not a dataset table: missing columns {missing}", path)
+    bad = ~df["split"].isin(["train", "val", "test"])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputFormatError(f"unknown split {df['split'].iat[i]!r} (train, val or test)",
+                               path, i + 2)
+    sha = [sequence_sha1(s) for s in df["sequence"]]
+    wrong = np.flatnonzero(np.asarray(sha) != df["sha1"].to_numpy())
+    if len(wrong):
+        i = int(wrong[0])
+        raise InputFormatError(f"sha1 of {df['accession'].iat[i]!r} does not match its "
+                               "sequence", path, i + 2)
+    try:
+        df["label"] = [LOCATION_CLASSES.index(normalize_class(c)) for c in df["location"]]
+    except ValueError as e:
+        raise InputFormatError(str(e), path) from None
+    out = {}
+    for name in ("train", "val", "test"):
+        part = df[df["split"] == name].drop(columns=["split"]).reset_index(drop=True)
+        out[name] = part
+    return out
+
+
+def training_set_table(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """``accession``, ``source``, ``sha1``, ``split`` of every protein of the splits.
+
+    Written into a checkpoint as ``training_set.tsv`` so anyone can evaluate it on proteins
+    it never saw.
+    """
+    frames = [pd.DataFrame({
+        "accession": df["accession"].to_numpy(),
+        "source": df["source"].to_numpy() if "source" in df else "",
+        "sha1": [sequence_sha1(s) for s in df["sequence"]],
+        "split": name,
+    }) for name, df in splits.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_training_set(splits: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write :func:`training_set_table` as TSV (atomically)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        training_set_table(splits).to_csv(tmp, sep="\t", index=False)
+    return path

@@ -1,0 +1,119 @@
+"""Class imbalance: weights and losses against hand computation and torch, the balanced
+sampler's class shares over a seeded epoch, and one training run with every option."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from psl.data import EncodedSet
+from psl.errors import ConfigError
+from psl.training.config import TrainConfig
+from psl.training.imbalance import (
+    class_weights,
+    focal_loss,
+    make_loss,
+    training_batches,
+)
+
+
+def test_class_weights_by_hand():
+    y = np.array([0, 0, 0, 0, 1])  # counts 4, 1; class 2 absent
+    w = class_weights(y, 3, "inv_sqrt")
+    # raw 1/sqrt(4) = 0.5, 1/sqrt(1) = 1; mean over proteins (4*0.5 + 1) / 5 = 0.6
+    np.testing.assert_allclose(w, [0.5 / 0.6, 1 / 0.6, 0.0])
+    np.testing.assert_allclose(class_weights(y, 3, "inverse"), [0.25 / 0.4, 1 / 0.4, 0.0])
+    np.testing.assert_allclose(class_weights(y, 3, "none"), [1, 1, 1])
+    with pytest.raises(ValueError, match="class_weights"):
+        class_weights(y, 3, "log")
+
+
+def test_weighted_cross_entropy_by_hand_and_torch():
+    z = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0], [0.0, 0.0, 3.0], [1.0, -1.0, 0.0]])
+    y = torch.tensor([0, 1, 2, 1])
+    train_labels = np.array([0] * 9 + [1] * 4 + [2])
+    w = class_weights(train_labels, 3, "inv_sqrt")
+    loss = make_loss(train_labels, 3, "inv_sqrt")(z, y)
+    # by hand: l_i = -log softmax(z_i)[y_i]; sum w_{y_i} l_i / sum w_{y_i}
+    ls = [math.log(sum(math.exp(v) for v in row)) - row[t] for row, t in
+          zip(z.tolist(), y.tolist(), strict=True)]
+    ws = [w[t] for t in y.tolist()]
+    want = sum(a * b for a, b in zip(ws, ls, strict=True)) / sum(ws)
+    assert float(loss) == pytest.approx(want, rel=1e-6)
+    assert float(loss) == pytest.approx(float(F.cross_entropy(
+        z, y, weight=torch.tensor(w, dtype=torch.float32))), rel=1e-6)
+
+
+def test_focal_loss_gamma_zero_is_cross_entropy_and_gamma_two_by_hand():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(16, 10, generator=g)
+    y = torch.randint(0, 10, (16,), generator=g)
+    w = torch.rand(10, generator=g) + 0.5
+    assert float(focal_loss(z, y, 0.0)) == pytest.approx(float(F.cross_entropy(z, y)), rel=1e-6)
+    assert float(focal_loss(z, y, 0.0, w)) == pytest.approx(
+        float(F.cross_entropy(z, y, weight=w)), rel=1e-6)
+    p = torch.softmax(z, 1)[torch.arange(16), y]
+    want = float((-(1 - p) ** 2 * torch.log(p)).mean())
+    assert float(focal_loss(z, y, 2.0)) == pytest.approx(want, rel=1e-6)
+    assert float(make_loss(y.numpy(), 10, "none", 2.0)(z, y)) == pytest.approx(want, rel=1e-6)
+
+
+def test_balanced_sampler_draws_classes_uniformly():
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 600 + [1] * 60 + [2] * 6)
+    seqs = ["".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), rng.integers(5, 40)))
+            for _ in labels]
+    data = EncodedSet(seqs, labels.tolist(), 100)
+    drawn = []
+    for idx, batch, lab in training_batches(data, 32, "balanced", seed=7):
+        assert (lab.numpy() == labels[idx]).all()
+        assert batch.tokens.shape[0] == len(idx) <= 32
+        drawn.append(idx)
+    drawn = np.concatenate(drawn)
+    assert len(drawn) == len(labels)  # one epoch = as many draws as proteins
+    shares = np.bincount(labels[drawn], minlength=3) / len(drawn)
+    np.testing.assert_allclose(shares, [1 / 3] * 3, atol=0.06)
+    # seeded: same seed, same epoch; another seed, another epoch
+    again = np.concatenate([i for i, _, _ in training_batches(data, 32, "balanced", seed=7)])
+    other = np.concatenate([i for i, _, _ in training_batches(data, 32, "balanced", seed=8)])
+    assert (again == drawn).all() and not (other == drawn).all()
+    # shuffle: every protein exactly once
+    once = np.concatenate([i for i, _, _ in training_batches(data, 32, "shuffle", seed=7)])
+    assert sorted(once.tolist()) == list(range(len(labels)))
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"class_weights": "log"}, "class_weights"),
+    ({"sampler": "oversample"}, "sampler"),
+    ({"calibrate": "platt"}, "calibrate"),
+    ({"focal_gamma": -1.0}, "focal_gamma"),
+    ({"focal_gamma": 2.0, "label_smoothing": 0.1}, "label_smoothing"),
+])
+def test_train_config_rejects_bad_imbalance_options(table, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**table)
+
+
+def test_one_tiny_run_with_every_new_option(repo_root, tmp_path):
+    from psl.models.checkpoint import load_model
+    from psl.training.config import RunConfig, load_run_config
+    from psl.training.trainer import train
+
+    run = load_run_config(repo_root / "configs" / "quick.toml")
+    run = RunConfig(replace(run.model, hidden=8, conv_channels=8, termini=12),
+                    replace(run.data, subset=80),
+                    replace(run.train, epochs=1, class_weights="inv_sqrt", focal_gamma=1.0,
+                            sampler="balanced", calibrate="temperature+offsets"))
+    metrics = train(run, tmp_path / "run", device="cpu", n_boot=10)
+    assert metrics["calibration"]["temperature"] > 0
+    assert len(metrics["calibration"]["offsets"]) == 10
+    assert set(metrics["calibrated"]) == {"val", "test"}
+    loaded = load_model(tmp_path / "run")
+    assert loaded.config.termini == 12 and loaded.calibration.offsets is not None
+    tset = (tmp_path / "run" / "training_set.tsv").read_text().splitlines()
+    assert tset[0] == "accession\tsource\tsha1\tsplit" and len(tset) == 1 + 3 * 80

@@ -1,0 +1,168 @@
+"""Data sources: labelled tables/FASTA/knowledge bases, the multi-label rule, homology
+exclusion inside the splits, dataset tables and the psl dataset command."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from kb.classes import LOCATION_CLASSES
+from kb.errors import InputFormatError
+from psl.data import DataConfig, load_splits, read_deeploc, source_splits
+from psl.errors import ConfigError, PslError
+from psl.homology import sequence_sha1
+from psl.sources import read_dataset, read_kb, read_labelled, write_dataset
+
+AA = list("ACDEFGHIKLMNPQRSTVWY")
+
+
+def _rand(rng, n):
+    return "".join(rng.choice(AA, n))
+
+
+def test_read_labelled_table_multilabel_rules(tmp_path):
+    p = tmp_path / "dl2.csv"
+    p.write_text("accession,sequence,label,partition\n"
+                 "P1,MKVLAAG,Nucleus,0\nP2,MSKLPPP,Cytoplasm|Nucleus,1\n"
+                 "P3,MAAWTRKDEL,Endoplasmic reticulum,2\nP4,MKKKRKV,Nucleus|Nucleus,0\n")
+    df, counts = read_labelled(p)
+    assert df.accession.tolist() == ["P1", "P3", "P4"]
+    assert df.location.tolist() == ["Nucleus", "Endoplasmic.reticulum", "Nucleus"]
+    assert df.label.tolist() == [LOCATION_CLASSES.index(c) for c in df.location]
+    assert counts == {"read": 4, "unlabelled": 0, "multilabel": 1, "multilabel_kept_first": 0,
+                      "kept": 3}
+    df, counts = read_labelled(p, "first")
+    assert df.set_index("accession").location["P2"] == "Cytoplasm"
+    assert counts["multilabel_kept_first"] == 1
+    with pytest.raises(PslError, match="multilabel"):
+        read_labelled(p, "all")
+
+
+def test_read_labelled_fasta_and_a_flat_file_is_refused(tmp_path, test_data):
+    p = tmp_path / "x.fasta.gz"
+    with gzip.open(p, "wt") as fh:
+        fh.write(">Q1 Peroxisome-U\nMKVLAAGSKL\n>Q2 Cytoplasm-Nucleus-U\nMSKL\n"
+                 ">sp|P3|X_HUMAN Protein OS=Homo sapiens OX=9606\nMAAA\n")
+    df, counts = read_labelled(p)
+    assert df.accession.tolist() == ["Q1"] and counts["multilabel"] == 1
+    assert counts["unlabelled"] == 1
+    with pytest.raises(PslError, match="kb build"):
+        read_labelled(test_data / "swissprot" / "sample_entries.dat.gz")
+
+
+def test_read_kb_against_the_flat_file(tmp_path, test_data):
+    from kb.build import build
+    from kb.flatfile import parse
+    from kb.locations import default_mapper
+
+    src = test_data / "swissprot" / "sample_entries.dat.gz"
+    d = tmp_path / "kb"
+    build([src], d, progress=False)
+    mapper = default_mapper()
+    want = {}
+    want_exp = {}
+    for e in parse(src):
+        classes = {mapper.class_of(loc.term) for loc in e.locations} - {None}
+        exp = {mapper.class_of(loc.term) for loc in e.locations
+               if "ECO:0000269" in (loc.evidence or "")} - {None}
+        if len(classes) == 1:
+            want[e.accession] = (classes.pop(), e.sequence)
+        if len(exp) == 1:
+            want_exp[e.accession] = exp.pop()
+    df, counts = read_kb(d)
+    assert len(df) > 0 and counts["kept"] == len(df)
+    assert dict(zip(df.accession, zip(df.location, df.sequence, strict=True),
+                    strict=True)) == want
+    exp, _ = read_kb(d, evidence="experimental")
+    assert dict(zip(exp.accession, exp.location, strict=True)) == want_exp
+
+
+def _write_fasta(path, rows):
+    path.write_text("".join(f">{a} {loc}-U{' test' if t else ''}\n{s}\n" for a, loc, s, t in rows))
+
+
+def test_source_splits_remove_identical_and_homologous_training_proteins(tmp_path):
+    rng = np.random.default_rng(0)
+    test_seqs = [_rand(rng, 120) for _ in range(3)]
+    test = tmp_path / "test.fasta"
+    _write_fasta(test, [(f"T{i}", "Nucleus", s, True) for i, s in enumerate(test_seqs)]
+                 + [("TR", "Nucleus", _rand(rng, 50), False)])
+    homolog = test_seqs[1][:40] + "W" + test_seqs[1][41:80] + "C" + test_seqs[1][81:]
+    train_rows = [("A1", "Nucleus", test_seqs[0]), ("A2", "Cytoplasm", homolog)]
+    train_rows += [(f"U{i}", LOCATION_CLASSES[i % 3], _rand(rng, 90)) for i in range(30)]
+    train_rows += [("DUP", "Nucleus", train_rows[5][2])]  # same sequence as U3
+    csv = tmp_path / "train.csv"
+    pd.DataFrame(train_rows, columns=["accession", "location", "sequence"]).to_csv(csv,
+                                                                                  index=False)
+    data = DataConfig(sources=[str(csv)], test_set=str(test), val_fraction=0.2, seed=3)
+    splits, rep = source_splits(data)
+    assert rep["identical"] == 1 and rep["homologous"] == 1 and rep["duplicates_removed"] == 1
+    assert rep["removed_per_source"][str(csv)] == {"identical": 1, "homologous": 1}
+    assert splits["test"].accession.tolist() == ["T0", "T1", "T2"]
+    kept = set(splits["train"].accession) | set(splits["val"].accession)
+    assert kept == {f"U{i}" for i in range(30)}
+    assert not set(splits["train"].accession) & set(splits["val"].accession)
+    assert len(splits["val"]) == 6  # 20% of each of the three classes of 10
+    # identical-only exclusion keeps the homolog
+    splits2, rep2 = source_splits(DataConfig(sources=[str(csv)], test_set=str(test),
+                                             exclude_homologs=False))
+    assert rep2["identical"] == 1 and "A2" in set(splits2["train"].accession) | set(
+        splits2["val"].accession)
+    # the dataset table reproduces the splits exactly, sha1 checked
+    table = tmp_path / "ds.tsv.gz"
+    write_dataset(splits, table)
+    back = load_splits(DataConfig(dataset=str(table)))
+    for k in ("train", "val", "test"):
+        assert back[k].accession.tolist() == splits[k].accession.tolist()
+        assert back[k].label.tolist() == splits[k].label.tolist()
+        assert back[k].sha1.tolist() == [sequence_sha1(s) for s in splits[k].sequence]
+    raw = pd.read_csv(table, sep="\t")
+    raw.loc[2, "sequence"] = "MKV"
+    bad = tmp_path / "bad.tsv"
+    raw.to_csv(bad, sep="\t", index=False)
+    with pytest.raises(InputFormatError, match="line 4"):
+        read_dataset(bad)
+
+
+def test_data_config_errors():
+    with pytest.raises(ConfigError, match="multilabel"):
+        DataConfig(sources=["x"], multilabel="all")
+    with pytest.raises(ConfigError, match="dataset"):
+        DataConfig(dataset="a.tsv", sources=["x"])
+    with pytest.raises(ConfigError, match="not both"):
+        DataConfig(path="a.fasta", sources=["x"])
+    assert DataConfig(sources="one.csv").sources == ["one.csv"]
+
+
+def test_dataset_cli(tmp_path):
+    from cli.main import psl_app
+
+    rng = np.random.default_rng(1)
+    dl1 = read_deeploc()
+    test_rows = dl1[dl1.is_test].head(5)
+    test = tmp_path / "test.fasta"
+    _write_fasta(test, [(a, loc, s, True) for a, loc, s in
+                        zip(test_rows.accession, test_rows.location, test_rows.sequence,
+                            strict=True)])
+    csv = tmp_path / "train.tsv"
+    rows = [("X1", "Nucleus", test_rows.sequence.iat[0])]
+    rows += [(f"R{i}", LOCATION_CLASSES[i % 2], _rand(rng, 60)) for i in range(10)]
+    pd.DataFrame(rows, columns=["accession", "location", "sequence"]).to_csv(csv, sep="\t",
+                                                                             index=False)
+    cfg = tmp_path / "d.toml"
+    cfg.write_text(f'[data]\nsources = ["{csv}"]\ntest_set = "{test}"\nval_fraction = 0.2\n')
+    out = tmp_path / "ds.tsv"
+    runner = CliRunner()
+    res = runner.invoke(psl_app, ["dataset", "-c", str(cfg), "-o", str(out), "--report",
+                                  str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout.strip().splitlines()[-1])
+    assert rep["identical"] == 1 and rep["n"] == {"train": 8, "val": 2, "test": 5}
+    assert json.loads((tmp_path / "r.json").read_text())["identical"] == 1
+    res = runner.invoke(psl_app, ["dataset", "-c", str(cfg), "-o", str(out)])
+    assert res.exit_code == 2 and "--force" in res.output
