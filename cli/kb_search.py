@@ -150,6 +150,12 @@ def search_cmd(
         "(subcellular-location terms), ';'-separated."),
     scheduler: str | None = typer.Option(
         None, "--scheduler", help=_SCHEDULER_HELP),
+    mismatches: int | None = typer.Option(
+        None, "--mismatches", "-m", help="Also report windows within N substitutions "
+        "(N = 0..3; Hamming distance, after I/L folding with --il-equivalent; an X in a peptide "
+        "matches any residue). Adds the columns mismatches, mismatch_positions (1-based, "
+        "';'-separated) and matched (the window). Without it: exact occurrences only.",
+        show_default=False),
 ) -> None:
     """``kb search`` (help text in the decorator)."""
     from kb.tableio import check_output
@@ -163,6 +169,13 @@ def search_cmd(
     import kb.opener
     from kb.peptides import query_columns
 
+    if mismatches is not None:
+        from kb.mismatch import check_mismatches
+
+        check_mismatches(mismatches)
+        if counts:
+            raise ValueError("--counts and --mismatches do not go together yet (counts are of "
+                             "exact occurrences)")
     queries = _gather(peptides, input_file)
     batch = queries.batch
     console = Console(stderr=True)
@@ -179,6 +192,7 @@ def search_cmd(
                 result = knowledge_base.search_with_summary(
                     batch, il_equivalent=il_equivalent, taxon=taxon,
                     reviewed_only=reviewed_only, with_locations=with_locations,
+                    mismatches=mismatches,
                 )
                 table = result.table
     table = query_columns(table, queries.inputs, queries.ids)

@@ -5,7 +5,7 @@ Importing the command modules registers their commands on the shared apps.
 
 from __future__ import annotations
 
-from cli import kb_build, kb_search, psl_dataset, psl_explain, psl_models, psl_score  # noqa: F401
+from cli import kb_build, kb_motif, kb_search, psl_dataset, psl_explain, psl_models, psl_score  # noqa: F401
 from cli.apps import kb_app, psl_app
 
 __all__ = ["kb_app", "psl_app"]

@@ -31,12 +31,14 @@ import pyarrow as pa
 
 from kb.errors import KBError, KBNotFoundError
 from kb.index import KmerIndex
+from kb.mismatch import check_mismatches, describe_hits, find_mismatches, nonstandard_positions
 from kb.peptides import PeptideBatch, prepare_peptides
 from kb.scan import scan_store, store_text
 from kb.seqstore import SequenceStore
 
 __all__ = [
     "KnowledgeBase", "SearchResult", "open", "SEARCH_COLUMNS", "LOCATION_COLUMNS", "COUNT_COLUMNS",
+    "MISMATCH_COLUMNS",
 ]
 
 _DB_FILE = "kb.duckdb"
@@ -46,6 +48,8 @@ SEARCH_COLUMNS = ("peptide", "accession", "start", "end", "query", "entry_id")
 LOCATION_COLUMNS = (
     "entry_name", "protein_name", "organism", "taxon_id", "reviewed", "classes", "terms",
 )
+#: Extra columns added by ``mismatches=N`` (after the search columns, before the locations).
+MISMATCH_COLUMNS = ("mismatches", "mismatch_positions", "matched")
 _DEFAULT_ENTRY_COLUMNS = ("accession", "taxon_id", "lineage", "reviewed", "seq_hash")
 #: Distinct peptides searched together by :meth:`KnowledgeBase.count`.
 COUNT_CHUNK = 4096
@@ -189,6 +193,7 @@ class KnowledgeBase:
         self._accessions: pa.Array | None = None
         self._text: dict[bool, str] = {}
         self._block_entries: np.ndarray | None = None
+        self._nonstandard: np.ndarray | None = None
 
     # -------------------------------------------------------------------------- basics
     def __len__(self) -> int:
@@ -390,6 +395,16 @@ class KnowledgeBase:
         _scatter(ac, ac_off, ac_hits, new_off, new_hits)
         return new_off, new_hits
 
+    def find_mismatches(
+        self, batch: PeptideBatch, mismatches: int, il_equivalent: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Windows within ``mismatches`` substitutions of the distinct peptides of ``batch``:
+        CSR ``(hit_offsets, positions)`` like :meth:`find` (see :mod:`kb.mismatch`)."""
+        if self._nonstandard is None:
+            self._nonstandard = nonstandard_positions(self.store)
+        return find_mismatches(self.store, self.index, batch, mismatches,
+                               il_equivalent=il_equivalent, nonstandard=self._nonstandard)
+
     def search_with_summary(
         self,
         peptides: Sequence[str] | PeptideBatch,
@@ -398,10 +413,16 @@ class KnowledgeBase:
         taxon: int | str | None = None,
         reviewed_only: bool = False,
         with_locations: bool = False,
+        mismatches: int | None = None,
     ) -> SearchResult:
         """Like :meth:`search`, also returning which queries had no hit."""
+        if mismatches is not None:
+            mismatches = check_mismatches(mismatches)
         batch = peptides if isinstance(peptides, PeptideBatch) else prepare_peptides(peptides)
-        hit_off, hits = self.find(batch, il_equivalent)
+        if mismatches is None:
+            hit_off, hits = self.find(batch, il_equivalent)
+        else:
+            hit_off, hits = self.find_mismatches(batch, mismatches, il_equivalent)
         entry_id = np.empty(hits.shape[0], dtype=np.int32)
         start0 = np.empty(hits.shape[0], dtype=np.int32)
         if hits.shape[0]:
@@ -412,7 +433,7 @@ class KnowledgeBase:
             owner = np.repeat(np.arange(hit_off.shape[0] - 1), np.diff(hit_off))
             hit_off = np.zeros_like(hit_off)
             np.cumsum(np.bincount(owner[keep], minlength=hit_off.shape[0] - 1), out=hit_off[1:])
-            entry_id, start0 = entry_id[keep], start0[keep]
+            entry_id, start0, hits = entry_id[keep], start0[keep], hits[keep]
         query, source = batch.expand(hit_off)
         eid = entry_id[source]
         start = start0[source] + 1
@@ -427,6 +448,11 @@ class KnowledgeBase:
                 "entry_id": pa.array(eid),
             }
         )
+        if mismatches is not None:
+            for name, column in zip(MISMATCH_COLUMNS, describe_hits(
+                    self.store, hits[source], batch, batch.query_unique[query], il_equivalent),
+                    strict=True):
+                table = table.append_column(name, column)
         rows_per_query = np.diff(hit_off)[batch.query_unique]
         no_hit = np.flatnonzero(rows_per_query == 0)
         if with_locations:
@@ -444,6 +470,7 @@ class KnowledgeBase:
         taxon: int | str | None = None,
         reviewed_only: bool = False,
         with_locations: bool = False,
+        mismatches: int | None = None,
         as_pandas: bool = False,
     ) -> pa.Table | Any:
         """Every occurrence of every peptide in the knowledge base.
@@ -457,6 +484,12 @@ class KnowledgeBase:
                 ``organism``, ``taxon_id``, ``reviewed`` and the entry's locations, ``classes``
                 (distinct DeepLoc classes, ``;``-separated, sorted) and ``terms`` (distinct
                 subcellular-location terms, ``;``-separated); one row per occurrence is kept.
+            mismatches: ``None`` (default): exact occurrences. ``0..3``: every window within
+                that many substitutions (Hamming distance, after I/L folding when
+                ``il_equivalent``; an ``X`` in a peptide matches any residue and is not a
+                mismatch; :mod:`kb.mismatch`), with the extra columns ``mismatches``
+                (``int32``), ``mismatch_positions`` (1-based positions in the peptide,
+                ``;``-separated, empty for an exact window) and ``matched`` (the window).
             as_pandas: return a pandas DataFrame instead of a pyarrow Table.
 
         Returns:
@@ -469,10 +502,11 @@ class KnowledgeBase:
         Raises:
             InvalidPeptideError: an empty peptide or one with letters outside the alphabet.
             KBError: a taxon matching no entry.
+            ValueError: ``mismatches`` outside 0..3.
         """
         result = self.search_with_summary(
             peptides, il_equivalent=il_equivalent, taxon=taxon, reviewed_only=reviewed_only,
-            with_locations=with_locations,
+            with_locations=with_locations, mismatches=mismatches,
         )
         return result.table.to_pandas() if as_pandas else result.table
 
@@ -540,6 +574,44 @@ class KnowledgeBase:
                 "entries": pa.array(entries[qu]),
             }
         )
+
+    # -------------------------------------------------------------------------- motifs
+    def motif(
+        self,
+        patterns: Sequence[str] | str,
+        *,
+        syntax: str = "prosite",
+        taxon: int | str | None = None,
+        reviewed_only: bool = False,
+        as_pandas: bool = False,
+    ) -> pa.Table | Any:
+        """Every match of PROSITE patterns (or regular expressions) in the knowledge base.
+
+        Arguments:
+            patterns: patterns such as ``N-{P}-[ST]-{P}`` or ``[STAGCN]-[RKH]-[LIVMAFY]>``
+                (syntax in :mod:`kb.motif`).
+            syntax: ``"prosite"`` (default) or ``"regex"`` (the documented subset).
+            taxon: keep entries of this taxon id or lineage/organism name.
+            reviewed_only: keep only reviewed entries.
+            as_pandas: return a pandas DataFrame instead of a pyarrow Table.
+
+        Returns:
+            One row per (pattern, entry, start, end) whose substring matches the whole
+            pattern, overlapping and variable-length matches included: ``motif`` (the pattern
+            as given), ``accession``, ``start``, ``end`` (``int32``, 1-based, inclusive),
+            ``match`` (the substring), ``entry_id``; sorted by pattern (in the given order),
+            entry_id, start, end.
+
+        Raises:
+            MotifSyntaxError: a bad pattern (names it and the offending position).
+            KBError: a taxon matching no entry.
+        """
+        from kb.motif import compile_motifs, find_motifs, motif_table
+
+        motifs = compile_motifs(patterns, syntax)
+        hits = find_motifs(self.store, motifs, entry_mask=self.entry_mask(taxon, reviewed_only))
+        table = motif_table(motifs, hits, self.accessions, self.store)
+        return table.to_pandas() if as_pandas else table
 
     # ----------------------------------------------------------------------- locations
     def _add_locations(self, table: pa.Table, eid: np.ndarray) -> pa.Table:

@@ -144,3 +144,38 @@ def test_summary_groups_by_run_and_class():
     assert pts1.loc["ig", "covered"] == 1.0 and pts1.loc["attention", "covered"] == 0.0
     assert bool(pts1.loc["ig", "in_expected_class"])
     assert summary["features"].empty
+
+
+# The implementation before the motif engine (kept here as the oracle): Python regexes with
+# an overlapping lookahead, one occurrence per start.
+_OLD_REGEXES = (
+    ("ER_retention", r"[KRHQSA][DENQ]EL$"),
+    ("PTS1", r"[STAGCN][RKH][LIVMAFY]$"),
+    ("NLS_monopartite", r"K[KR].[KR]"),
+    ("NLS_bipartite", r"[KR]{2}.{10,12}[KR]{3}"),
+)
+
+
+def _old_find_motifs(sequence):
+    import re
+
+    found = []
+    for name, pattern in _OLD_REGEXES:
+        for hit in re.finditer(f"(?=({pattern}))", sequence):
+            start = hit.start() + 1
+            found.append((name, start, start + len(hit.group(1)) - 1))
+    return found
+
+
+def test_engine_equals_the_old_regex_implementation_on_shipped_data(repo_root):
+    from kb.scan import iter_fasta
+    from psl.explain.groundtruth import MOTIFS, find_motifs_many
+
+    assert [m.name for m in MOTIFS] == [n for n, _ in _OLD_REGEXES]
+    seqs = [r.sequence for r in iter_fasta(repo_root / "data/examples/demo_proteins.fasta")]
+    seqs += pd.read_csv(repo_root / "data/deeploc2/deeploc2_swissprot.csv.gz",
+                        nrows=4000).sequence.tolist()
+    got = find_motifs_many(seqs)
+    want = [_old_find_motifs(s) for s in seqs]
+    assert got == want
+    assert sum(map(len, want)) > 1000 and any(n == "PTS1" for w in want for n, _, _ in w)

@@ -144,3 +144,36 @@ def test_report_renders_in_headless_chromium(tmp_path):
     red = (rgb[..., 0] > 0.7) & (rgb[..., 1] < 0.35) & (rgb[..., 2] < 0.35)
     blue = (rgb[..., 2] > 0.55) & (rgb[..., 0] < 0.3)
     assert red.sum() > 50 and blue.sum() > 50
+
+
+def _track_cells(doc: str, kind: str) -> list[str]:
+    return re.findall(rf'<i class="t-{kind}" title="([^"]*)">', doc)
+
+
+def test_signal_track_shows_motifs_and_kb_features(tmp_path_factory, test_data):
+    import kb
+    from kb.build import build
+    from psl.explain.groundtruth import find_motifs
+
+    tables, _ = _inputs()
+    doc = build_report(tables)
+    # the demo protein ends in the PTS1 SKL (21-23): one track cell per residue, per run
+    cells = _track_cells(doc, "motif")
+    assert ("PTS1", 21, 23) in find_motifs("MKVLAAGIVGSTRPQWEDCASKL")
+    assert len(cells) == 3 * 3 and all(c.startswith("PTS1 21-23: [STAGCN]") for c in cells)
+    assert "Known signals: PTS1 21-23" in doc
+
+    directory = tmp_path_factory.mktemp("kb_report") / "kb"
+    build([test_data / "swissprot" / "sample_entries.dat.gz"], directory, progress=False)
+    with kb.open(directory) as base:
+        feats = base.features(base.accessions.to_pylist(), ["SIGNAL"]).to_pandas()
+        f = feats.dropna(subset=["start", "end"]).iloc[0]
+        eid = base.accessions.to_pylist().index(f.accession)
+        seq = base.store.sequence(eid)
+        att = _attr("ig", "learned", [0.1] * len(seq), name=f"sp|{f.accession}|X_HUMAN",
+                    seq=seq)
+        doc = build_report([att], kb=base)
+    cells = _track_cells(doc, "SIGNAL")
+    assert len(cells) == int(f.end) - int(f.start) + 1
+    assert cells[0].startswith(f"SIGNAL {int(f.start)}-{int(f.end)}")
+    assert f"(UniProt {f.accession})" in cells[0]

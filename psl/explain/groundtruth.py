@@ -12,7 +12,11 @@ knowledge-base hit rate:
   ``n_last`` (10) residues should carry more than the uniform share for ER and Peroxisome.
 - Nuclear localization signals: the classical monopartite consensus ``K-[KR]-x-[KR]``
   (Chelsky et al., Mol. Cell. Biol. 9:2487, 1989; SV40 large T ``PKKKRKV`` matches it) and the
-  bipartite ``[KR]{2}-x(10,12)-[KR]{3}`` (Robbins et al., Cell 64:615, 1991).
+  bipartite ``[KR](2)-x(10,12)-[KR](3)`` (Robbins et al., Cell 64:615, 1991).
+
+The motifs are PROSITE patterns found by the knowledge base's motif engine (:mod:`kb.motif`,
+the project's one implementation of motif matching); :func:`find_motifs` keeps one occurrence
+per start, the longest (what a greedy regular expression reports).
 
 Reported per attribution run and class: the share of attribution mass (absolute scores) in the
 first / last residues against the uniform expectation, how often motif residues fall inside
@@ -23,7 +27,8 @@ precision and recall of the extracted subsequences against them.
 
 from __future__ import annotations
 
-import re
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +39,7 @@ __all__ = [
     "Motif",
     "SIGNAL_CLASSES",
     "find_motifs",
+    "find_motifs_many",
     "terminal_mass",
     "motif_coverage",
     "feature_overlap",
@@ -49,7 +55,8 @@ class Motif:
 
     Attributes:
         name: short name (``"ER_retention"``).
-        pattern: Python regular expression (``$`` anchors it at the C-terminus).
+        pattern: PROSITE pattern (``>`` anchors it at the C-terminus; syntax in
+            :mod:`kb.motif`).
         classes: the location classes the motif is expected in.
         source: where the pattern comes from.
     """
@@ -61,10 +68,10 @@ class Motif:
 
 
 MOTIFS: tuple[Motif, ...] = (
-    Motif("ER_retention", r"[KRHQSA][DENQ]EL$", ("Endoplasmic.reticulum",), "PROSITE PS00014"),
-    Motif("PTS1", r"[STAGCN][RKH][LIVMAFY]$", ("Peroxisome",), "PROSITE PS00342"),
-    Motif("NLS_monopartite", r"K[KR].[KR]", ("Nucleus",), "Chelsky et al. 1989"),
-    Motif("NLS_bipartite", r"[KR]{2}.{10,12}[KR]{3}", ("Nucleus",), "Robbins et al. 1991"),
+    Motif("ER_retention", "[KRHQSA]-[DENQ]-E-L>", ("Endoplasmic.reticulum",), "PROSITE PS00014"),
+    Motif("PTS1", "[STAGCN]-[RKH]-[LIVMAFY]>", ("Peroxisome",), "PROSITE PS00342"),
+    Motif("NLS_monopartite", "K-[KR]-x-[KR]", ("Nucleus",), "Chelsky et al. 1989"),
+    Motif("NLS_bipartite", "[KR](2)-x(10,12)-[KR](3)", ("Nucleus",), "Robbins et al. 1991"),
 )
 
 #: Classes whose proteins carry an N-terminal (signal or transit) peptide as a rule.
@@ -79,6 +86,45 @@ SIGNAL_CLASSES: dict[str, str] = {
 }
 
 
+@functools.lru_cache(maxsize=32)
+def _compiled(patterns: tuple[str, ...]) -> list:
+    from kb.motif import compile_motifs
+
+    return compile_motifs(list(patterns))
+
+
+def find_motifs_many(
+    sequences: Sequence[str], motifs: tuple[Motif, ...] = MOTIFS
+) -> list[list[tuple[str, int, int]]]:
+    """Occurrences of the motifs in each sequence (one numba pass over all of them).
+
+    Arguments:
+        sequences: upper-case residues.
+        motifs: the motifs to look for.
+
+    Returns:
+        For each sequence, ``(name, start, end)`` tuples, 1-based inclusive, overlapping
+        occurrences included, one per start (the longest), sorted by motif order then start.
+    """
+    from kb.motif import find_motifs as match
+    from kb.seqstore import SequenceStore
+
+    out: list[list[tuple[str, int, int]]] = [[] for _ in sequences]
+    if not sequences or not motifs:
+        return out
+    pat, ent, start, end = match(SequenceStore.from_sequences(list(sequences)),
+                                 _compiled(tuple(m.pattern for m in motifs)))
+    # rows are sorted by (motif, entry, start, end): the last row of a start is its longest
+    last = np.ones(pat.shape[0], dtype=bool)
+    if pat.shape[0] > 1:
+        last[:-1] = (pat[1:] != pat[:-1]) | (ent[1:] != ent[:-1]) | (start[1:] != start[:-1])
+    names = [m.name for m in motifs]
+    for p, e, s, t in zip(pat[last].tolist(), ent[last].tolist(), start[last].tolist(),
+                          end[last].tolist(), strict=True):
+        out[e].append((names[p], s + 1, t))
+    return out
+
+
 def find_motifs(sequence: str, motifs: tuple[Motif, ...] = MOTIFS) -> list[tuple[str, int, int]]:
     """Occurrences of the motifs in one sequence.
 
@@ -87,15 +133,10 @@ def find_motifs(sequence: str, motifs: tuple[Motif, ...] = MOTIFS) -> list[tuple
         motifs: the motifs to look for.
 
     Returns:
-        ``(name, start, end)`` tuples, 1-based inclusive, overlapping occurrences included,
-        sorted by motif order then start.
+        ``(name, start, end)`` tuples, 1-based inclusive, overlapping occurrences included
+        (one per start, the longest), sorted by motif order then start.
     """
-    found = []
-    for m in motifs:
-        for hit in re.finditer(f"(?=({m.pattern}))", sequence):
-            start = hit.start() + 1
-            found.append((m.name, start, start + len(hit.group(1)) - 1))
-    return found
+    return find_motifs_many([sequence], motifs)[0]
 
 
 def _run_cols(df: pd.DataFrame) -> list[str]:
@@ -204,9 +245,10 @@ def motif_coverage(
     keys = [*_run_cols(attributions), "protein"]
     seqs = _sequences(attributions, keys)
     rows = []
-    for rec in seqs.itertuples(index=False):
+    found = find_motifs_many(seqs["sequence"].tolist(), motifs)
+    for rec, occurrences in zip(seqs.itertuples(index=False), found, strict=True):
         d = rec._asdict()
-        for name, s, e in find_motifs(d["sequence"], motifs):
+        for name, s, e in occurrences:
             rows.append({**{k: d[k] for k in keys}, "motif": name, "start": s, "end": e})
     cols = [*keys, "true_label", "predicted_label", "motif", "start", "end", "covered", "expected"]
     if not rows:

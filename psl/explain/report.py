@@ -9,7 +9,11 @@ Sections:
    protein and run; non-negative scores such as attention are measured from the protein's
    median so that only residues above it are coloured; residues the model did not see are
    grey), extracted subsequences
-   underlined, and a table of the subsequences with their hit rates and the knowledge-base
+   underlined; under each line a track of the known signals: the ground-truth motifs found in
+   the sequence (:data:`psl.explain.groundtruth.MOTIFS`: ER retention, PTS1, NLS) and, when the
+   protein is in the knowledge base, its annotated features (signal peptide, transit peptide,
+   transmembrane and intramembrane regions, propeptides, annotated motifs); and a table
+   of the subsequences with their hit rates and the knowledge-base
    entries that contain them (accession, organism, locations, position);
 3. hit-rate tables (mean hit rate per run, label kind and correctness) and a bar plot.
 """
@@ -28,8 +32,10 @@ import pandas as pd
 from kb.atomic import atomic_path
 from psl.errors import PslError
 from psl.explain.extract import extract_subsequences
+from psl.explain.groundtruth import MOTIFS, find_motifs_many
 
-__all__ = ["build_report", "hit_rate_summary", "write_report", "RUN_COLUMNS"]
+__all__ = ["build_report", "hit_rate_summary", "write_report", "RUN_COLUMNS", "TRACK_FEATURES",
+           "signal_track"]
 
 #: Columns that tell attribution runs apart.
 RUN_COLUMNS = ("method", "attention", "target")
@@ -56,7 +62,13 @@ pre.seq u{text-decoration:none;border-bottom:2px solid #000}
 .u{background:#eee;color:#aaa}
 .legend span{display:inline-block;width:18px;height:12px}
 .muted{color:#777;font-size:12px}
+pre.seq .trk{color:#555}
+.t-motif{color:#b35c00;font-weight:600}.t-SIGNAL{color:#1a7f37}.t-TRANSIT{color:#00796b}
+.t-TRANSMEM,.t-INTRAMEM{color:#6a1b9a}.t-feat{color:#555}
 """
+
+#: Knowledge-base feature types drawn in the signal track.
+TRACK_FEATURES = ("SIGNAL", "TRANSIT", "TRANSMEM", "INTRAMEM", "PROPEP", "MOTIF")
 
 
 def _level_css() -> str:
@@ -111,8 +123,79 @@ def _table(df: pd.DataFrame, numeric_digits: int = 3) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _coloured_sequence(rows: pd.DataFrame, marked: np.ndarray) -> str:
-    """``<pre>`` of one protein's residues coloured by score (rows sorted by position)."""
+def _track_line(track: list[tuple[int, int, str, str, str]], lo: int, hi: int) -> str:
+    """The signal-track line under residues ``lo..hi-1`` (0-based): each signal's name written
+    over its span (``-`` where the name is shorter), coloured by kind, its details in the
+    tooltip; empty when no signal overlaps."""
+    cells: list[str] = [" "] * (hi - lo)
+    used = np.zeros(hi - lo, dtype=bool)
+    for start, end, name, kind, title in track:  # 1-based inclusive; earlier ones win
+        a, b = max(start - 1, lo), min(end, hi)
+        if a >= b:
+            continue
+        free = [i for i in range(a, b) if not used[i - lo]]
+        if not free:
+            continue
+        text = (name + "-" * (end - start + 1))[a - (start - 1):]
+        esc = html.escape(title, quote=True)
+        for i in free:
+            used[i - lo] = True
+            cells[i - lo] = (f'<i class="t-{kind}" title="{esc}">'
+                             f"{html.escape(text[i - a])}</i>")
+    if not used.any():
+        return ""
+    return '<span class="ln">      </span><span class="trk">' + "".join(cells) + "</span>"
+
+
+def signal_track(
+    sequences: dict[str, str], kb: Any = None
+) -> dict[str, list[tuple[int, int, str, str, str]]]:
+    """Known signals of each protein: ``(start, end, name, kind, description)`` tuples.
+
+    Arguments:
+        sequences: protein id -> sequence.
+        kb: optional open knowledge base: proteins whose id (or the accession in a
+            ``db|ACC|NAME`` id) is an entry get its :data:`TRACK_FEATURES` features.
+
+    Returns:
+        For each protein, the ground-truth motifs found in its sequence (kind ``motif``,
+        found by :mod:`kb.motif`) then its knowledge-base features (kind = feature type),
+        1-based inclusive, in that order.
+    """
+    ids = list(sequences)
+    found = find_motifs_many([sequences[p] for p in ids])
+    patterns = {m.name: m for m in MOTIFS}
+    out: dict[str, list[tuple[int, int, str, str, str]]] = {}
+    for p, occ in zip(ids, found, strict=True):
+        out[p] = [(s, e, name, "motif",
+                   f"{name} {s}-{e}: {patterns[name].pattern} ({patterns[name].source})")
+                  for name, s, e in occ]
+    if kb is not None and ids:
+        acc = {p: (p.split("|")[1] if p.count("|") >= 2 else p).strip() for p in ids}
+        feats = kb.features(list(set(acc.values())), TRACK_FEATURES).to_pandas()
+        feats = feats.dropna(subset=["start", "end"])
+        by_acc = {a: g for a, g in feats.groupby("accession")}
+        for p in ids:
+            g = by_acc.get(acc[p])
+            if g is None:
+                continue
+            for f in g.itertuples(index=False):
+                kind = f.type if f.type in ("SIGNAL", "TRANSIT", "TRANSMEM", "INTRAMEM") \
+                    else "feat"
+                desc = f" {f.description}" if isinstance(f.description, str) and f.description \
+                    else ""
+                out[p].append((int(f.start), int(f.end), f.type.lower(), kind,
+                               f"{f.type} {int(f.start)}-{int(f.end)}{desc} (UniProt "
+                               f"{acc[p]})"))
+    return out
+
+
+def _coloured_sequence(
+    rows: pd.DataFrame, marked: np.ndarray,
+    track: list[tuple[int, int, str, str, str]] | None = None,
+) -> str:
+    """``<pre>`` of one protein's residues coloured by score (rows sorted by position), with
+    the signal track (:func:`signal_track`) under each line."""
     scores = rows["score"].to_numpy(np.float64)
     residues = rows["residue"].astype(str).to_numpy()
     finite = scores[~np.isnan(scores)]
@@ -139,6 +222,10 @@ def _coloured_sequence(rows: pd.DataFrame, marked: np.ndarray) -> str:
                 cell = f"<u>{cell}</u>"
             parts.append(cell)
         lines.append("".join(parts))
+        if track:
+            under = _track_line(track, start, min(start + _LINE, len(residues)))
+            if under:
+                lines.append(under)
     return '<pre class="seq">' + "\n".join(lines) + "</pre>"
 
 
@@ -358,6 +445,11 @@ def _details_section(
     """Section 2: per shown protein, its coloured sequences and its subsequences table."""
     entries = _kb_entries(kb, shown_subs["subsequence"].unique().tolist())
     by_pep = {p: g for p, g in entries.groupby("peptide")} if len(entries) else {}
+    first = att[att["protein"].astype(str).isin(shown)].sort_values("position")
+    first = first.drop_duplicates(["protein", "position"])
+    seqs = first.groupby(first["protein"].astype(str), sort=False)["residue"].agg(
+        lambda r: "".join(r.astype(str)))
+    tracks = signal_track({p: seqs[p] for p in shown if p in seqs.index}, kb)
     parts = ["<h2>Proteins in detail</h2>"]
     if len(shown) < len(all_proteins):
         parts.append(f"<p class='muted'>{len(shown)} of {len(all_proteins)} proteins shown.</p>")
@@ -367,8 +459,11 @@ def _details_section(
             f"<h3 id='p-{html.escape(p)}'>{html.escape(p)} — true {_fmt(r.true_label)}, "
             f"predicted {_fmt(r.predicted_label)} ({_fmt(r.confidence)})</h3><div class='seqs'>"
         )
-        parts.extend(_run_sequences(att, subs, runs, p))
+        parts.extend(_run_sequences(att, subs, runs, p, tracks.get(p)))
         parts.append("</div>")
+        if tracks.get(p):
+            known = "; ".join(html.escape(t[4]) for t in tracks[p])
+            parts.append(f"<p class='muted'>Known signals: {known}</p>")
         ps = shown_subs[(shown_subs["protein"].astype(str) == p)]
         ps = ps.drop_duplicates(["run", "start", "end"])
         if len(ps):
@@ -376,8 +471,12 @@ def _details_section(
     return "\n".join(parts)
 
 
-def _run_sequences(att: pd.DataFrame, subs: pd.DataFrame, runs: list[str], p: str) -> list[str]:
-    """One coloured sequence per run of protein ``p``, its subsequences underlined."""
+def _run_sequences(
+    att: pd.DataFrame, subs: pd.DataFrame, runs: list[str], p: str,
+    track: list[tuple[int, int, str, str, str]] | None = None,
+) -> list[str]:
+    """One coloured sequence per run of protein ``p``, its subsequences underlined, the signal
+    track under each line."""
     out = []
     for run in runs:
         rows = att[(att["run"] == run) & (att["protein"].astype(str) == p)]
@@ -393,7 +492,7 @@ def _run_sequences(att: pd.DataFrame, subs: pd.DataFrame, runs: list[str], p: st
             extra = f" <span class='muted'>IG delta {rows['delta'].iat[0]:.2g}</span>"
         out.append(
             f"<div class='run'><h4>{html.escape(_run_label(run))}{extra}</h4>"
-            f"{_coloured_sequence(rows, marked)}</div>"
+            f"{_coloured_sequence(rows, marked, track)}</div>"
         )
     return out
 
