@@ -40,10 +40,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from kb.api import KnowledgeBase, SearchResult
+from kb.api import COUNT_CHUNK, MISMATCH_COLUMNS, KnowledgeBase, SearchResult
 from kb.atomic import public_mode
 from kb.build import BuildSummary, build
 from kb.errors import KBError, KBNotFoundError
+from kb.mismatch import check_mismatches, describe_hits
 from kb.peptides import PeptideBatch, prepare_peptides
 from kb.seqstore import SequenceStore
 from kb.shardplan import MAX_SHARD_RESIDUES, Piece, plan, scan_input, write_piece
@@ -556,17 +557,31 @@ class ShardedKnowledgeBase(KnowledgeBase):
         taxon: int | str | None = None,
         reviewed_only: bool = False,
         with_locations: bool = False,
+        mismatches: int | None = None,
         **options: Any,
     ) -> SearchResult:
         """As :meth:`KnowledgeBase.search_with_summary`: every shard searches the distinct
         peptides (other keyword options are passed to each shard's search), then the rows are
-        merged in global entry order, filtered and expanded to the queries."""
+        merged in global entry order, filtered and expanded to the queries. With
+        ``mismatches``, the columns of :data:`kb.api.MISMATCH_COLUMNS` are computed on the
+        merged rows from the concatenated store."""
+        if mismatches is not None:
+            mismatches = check_mismatches(mismatches)
+            options["mismatches"] = mismatches
         batch = peptides if isinstance(peptides, PeptideBatch) else prepare_peptides(peptides)
         mask = self.entry_mask(taxon, reviewed_only)  # before the search: a bad taxon fails fast
         parts = (self._shard_parts(batch.unique, {"il_equivalent": il_equivalent, **options})
                  if batch.n_unique else [])
         table, no_hit = merge_shard_rows(batch, parts, self.entry_offsets[:len(parts)].tolist(),
                                          self.accessions, mask)
+        if mismatches is not None:
+            eid = table.column("entry_id").to_numpy().astype(np.int64)
+            starts = (np.asarray(self.store.offsets)[eid]
+                      + table.column("start").to_numpy().astype(np.int64) - 1)
+            unique = batch.query_unique[table.column("query").to_numpy()]
+            for name, column in zip(MISMATCH_COLUMNS, describe_hits(
+                    self.store, starts, batch, unique, il_equivalent), strict=True):
+                table = table.append_column(name, column)
         if with_locations:
             table = self._add_locations(table, table.column("entry_id").to_numpy())
         table = table.replace_schema_metadata(
@@ -579,6 +594,39 @@ class ShardedKnowledgeBase(KnowledgeBase):
         """As :meth:`KnowledgeBase.search` (same options, same rows)."""
         result = self.search_with_summary(peptides, **options)
         return result.table.to_pandas() if as_pandas else result.table
+
+    def count(
+        self,
+        peptides: Sequence[str] | PeptideBatch,
+        *,
+        il_equivalent: bool = False,
+        taxon: int | str | None = None,
+        reviewed_only: bool = False,
+        chunk: int = COUNT_CHUNK,
+    ) -> pa.Table:
+        """As :meth:`KnowledgeBase.count`: the sum of every shard's counts (an entry lies in
+        one shard, so occurrences and distinct entries add up)."""
+        batch = peptides if isinstance(peptides, PeptideBatch) else prepare_peptides(peptides)
+        self.entry_mask(taxon, reviewed_only)  # a taxon matching no entry at all fails here
+        total: pa.Table | None = None
+        occurrences = np.zeros(len(batch), dtype=np.int64)
+        entries = np.zeros(len(batch), dtype=np.int64)
+        for shard in self.shards:
+            try:
+                part = shard.count(batch, il_equivalent=il_equivalent, taxon=taxon,
+                                   reviewed_only=reviewed_only, chunk=chunk)
+            except KBError as e:
+                if "matches no entry" in str(e):  # this shard holds none of the taxon
+                    continue
+                raise
+            occurrences += part.column("occurrences").to_numpy()
+            entries += part.column("entries").to_numpy()
+            total = part
+        if total is None:  # no shard holds the taxon (entry_mask let it pass): all zero
+            total = KnowledgeBase.count(self.shards[0], batch, chunk=chunk)
+        return total.set_column(total.schema.get_field_index("occurrences"), "occurrences",
+                                pa.array(occurrences)).set_column(
+            total.schema.get_field_index("entries"), "entries", pa.array(entries))
 
     def info(self) -> dict[str, Any]:
         """Facts about the sharded knowledge base (see :func:`info`)."""

@@ -147,6 +147,23 @@ def test_sharded_search_equals_single(kbs):
             sharded.search(["MKV"], taxon="Nowhere land")
 
 
+def test_sharded_mismatches_counts_and_motifs_equal_single(kbs):
+    single, sharded_dir, _, _ = kbs
+    peps = _peptides(single, n=120, seed=5)
+    with kb.open(sharded_dir) as sharded:
+        for options in ({"mismatches": 1}, {"mismatches": 2, "il_equivalent": True},
+                        {"mismatches": 0, "with_locations": True}):
+            a = single.search_with_summary(peps, **options)
+            b = sharded.search_with_summary(peps, **options)
+            assert a.table.num_rows > 0 and "matched" in a.table.column_names
+            assert b.table.equals(a.table, check_metadata=True), options
+        for options in ({}, {"il_equivalent": True}, {"reviewed_only": True}):
+            assert sharded.count(peps, chunk=50, **options).equals(
+                single.count(peps, **options)), options
+        patterns = ["N-{P}-[ST]-{P}", "[STAGCN]-[RKH]-[LIVMAFY]>", "C-x(2,4)-C"]
+        assert sharded.motif(patterns).equals(single.motif(patterns))
+
+
 def test_sharded_hit_rates_equal_single(kbs):
     from psl.hitrate.scorer import score
 
