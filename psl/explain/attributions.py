@@ -32,7 +32,7 @@ accession, seq_hash`` then one probability column ``p_<class>`` per class. ``pro
 id as given (the FASTA header's first word); ``accession`` the UniProt accession parsed from it
 (``sp|P12345|NAME`` -> ``P12345``; empty when the id is no accession) and ``seq_hash`` the
 protein's sequence hash as the knowledge base stores it
-(:meth:`kb.api.KnowledgeBase.sequence_hash`): ``psl score`` identifies the protein by them,
+(:func:`kb.alphabet.sequence_hash`): ``psl score`` identifies the protein by them,
 never by its id.
 """
 
@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from kb.alphabet import sequence_hash
 from kb.classes import LOCATION_CLASSES, normalize_class
 from kb.errors import InputFormatError
 from kb.fasta import parse_header
@@ -416,9 +417,8 @@ def explain(
         accessions = [accession_from_id(x) for x in name_arr]
     accession_arr = np.asarray([None if a is None or a == "" else str(a) for a in accessions],
                                dtype=object)
-    from kb.api import KnowledgeBase  # the knowledge base's own hash: psl score matches on it
 
-    hash_arr = np.asarray([KnowledgeBase.sequence_hash(s) for s in seqs], dtype=object)
+    hash_arr = np.asarray([sequence_hash(s) for s in seqs], dtype=object)
     label_arr = np.asarray(labels, dtype=object)
     class_arr = np.asarray(classes, dtype=object)
     table = pd.DataFrame(

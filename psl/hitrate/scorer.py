@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from kb.alphabet import SEQUENCE_LETTERS
+from kb.alphabet import SEQUENCE_LETTERS, sequence_hash
 from kb.classes import LOCATION_CLASSES, normalize_class
 from kb.errors import InvalidPeptideError
 from psl.errors import PslError
@@ -110,9 +110,6 @@ class SearchableKB(Protocol):
     def isoform_groups(self) -> np.ndarray: ...
 
     def isoform_group_ids(self, accessions: Sequence[str | None]) -> np.ndarray: ...
-
-    @staticmethod
-    def sequence_hash(sequence: str) -> str: ...
 
 
 # --------------------------------------------------------------------------------------
@@ -587,7 +584,7 @@ def _protein_sequences(
     hashes = _per_protein(cols.get("seq_hash"), code_of_row, n)
     has_given = np.asarray([g is not None for g in given], dtype=bool)
     for i in np.flatnonzero(has_given).tolist():  # the given sequence decides its hash
-        hashes[i] = kb.sequence_hash(given[i])
+        hashes[i] = sequence_hash(given[i])
     has_hash = np.asarray([h is not None for h in hashes], dtype=bool)
 
     entry = kb.entry_ids(accession.tolist())  # exact accession, -1 when absent
