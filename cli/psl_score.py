@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cli.apps import choice_enum, psl_app, user_errors
+from cli.apps import choice_enum, psl_app, user_errors, warn_stale
 from cli.options import PlainUsageCommand
 from psl.choices import EVIDENCE_LEVELS, WEIGHTINGS
 
@@ -106,14 +106,16 @@ def score_cmd(
         table_format(proteins_out)
     table = read_table(subsequences)
     console = Console(stderr=True)
-    with kb.api.open(db) as knowledge_base, console.status("scoring") as status:
-        result = score(
-            knowledge_base, table,
-            weighting=weighting.value, evidence=evidence.value, taxon=taxon,
-            keep_self=keep_self, proteins=proteins_out is not None, group_by=group_by or None,
-            null=null, seed=seed, source=subsequences,
-            progress=lambda stage: status.update(stage),
-        )
+    with kb.api.open(db) as knowledge_base:
+        warn_stale(knowledge_base)
+        with console.status("scoring") as status:
+            result = score(
+                knowledge_base, table,
+                weighting=weighting.value, evidence=evidence.value, taxon=taxon,
+                keep_self=keep_self, proteins=proteins_out is not None,
+                group_by=group_by or None, null=null, seed=seed, source=subsequences,
+                progress=lambda stage: status.update(stage),
+            )
     write_table(result.table, out if out is not None else "-", fmt)
     if proteins_out is not None and result.proteins is not None:
         write_table(result.proteins, proteins_out)
