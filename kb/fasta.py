@@ -24,6 +24,7 @@ With ``strict=False`` a malformed record is reported to ``errors`` and skipped (
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import re
@@ -158,7 +159,9 @@ def open_binary(source: str | Path | BinaryIO) -> Iterator[BinaryIO]:
             raw = source
         buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore
         if buffered.peek(2)[:2] == b"\x1f\x8b":
-            yield stack.enter_context(gzip.GzipFile(fileobj=buffered))  # type: ignore[misc]
+            # buffered: GzipFile.readline is Python code, BufferedReader's is C (~2x faster)
+            yield io.BufferedReader(  # type: ignore[misc]
+                stack.enter_context(gzip.GzipFile(fileobj=buffered)), buffer_size=1 << 16)
         else:
             yield buffered  # type: ignore[misc]
 
@@ -285,9 +288,21 @@ def _first_invalid(seq: str, letters: frozenset[str] | None) -> tuple[int, str] 
         if seq.isalpha():
             return None
         return next((i, c) for i, c in enumerate(seq) if not c.isalpha())
-    if letters.issuperset(seq):
+    ascii_letters = _ascii_bytes(letters)
+    if ascii_letters is not None and seq.isascii():
+        # bytes.translate deletes the allowed letters in C: ~10x faster than a set test
+        if not seq.encode("ascii").translate(None, ascii_letters):
+            return None
+    elif letters.issuperset(seq):
         return None
     return next((i, c) for i, c in enumerate(seq) if c not in letters)
+
+
+@functools.lru_cache(maxsize=8)
+def _ascii_bytes(letters: frozenset[str]) -> bytes | None:
+    """``letters`` as ASCII bytes (for :meth:`bytes.translate`), None if one is not ASCII."""
+    text = "".join(sorted(letters))
+    return text.encode("ascii") if text.isascii() else None
 
 
 def read_fasta(source: str | Path | BinaryIO, **options) -> list[FastaRecord]:
