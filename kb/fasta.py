@@ -159,9 +159,7 @@ def open_binary(source: str | Path | BinaryIO) -> Iterator[BinaryIO]:
             raw = source
         buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore
         if buffered.peek(2)[:2] == b"\x1f\x8b":
-            # buffered: GzipFile.readline is Python code, BufferedReader's is C (~2x faster)
-            yield io.BufferedReader(  # type: ignore[misc]
-                stack.enter_context(gzip.GzipFile(fileobj=buffered)), buffer_size=1 << 16)
+            yield stack.enter_context(gzip.GzipFile(fileobj=buffered))  # type: ignore[misc]
         else:
             yield buffered  # type: ignore[misc]
 
