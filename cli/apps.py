@@ -57,6 +57,18 @@ def fail(message: str, code: int = EXIT_USER_ERROR) -> typer.Exit:
     return typer.Exit(code=code)
 
 
+def warn_stale(knowledge_base: Any) -> None:
+    """One ``warning:`` line on stderr when a source of an open knowledge base changed since its
+    build (:meth:`kb.api.KnowledgeBase.stale_sources`); the commands that read a knowledge base
+    (``kb search``, ``psl score``) call it after opening it."""
+    stale = [s for s in knowledge_base.stale_sources() if s["status"] == "stale"]
+    if stale:
+        names = "; ".join(f"{s['path']} ({s['why']})" for s in stale)
+        typer.echo(f"warning: knowledge base {knowledge_base.path} is stale: its source "
+                   f"changed since the build: {names}; rebuild with 'kb build --force'",
+                   err=True)
+
+
 def _os_error_message(e: OSError) -> str:
     """``PATH: reason`` for an OSError (``PATH -> PATH2`` for a rename), one line."""
     reason = e.strerror or str(e) or e.__class__.__name__

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import typer
 
-from cli.apps import kb_app, user_errors
+from cli.apps import kb_app, user_errors, warn_stale
 from cli.options import PlainUsageCommand
 from kb.tableio import TABLE_FORMATS
 
@@ -94,16 +94,6 @@ def _gather(peptides: list[str] | None, input_file: Path | None) -> Queries:
     prepare_peptides(args)  # validate the arguments with their own positions
     ids = None if got.ids is None else [None] * len(args) + list(got.ids)
     return Queries(prepare_peptides(args + file_batch.peptides), args + got.peptides, ids)
-
-
-def warn_stale(knowledge_base) -> None:
-    """One line on stderr when a source of the knowledge base changed since its build."""
-    stale = [s for s in knowledge_base.stale_sources() if s["status"] == "stale"]
-    if stale:
-        names = "; ".join(f"{s['path']} ({s['why']})" for s in stale)
-        typer.echo(f"warning: knowledge base {knowledge_base.path} is stale: its source "
-                   f"changed since the build: {names}; rebuild with 'kb build --force'",
-                   err=True)
 
 
 def _summary(n_queries: int, n_distinct: int, n_rows: int, no_hit_peptides: list[str]) -> str:

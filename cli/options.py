@@ -25,7 +25,8 @@ def device_option(extra: str = "") -> Any:
     """The ``--device`` option of every command that runs a model: default ``auto``."""
     return typer.Option(
         "auto", "--device",
-        help="auto (CUDA if available, else CPU), cpu or cuda." + (f" {extra}" if extra else ""),
+        help=f"One of {', '.join(DEVICES)} (auto: CUDA if available, else CPU)."
+        + (f" {extra}" if extra else ""),
     )
 
 

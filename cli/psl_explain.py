@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 import time
-from enum import Enum
 from pathlib import Path
 from typing import Literal
 
@@ -25,22 +24,21 @@ from rich.progress import (
 
 from cli.apps import choice_enum, experiment_app, psl_app, user_errors
 from cli.options import Device, PlainUsageCommand, device_option
-from psl.choices import INFERENCE_ATTENTION, LABEL_KINDS, METHODS, TARGETS
+from psl.choices import (
+    EXPLAIN_SPLITS,
+    HITRATE_SPLITS,
+    INFERENCE_ATTENTION,
+    LABEL_KINDS,
+    METHODS,
+    TARGETS,
+)
 
 Method = choice_enum("Method", METHODS)
 AttentionMode = choice_enum("AttentionMode", INFERENCE_ATTENTION)
 Target = choice_enum("Target", TARGETS)
 
-
-class Split(str, Enum):
-    test = "test"
-    train = "train"
-    all = "all"
-
-
-#: ``psl experiment hitrates --split`` choices: each model's own test split, or a DeepLoc 1.0
-#: partition (the choices of ``psl explain --split``).
-HITRATE_SPLITS = ("model", *(s.value for s in Split))
+Split = choice_enum("Split", EXPLAIN_SPLITS)
+#: ``psl experiment hitrates --split``: each model's own test split, or a DeepLoc 1.0 partition.
 HitrateSplit = Literal[HITRATE_SPLITS]  # type: ignore[valid-type]
 
 LabelKind = choice_enum("LabelKind", LABEL_KINDS)
@@ -222,8 +220,6 @@ def _load_proteins(
 ) -> tuple[list[str], list[str], list[str | None]]:
     from psl.explain.attributions import load_proteins
 
-    if (fasta is None) == (split is None):
-        raise ValueError("give exactly one of --fasta FILE or --split test|train|all")
     return load_proteins(fasta=fasta, split=split.value if split is not None else None)
 
 

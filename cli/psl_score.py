@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cli.apps import choice_enum, psl_app, user_errors
+from cli.apps import choice_enum, psl_app, user_errors, warn_stale
 from cli.options import PlainUsageCommand
 from psl.choices import EVIDENCE_LEVELS, WEIGHTINGS
 
@@ -114,15 +114,16 @@ def score_cmd(
     from kb.cluster import cluster_client
 
     with cluster_client(scheduler) as client, \
-            kb.opener.open(db, client=client) as knowledge_base, \
-            console.status("scoring") as status:
-        result = score(
-            knowledge_base, table,
-            weighting=weighting.value, evidence=evidence.value, taxon=taxon,
-            keep_self=keep_self, proteins=proteins_out is not None, group_by=group_by or None,
-            null=null, seed=seed, source=subsequences,
-            progress=lambda stage: status.update(stage),
-        )
+            kb.opener.open(db, client=client) as knowledge_base:
+        warn_stale(knowledge_base)
+        with console.status("scoring") as status:
+            result = score(
+                knowledge_base, table,
+                weighting=weighting.value, evidence=evidence.value, taxon=taxon,
+                keep_self=keep_self, proteins=proteins_out is not None,
+                group_by=group_by or None, null=null, seed=seed, source=subsequences,
+                progress=lambda stage: status.update(stage),
+            )
     write_table(result.table, out if out is not None else "-", fmt)
     if proteins_out is not None and result.proteins is not None:
         write_table(result.proteins, proteins_out)

@@ -29,6 +29,7 @@ import numba
 import numpy as np
 import pyarrow as pa
 
+from kb.alphabet import sequence_hash
 from kb.errors import KBError, KBNotFoundError
 from kb.index import KmerIndex
 from kb.mismatch import check_mismatches, describe_hits, find_mismatches, nonstandard_positions
@@ -663,21 +664,9 @@ class KnowledgeBase:
 
     @staticmethod
     def sequence_hash(sequence: str) -> str:
-        """The ``entries.seq_hash`` of a sequence: hex MD5 of its upper-case ASCII residues
-        (a trailing ``*`` stop symbol is not part of the sequence).
-
-        Arguments:
-            sequence: amino-acid residues (any case).
-
-        Returns:
-            32 hexadecimal digits, equal to ``seq_hash`` of every entry with this sequence.
-        """
-        import hashlib
-
-        text = str(sequence).strip().upper()
-        if text.endswith("*"):
-            text = text[:-1]
-        return hashlib.md5(text.encode("ascii")).hexdigest()
+        """The ``entries.seq_hash`` of a sequence: :func:`kb.alphabet.sequence_hash` (hex MD5 of
+        its upper-case ASCII residues; a trailing ``*`` stop symbol is not part of it)."""
+        return sequence_hash(sequence)
 
     #: An isoform suffix of an accession (``P12345-2``).
     _ISOFORM_RE = re.compile(r"-[0-9]+$")

@@ -357,6 +357,7 @@ def build(
 
 
 def _progress(enabled: bool):
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -373,6 +374,7 @@ def _progress(enabled: bool):
         TransferSpeedColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.fields[entries]:,} entries"),
+        console=Console(stderr=True),  # stdout stays the caller's (a script's output, a pipe)
         disable=not enabled,
         transient=False,
     )

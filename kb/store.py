@@ -18,7 +18,6 @@ skipped. A finished build has a ``_SUCCESS`` marker file (see :func:`is_complete
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from kb.alphabet import sequence_hash
 from kb.errors import KBPathError
 from kb.layout import check_manifest, require_knowledge_base, resolve
 from kb.locations import LocationMapper, default_mapper
@@ -177,7 +177,6 @@ def entries_to_batch(
     # Column-wise comprehensions: much cheaper than per-entry appends to a dozen lists.
     e_seq = [e.sequence for e in entries]
     e_len = [len(q) for q in e_seq]
-    md5 = hashlib.md5
     cols: dict[str, dict[str, list]] = {
         "entries": {
             "accession": [e.accession for e in entries],
@@ -190,7 +189,7 @@ def entries_to_batch(
             "lineage": [e.lineage for e in entries],
             "length": e_len,
             "sequence": e_seq,
-            "seq_hash": [md5(q.encode("ascii")).hexdigest() for q in e_seq],
+            "seq_hash": [sequence_hash(q) for q in e_seq],
         }
     }
     sec = [(i, e.accession, a) for i, e in enumerate(entries) for a in e.secondary_accessions]

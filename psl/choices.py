@@ -11,6 +11,8 @@ __all__ = [
     "ATTENTION_MODES",
     "DEVICES",
     "EVIDENCE_LEVELS",
+    "EXPLAIN_SPLITS",
+    "HITRATE_SPLITS",
     "INFERENCE_ATTENTION",
     "LABEL_KINDS",
     "METHODS",
@@ -28,6 +30,10 @@ INFERENCE_ATTENTION: tuple[str, ...] = tuple(m for m in ATTENTION_MODES if m != 
 METHODS: tuple[str, ...] = ("attention", "ig")
 #: The class an attribution explains: the predicted one or the true one.
 TARGETS: tuple[str, ...] = ("predicted", "true")
+#: The DeepLoc 1.0 partitions ``psl explain --split`` explains (dual-label proteins left out).
+EXPLAIN_SPLITS: tuple[str, ...] = ("test", "train", "all")
+#: ``psl experiment hitrates`` splits: each model's own test split, or a DeepLoc 1.0 partition.
+HITRATE_SPLITS: tuple[str, ...] = ("model", *EXPLAIN_SPLITS)
 #: Which label an extracted subsequence is scored against (``auto``: the true label where
 #: there is one, else the predicted one; ``both``: one row per kind).
 LABEL_KINDS: tuple[str, ...] = ("auto", "true", "predicted", "both")

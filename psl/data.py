@@ -20,7 +20,6 @@ Cropping
 from __future__ import annotations
 
 import functools
-import gzip
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 from kb.alphabet import AMINO_ACIDS, SEQUENCE_LETTERS
 from kb.classes import LOCATION_CLASSES, normalize_class
 from kb.errors import InputFormatError
+from kb.fasta import parse_fasta
 from psl.errors import ConfigError, PslError
 
 __all__ = [
@@ -92,7 +92,8 @@ def read_deeploc(path: str | Path = DEFAULT_DEEPLOC_PATH) -> pd.DataFrame:
     """Read the DeepLoc 1.0 FASTA file.
 
     Arguments:
-        path: ``deeploc_data.fasta`` (plain or gzip); default: the shipped copy.
+        path: ``deeploc_data.fasta`` (plain or gzip, detected from the content); default: the
+            shipped copy. Read with :func:`kb.fasta.parse_fasta`, the project's FASTA reader.
 
     Returns:
         A DataFrame with columns ``accession``, ``sequence``, ``location`` (canonical class name
@@ -102,7 +103,8 @@ def read_deeploc(path: str | Path = DEFAULT_DEEPLOC_PATH) -> pd.DataFrame:
 
     Raises:
         InputFormatError: a header that does not follow ``>ACC Location-Solubility[ test]``, an
-            unknown location, or a record without sequence (file and line in the message).
+            unknown location, a record without sequence, a letter outside
+            :data:`kb.alphabet.SEQUENCE_LETTERS`, an empty file (file and line in the message).
     """
     path = Path(path)
     if path == DEFAULT_DEEPLOC_PATH and not path.is_file():
@@ -110,55 +112,29 @@ def read_deeploc(path: str | Path = DEFAULT_DEEPLOC_PATH) -> pd.DataFrame:
             "the DeepLoc 1.0 data set is not installed with the package (it ships in the "
             "repository's data/deeploc1/): run from a clone of the repository, or give a "
             "labelled DeepLoc-style FASTA (fasta= / [data] path)", path)
-    opener = gzip.open if path.suffix == ".gz" else open
     rows: list[tuple[str, str, str, str, bool, int]] = []
-    header: tuple[str, str, str, bool, int, int] | None = None
-    chunks: list[str] = []
-
-    def flush() -> None:
-        if header is None:
-            return
-        seq = "".join(chunks)
-        if not seq:
-            raise InputFormatError(f"record {header[0]!r} has no sequence", path, header[5])
-        rows.append((header[0], seq, header[1], header[2], header[3], header[4]))
-
-    with opener(path, "rt", encoding="ascii") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            if line.startswith(">"):
-                flush()
-                words = line[1:].split()
-                if len(words) not in (2, 3) or (len(words) == 3 and words[2] != "test"):
-                    raise InputFormatError(
-                        f"expected '>ACCESSION Location-Solubility[ test]', got {line!r}",
-                        path, lineno,
-                    )
-                loc, sep, sol = words[1].rpartition("-")
-                if not sep or sol not in ("M", "S", "U"):
-                    raise InputFormatError(
-                        f"expected Location-Solubility with solubility M/S/U, got {words[1]!r}",
-                        path, lineno,
-                    )
-                if loc == DUAL_LOCATION:
-                    label = -1
-                else:
-                    try:
-                        loc = normalize_class(loc)
-                    except ValueError as e:
-                        raise InputFormatError(str(e), path, lineno) from None
-                    label = LOCATION_CLASSES.index(loc)
-                header = (words[0], loc, sol, len(words) == 3, label, lineno)
-                chunks = []
-            else:
-                if header is None:
-                    raise InputFormatError("sequence data before the first header", path, lineno)
-                chunks.append(line.upper())
-    flush()
-    if not rows:
-        raise InputFormatError("no record found", path)
+    for rec in parse_fasta(path):
+        words = rec.header.split()
+        if len(words) not in (2, 3) or (len(words) == 3 and words[2] != "test"):
+            raise InputFormatError(
+                f"expected '>ACCESSION Location-Solubility[ test]', got {'>' + rec.header!r}",
+                path, rec.line,
+            )
+        loc, sep, sol = words[1].rpartition("-")
+        if not sep or sol not in ("M", "S", "U"):
+            raise InputFormatError(
+                f"expected Location-Solubility with solubility M/S/U, got {words[1]!r}",
+                path, rec.line,
+            )
+        if loc == DUAL_LOCATION:
+            label = -1
+        else:
+            try:
+                loc = normalize_class(loc)
+            except ValueError as e:
+                raise InputFormatError(str(e), path, rec.line) from None
+            label = LOCATION_CLASSES.index(loc)
+        rows.append((words[0], rec.sequence, loc, sol, len(words) == 3, label))
     return pd.DataFrame(
         rows, columns=["accession", "sequence", "location", "solubility", "is_test", "label"]
     )

@@ -15,6 +15,7 @@ import pytest
 from test_flatfile import biopython_records as biopython_records_of
 
 import kb
+from kb.alphabet import sequence_hash
 from kb.classes import LOCATION_CLASSES
 
 
@@ -56,6 +57,11 @@ def test_sequence_hash_is_what_the_kb_stores(knowledge_base, tables, biopython_r
         want = hashlib.md5(record.sequence.encode("ascii")).hexdigest()
         assert knowledge_base.sequence_hash(record.sequence.lower() + "*") == want
         assert by_accession.loc[record.accessions[0], "seq_hash"] == want
+        # the one function: kb.store, kb.api and psl (explain, score) all hash with it
+        assert sequence_hash(" " + record.sequence.lower() + "*\n") == want
+    for sequence, stored in zip(tables["entries"]["sequence"], tables["entries"]["seq_hash"],
+                                strict=True):
+        assert sequence_hash(sequence) == stored
 
 
 def test_entry_ids_by_accession(knowledge_base, tables):

@@ -168,3 +168,26 @@ def test_score_help_explains_every_option():
                    "--keep-self", "--group-by", "--null", "--seed"):
         assert option in res.output
     assert "ECO:0000269" in res.output and "1-based" in res.output
+
+
+def test_score_warns_once_when_the_kb_source_changed(tmp_path, subsequences):
+    # A knowledge base built from a temporary copy of the golden input, then that input edited:
+    # `psl score` still scores (the same rows as before) but says on stderr, in one line, which
+    # source changed, like `kb search` does.
+    from kb.build import build
+
+    src = tmp_path / "kb.csv"
+    pd.DataFrame(GOLDEN_KB, columns=["accession", "sequence", "label"]).to_csv(src, index=False)
+    db = tmp_path / "kb"
+    build([src], db, progress=False)
+    fresh = _run(subsequences, "--db", db)
+    assert fresh.exit_code == 0, fresh.output
+    assert not [x for x in fresh.stderr.splitlines() if "stale" in x]
+    with open(src, "a") as fh:
+        fh.write("P77777,MWWWKKK,Nucleus\n")
+    res = _run(subsequences, "--db", db)
+    assert res.exit_code == 0, res.output
+    stale = [x for x in res.stderr.splitlines() if "stale" in x]
+    assert len(stale) == 1 and stale[0].startswith("warning: knowledge base ")
+    assert str(src.resolve()) in stale[0] and "kb build --force" in stale[0]
+    assert res.stdout == fresh.stdout  # the warning goes to stderr only

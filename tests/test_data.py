@@ -53,6 +53,28 @@ def test_read_deeploc_rejects_bad_header(tmp_path):
         read_deeploc(p)
 
 
+def test_read_deeploc_reads_through_kb_fasta(tmp_path):
+    # The project's one FASTA reader: gzip detected from the bytes (not the name), a UTF-8 BOM
+    # skipped, sequences wrapped over lines and lower case; the oracle is the hand-written table.
+    text = "\ufeff>P1 Nucleus-U test\nmk\nv\n\n>P2 Cytoplasm-Nucleus-S\nAAA*\n"
+    p = tmp_path / "deeploc.fasta"  # gzip content under a plain name
+    p.write_bytes(gzip.compress(text.encode("utf-8")))
+    df = read_deeploc(p)
+    assert df.to_dict("records") == [
+        {"accession": "P1", "sequence": "MKV", "location": "Nucleus", "solubility": "U",
+         "is_test": True, "label": LOCATION_CLASSES.index("Nucleus")},
+        {"accession": "P2", "sequence": "AAA", "location": DUAL_LOCATION, "solubility": "S",
+         "is_test": False, "label": -1},
+    ]
+    # errors name the file and the line of the problem
+    p.write_text(">P1 Nucleus-U\nMKV\n>P2 Nucleus-U\nMK1V\n")
+    with pytest.raises(InputFormatError, match=r"deeploc.fasta, line 4: .*invalid letter '1'"):
+        read_deeploc(p)
+    p.write_text(">P1 Nucleus-U\n>P2 Nucleus-U\nMKV\n")
+    with pytest.raises(InputFormatError, match=r"line 1: .*'P1' has no sequence"):
+        read_deeploc(p)
+
+
 def test_official_split_is_stratified_disjoint_and_seeded(deeploc):
     s = official_split(deeploc, val_fraction=0.1, seed=3)
     assert len(s["test"]) == 2773

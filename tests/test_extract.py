@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from psl.errors import PslError
 from psl.explain.extract import AttributionTableError, extract_subsequences, salient_segments
 
 
@@ -139,14 +140,21 @@ def test_errors():
     bad.loc[1, "position"] = 5
     with pytest.raises(AttributionTableError, match="position 3 where 2"):
         extract_subsequences(bad)
-    with pytest.raises(ValueError, match="window"):
+    with pytest.raises(PslError, match=r"^window must be >= 1, got 0$") as e:
         extract_subsequences(t, window=0)
-    with pytest.raises(ValueError, match="label"):
+    assert e.value.param == "window"
+    with pytest.raises(PslError, match=r"^label must be one of auto, true, predicted, both, got "
+                       r"'wrong'$") as e:
         extract_subsequences(t, label="wrong")
+    assert e.value.param == "label"
+    with pytest.raises(PslError, match=r"^k must be a finite number, got nan$") as e:
+        extract_subsequences(t, k=float("nan"))
+    assert e.value.param == "k"
     inf = t.copy()
     inf.loc[0, "score"] = np.inf
-    with pytest.raises(ValueError, match="not finite"):
+    with pytest.raises(PslError, match="not finite"):
         extract_subsequences(inf)
+    assert issubclass(AttributionTableError, PslError)  # one line and exit 2 in the CLI
 
 
 def test_unseen_residues_are_ignored_but_can_be_in_windows():

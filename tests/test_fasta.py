@@ -176,3 +176,18 @@ def test_kb_readers_use_the_same_parser(tmp_path):
     assert entries[0].protein_name == "Protein name with (parentheses)"
     assert [loc.label_class for loc in entries[3].locations] == ["Cell.membrane"]
     assert fasta_accession("sp|P12345-2|X desc") == "P12345-2"
+
+
+def test_truncated_gzip_names_the_last_line_read(tmp_path):
+    import zlib
+
+    data = gzip.compress(b">P1 Nucleus-U\nMKVLAAGG\n" * 5000)
+    cut = data[: len(data) // 2]
+    path = tmp_path / "cut.fasta.gz"
+    path.write_bytes(cut)
+    # oracle: the complete lines zlib can recover from the truncated stream
+    recoverable = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(cut).count(b"\n")
+    with pytest.raises(InputFormatError, match="truncated or corrupt gzip after line") as e:
+        read_fasta(path)
+    line = int(re.search(r"after line (\d+)", str(e.value)).group(1))
+    assert 0 < line <= recoverable and line > recoverable // 2  # not "after line 0"

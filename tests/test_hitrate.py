@@ -175,7 +175,8 @@ def test_core_unsorted_occurrences_are_sorted():
 
 def test_core_rejects_unknown_weighting():
     arrays, _ = _core_inputs(_golden_entries(), GOLDEN_ITEMS)
-    with pytest.raises(ValueError, match="unknown weighting 'beta'"):
+    with pytest.raises(ValueError,
+                       match="weighting must be one of paper, normalized, none, got 'beta'"):
         score_occurrences(**arrays, weighting="beta")
 
 
@@ -504,17 +505,19 @@ def test_score_bad_input_names_the_row(golden_kb, change, message):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"weighting": "beta"}, "unknown weighting 'beta' \\(must be one of paper, normalized"),
-        ({"evidence": "ECO"}, "unknown evidence level 'ECO'"),
-        ({"null": -1}, "null replicates must be an integer >= 0, got -1"),
-        ({"group_by": ["method"]}, "group-by column\\(s\\) method not in the input"),
+        ({"weighting": "beta"}, "^weighting must be one of paper, normalized, none, got 'beta'$"),
+        ({"evidence": "ECO"}, "^evidence must be one of any, experimental, got 'ECO'$"),
+        ({"null": -1}, "^null \\(replicates\\) must be an integer >= 0, got -1$"),
+        ({"group_by": ["method"]}, "^group_by column\\(s\\) method not in the input"),
     ],
 )
 def test_score_bad_options(golden_kb, kwargs, message):
+    from psl.errors import PslError
     from psl.hitrate.scorer import score
 
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(PslError, match=message) as e:
         score(golden_kb, _golden_input(), **kwargs)
+    assert e.value.param == next(iter(kwargs))  # the CLI shows the option's flag instead
 
 
 def test_score_equals_reference_on_random_kb(tmp_path):

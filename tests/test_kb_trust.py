@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import duckdb
@@ -288,21 +287,48 @@ def _script_env() -> dict[str, str]:
     return env
 
 
+def _readme_python_snippet() -> str:
+    """The README's Python snippet, as written (the test breaks when README and code drift)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    after = text.split("The same from Python:", 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
 def test_readme_snippet_runs_as_a_plain_script(tmp_path, test_data):
+    # The whole snippet, run as a plain script in a subprocess: kb.build on the shipped sample
+    # flat file (standing in for uniprot_sprot.dat.gz), kb search, psl.score on a subsequence
+    # table of real entries (standing in for the quick start's subs.tsv), psl.predict.
+    import pandas as pd
+    from test_flatfile import biopython_records
+
+    snippet = _readme_python_snippet()
+    assert '"uniprot_sprot.dat.gz"' in snippet and '"subs.tsv"' in snippet
     src = tmp_path / "uniprot_sprot.dat.gz"
     src.write_bytes((test_data / SAMPLE).read_bytes())
+    records = biopython_records(gzip.decompress(src.read_bytes()).decode())
+    proteins = {r.accessions[0]: r.sequence for r in records}  # the KB keeps one per accession
+    picked = [(a, q) for a, q in proteins.items() if len(q) >= 30][:3]
+    pd.DataFrame({
+        "protein": [a for a, _ in picked], "location": ["Nucleus"] * 3,
+        "subsequence": [q[9:16] for _, q in picked], "start": [10] * 3,
+    }).to_csv(tmp_path / "subs.tsv", sep="\t", index=False)
     script = tmp_path / "snippet.py"
-    script.write_text(textwrap.dedent("""\
-        import kb
-        kb.build(["uniprot_sprot.dat.gz"], "kb_sprot")
-        hits = kb.open("kb_sprot").search(["PKKKRKV", "SKL"])
-        print("rows", hits.num_rows)
-        """))
+    script.write_text(snippet)
     res = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=_script_env(),
                          capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stderr
-    assert "rows " in res.stdout and is_complete(tmp_path / "kb_sprot")
+    assert is_complete(tmp_path / "kb_sprot")
     assert read_meta(tmp_path / "kb_sprot")["workers"] == 1
+
+    def occurrences(peptide: str) -> int:  # overlapping matches, a plain loop
+        return sum(1 for q in proteins.values() for i in range(len(q))
+                   if q.startswith(peptide, i))
+
+    want = occurrences("PKKKRKV") + occurrences("SKL")
+    # stdout holds only what the script prints (progress bars go to stderr)
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith(f"{want} occurrences; 3 rows, 3 proteins, "), res.stdout
+    assert "MAAWTRKDELPKKKRKVGGSKL" not in res.stdout and "seq1" in res.stdout
 
 
 def test_unguarded_script_with_workers_fails_fast(tmp_path, test_data):

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from psl.choices import HITRATE_SPLITS, METHODS
 from psl.errors import ConfigError
 from psl.explain.attributions import IGSettings, explain, load_proteins
 from psl.explain.extract import extract_subsequences
@@ -132,14 +133,15 @@ class HitrateExperiment:
         names = [n for n, _ in self.models]
         if len(set(names)) != len(names):
             raise ConfigError(f"model names must be unique, got {names}")
-        if self.split not in ("model", "test", "train", "all"):
-            raise ConfigError(f"split must be model, test, train or all, got {self.split!r}",
-                              param="split")
+        if self.split not in HITRATE_SPLITS:
+            raise ConfigError(f"split must be one of {', '.join(HITRATE_SPLITS)}, got "
+                              f"{self.split!r}", param="split")
         if self.ig_limit is not None and self.ig_limit < 1:
             raise ConfigError(f"ig_limit must be >= 1, got {self.ig_limit}")
-        bad = set(self.methods) - {"attention", "ig"}
+        bad = set(self.methods) - set(METHODS)
         if bad or not self.methods:
-            raise ConfigError(f"methods must be among attention, ig; got {list(self.methods)}")
+            raise ConfigError(f"methods must be among {', '.join(METHODS)}; got "
+                              f"{list(self.methods)}", param="methods")
         if self.n_boot < 1 or self.n_perm < 1 or self.null < 0:
             raise ConfigError("n_boot and n_perm must be >= 1 and null >= 0")
 

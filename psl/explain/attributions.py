@@ -32,7 +32,7 @@ accession, seq_hash`` then one probability column ``p_<class>`` per class. ``pro
 id as given (the FASTA header's first word); ``accession`` the UniProt accession parsed from it
 (``sp|P12345|NAME`` -> ``P12345``; empty when the id is no accession) and ``seq_hash`` the
 protein's sequence hash as the knowledge base stores it
-(:meth:`kb.api.KnowledgeBase.sequence_hash`): ``psl score`` identifies the protein by them,
+(:func:`kb.alphabet.sequence_hash`): ``psl score`` identifies the protein by them,
 never by its id.
 """
 
@@ -50,10 +50,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from kb.alphabet import sequence_hash
 from kb.classes import LOCATION_CLASSES, normalize_class
 from kb.errors import InputFormatError
 from kb.fasta import parse_header
+from psl.choices import EXPLAIN_SPLITS, INFERENCE_ATTENTION, METHODS, TARGETS
 from psl.data import DUAL_LOCATION, encode_batch, read_deeploc
+from psl.errors import PslError
 
 __all__ = [
     "METHODS",
@@ -68,9 +71,8 @@ __all__ = [
     "probability_columns",
 ]
 
-METHODS = ("attention", "ig")
-ATTENTION_CHOICES = ("learned", "uniform", "permute", "random")
-TARGETS = ("predicted", "true")
+#: The attention modes a user picks (``psl.choices.INFERENCE_ATTENTION``).
+ATTENTION_CHOICES = INFERENCE_ATTENTION
 
 
 @dataclass(frozen=True)
@@ -153,11 +155,14 @@ def load_proteins(
         ``(names, sequences, labels)``.
 
     Raises:
-        ValueError: neither or both of ``fasta``/``split``, or an unknown split.
+        PslError: neither or both of ``fasta``/``split``, or an unknown split
+            (:data:`psl.choices.EXPLAIN_SPLITS`).
         InputFormatError: an unreadable FASTA file.
     """
     if (fasta is None) == (split is None):
-        raise ValueError("give exactly one of a FASTA file or a DeepLoc split (test|train|all)")
+        raise PslError(
+            f"give exactly one of fasta (a FASTA file) or split ({_one_of(EXPLAIN_SPLITS)} of "
+            "the DeepLoc 1.0 data)", param=("fasta", "split"))
     if fasta is not None:
         from psl.fasta import read_fasta
 
@@ -166,8 +171,7 @@ def load_proteins(
         return ([r.id for r in recs], [r.sequence for r in recs],
                 [None if r.db is not None else _label_from_header(r.description)
                  for r in recs])
-    if split not in ("test", "train", "all"):
-        raise ValueError(f"split must be test, train or all, got {split!r}")
+    _check_choice("split", split, EXPLAIN_SPLITS)
     df = read_deeploc(deeploc) if deeploc is not None else read_deeploc()
     df = df[df["location"] != DUAL_LOCATION]
     if split != "all":
@@ -210,9 +214,15 @@ def probability_columns(classes: Sequence[str] = LOCATION_CLASSES) -> list[str]:
     return [f"p_{c}" for c in classes]
 
 
+def _one_of(choices: Sequence[str]) -> str:
+    """``a, b or c``."""
+    return ", ".join(choices[:-1]) + " or " + choices[-1] if len(choices) > 1 else choices[0]
+
+
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    """A :class:`PslError` naming parameter ``name`` unless ``value`` is one of ``choices``."""
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        raise PslError(f"{name} must be one of {', '.join(choices)}, got {value!r}", param=name)
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
@@ -337,8 +347,8 @@ def explain(
         then position).
 
     Raises:
-        ValueError: bad choices, mismatched lengths, ``target="true"`` without a true label,
-            or an invalid sequence.
+        PslError: bad choices (:mod:`psl.choices`), mismatched lengths, ``target="true"``
+            without a true label, or an invalid sequence (``param`` names the parameter).
     """
     _check_choice("method", method, METHODS)
     _check_choice("attention", attention, ATTENTION_CHOICES)
@@ -346,12 +356,12 @@ def explain(
     if batch_size is None:
         batch_size = 16 if method == "attention" else 1
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise PslError(f"batch_size must be >= 1, got {batch_size}", param="batch_size")
     n = len(sequences)
     if len(names) != n or any(x is not None and len(x) != n for x in (true_labels, accessions)):
-        raise ValueError("sequences, names, true_labels and accessions must have the same length")
+        raise PslError("sequences, names, true_labels and accessions must have the same length")
     if n == 0:
-        raise ValueError("no protein to explain")
+        raise PslError("no protein to explain")
     labels: list[str | None] = [None] * n
     if true_labels is not None:
         labels = [
@@ -362,9 +372,9 @@ def explain(
     if target == "true" and method == "ig":
         missing = [names[i] for i, t in enumerate(labels) if t is None]
         if missing:
-            raise ValueError(
-                f"--target true needs a true label for every protein; {len(missing)} have none "
-                f"(first: {missing[0]!r})"
+            raise PslError(
+                f"target {target!r} needs a true label for every protein; {len(missing)} have "
+                f"none (first: {missing[0]!r})", param="target",
             )
     ig = ig or IGSettings()
     if max_len is None:
@@ -416,9 +426,8 @@ def explain(
         accessions = [accession_from_id(x) for x in name_arr]
     accession_arr = np.asarray([None if a is None or a == "" else str(a) for a in accessions],
                                dtype=object)
-    from kb.api import KnowledgeBase  # the knowledge base's own hash: psl score matches on it
 
-    hash_arr = np.asarray([KnowledgeBase.sequence_hash(s) for s in seqs], dtype=object)
+    hash_arr = np.asarray([sequence_hash(s) for s in seqs], dtype=object)
     label_arr = np.asarray(labels, dtype=object)
     class_arr = np.asarray(classes, dtype=object)
     table = pd.DataFrame(

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from psl.choices import LABEL_KINDS
+from psl.errors import PslError
 
 __all__ = [
     "ATTRIBUTION_COLUMNS",
@@ -51,7 +52,7 @@ IDENTITY_COLUMNS = ("accession", "seq_hash")
 LABEL_CHOICES = LABEL_KINDS
 
 
-class AttributionTableError(ValueError):
+class AttributionTableError(PslError):
     """An attribution table that lacks columns or has inconsistent rows."""
 
 
@@ -78,20 +79,21 @@ def salient_segments(
         segments, sorted; a segment never crosses a protein boundary.
 
     Raises:
-        ValueError: if ``window < 1``, the arrays differ in length, or a score is infinite.
+        PslError: ``window < 1`` (``param="window"``), the arrays differ in length, or a
+            score is infinite.
     """
     protein_id = np.asarray(protein_id)
     scores = np.asarray(scores, dtype=np.float64)
     if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
+        raise PslError(f"window must be >= 1, got {window}", param="window")
     if protein_id.shape != scores.shape or scores.ndim != 1:
-        raise ValueError("protein_id and scores must be 1-D arrays of the same length")
+        raise PslError("protein_id and scores must be 1-D arrays of the same length")
     n = scores.size
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     if np.isinf(scores).any():
         bad = int(np.flatnonzero(np.isinf(scores))[0])
-        raise ValueError(f"score at row {bad} is not finite ({scores[bad]})")
+        raise PslError(f"score at row {bad} is not finite ({scores[bad]})")
     seen = ~np.isnan(scores)  # NaN = a residue the model did not see (cropped): never salient
     vals = np.where(seen, scores, 0.0)
     # Protein blocks: [block_start, block_end) in row indices.
@@ -170,12 +172,14 @@ def extract_subsequences(
     Raises:
         AttributionTableError: missing columns, or positions of a protein that are not
             1..L without gaps.
-        ValueError: bad ``k``/``window``/``label``.
+        PslError: bad ``k``/``window``/``label`` (``label``: one of
+            :data:`psl.choices.LABEL_KINDS`); ``param`` names the parameter.
     """
-    if label not in LABEL_CHOICES:
-        raise ValueError(f"label must be one of {', '.join(LABEL_CHOICES)}, got {label!r}")
+    if label not in LABEL_KINDS:
+        raise PslError(f"label must be one of {', '.join(LABEL_KINDS)}, got {label!r}",
+                       param="label")
     if not np.isfinite(k):
-        raise ValueError(f"k must be a finite number, got {k}")
+        raise PslError(f"k must be a finite number, got {k}", param="k")
     _check_table(table)
     run_cols = [c for c in ("method", "attention", "target") if c in table.columns]
     df = table.sort_values([*run_cols, "protein", "position"], kind="stable").reset_index(

@@ -40,9 +40,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from kb.alphabet import SEQUENCE_LETTERS
+from kb.alphabet import SEQUENCE_LETTERS, sequence_hash
 from kb.classes import LOCATION_CLASSES, normalize_class
 from kb.errors import InvalidPeptideError
+from psl.choices import EVIDENCE_LEVELS, WEIGHTINGS
 from psl.errors import PslError
 from psl.tables_io import require_columns
 
@@ -61,10 +62,8 @@ __all__ = [
     "score",
 ]
 
-#: Weightings of the hit rate (see the module docstring).
-WEIGHTINGS: tuple[str, ...] = ("paper", "normalized", "none")
-#: Evidence levels of the location rows used: all, or experimental only.
-EVIDENCE_LEVELS: tuple[str, ...] = ("any", "experimental")
+# WEIGHTINGS (see the module docstring) and EVIDENCE_LEVELS (all location rows, or experimental
+# ones only) are psl.choices' tuples, re-exported here.
 #: The ECO code of experimental evidence (what DeepLoc used).
 EXPERIMENTAL_EVIDENCE = "ECO:0000269"
 #: Columns an input table must have.
@@ -88,9 +87,10 @@ _PEPTIDE = "[" + "".join(sorted(SEQUENCE_LETTERS)) + "]+"
 _MAX_REPORTED = 5
 
 
-def _check_choice(what: str, value: object, allowed: Sequence[str]) -> None:
+def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
+    """A :class:`PslError` naming parameter ``name`` unless ``value`` is one of ``allowed``."""
     if value not in allowed:
-        raise ValueError(f"unknown {what} {value!r} (must be one of {', '.join(allowed)})")
+        raise PslError(f"{name} must be one of {', '.join(allowed)}, got {value!r}", param=name)
 
 
 class SearchableKB(Protocol):
@@ -110,9 +110,6 @@ class SearchableKB(Protocol):
     def isoform_groups(self) -> np.ndarray: ...
 
     def isoform_group_ids(self, accessions: Sequence[str | None]) -> np.ndarray: ...
-
-    @staticmethod
-    def sequence_hash(sequence: str) -> str: ...
 
 
 # --------------------------------------------------------------------------------------
@@ -248,7 +245,7 @@ def score_occurrences(
         :class:`ItemScores`.
 
     Raises:
-        ValueError: unknown weighting or arrays of inconsistent lengths.
+        PslError: unknown weighting. ValueError: arrays of inconsistent lengths.
     """
     _check_choice("weighting", weighting, WEIGHTINGS)
     occ_query = np.asarray(occ_query, dtype=np.int64)
@@ -393,7 +390,7 @@ def _first_per_protein(protein: np.ndarray, values: np.ndarray, column: str,
     if (n_values > 1).any():
         name = str(n_values.index[np.flatnonzero(n_values.to_numpy() > 1)[0]])
         row = int(np.flatnonzero(protein == name)[0]) + 1
-        raise ValueError(
+        raise PslError(
             f"{_where(source, row)}: protein {name!r} has different values in the "
             f"{column!r} column"
         )
@@ -425,7 +422,7 @@ def _clean_input(table: pd.DataFrame, source: str | Path | None,
     codes, uniques = pd.factorize(table["location"], use_na_sentinel=True)
     if (codes < 0).any():
         row = int(np.flatnonzero(codes < 0)[0]) + 1
-        raise ValueError(f"{_where(source, row)}: location is empty")
+        raise PslError(f"{_where(source, row)}: location is empty")
     class_of_unique = np.empty(len(uniques), dtype=np.int64)
     for i, name in enumerate(uniques):
         row = int(np.flatnonzero(codes == i)[0]) + 1
@@ -442,7 +439,7 @@ def _clean_input(table: pd.DataFrame, source: str | Path | None,
         row = int(np.flatnonzero(bad)[0])
         value = table["start"].iloc[row]
         shown = repr(value) if isinstance(value, str) else str(value)
-        raise ValueError(
+        raise PslError(
             f"{_where(source, row + 1)}: start must be a 1-based position (an integer >= 1), "
             f"got {shown}"
         )
@@ -460,7 +457,7 @@ def _clean_input(table: pd.DataFrame, source: str | Path | None,
                         dtype=bool)
         if not ok.all():
             row = int(np.flatnonzero(~ok)[0])
-            raise ValueError(
+            raise PslError(
                 f"{_where(source, row + 1)}: seq_hash must be 32 hexadecimal digits (the MD5 of "
                 f"the sequence), got {hashes[row]!r}"
             )
@@ -587,7 +584,7 @@ def _protein_sequences(
     hashes = _per_protein(cols.get("seq_hash"), code_of_row, n)
     has_given = np.asarray([g is not None for g in given], dtype=bool)
     for i in np.flatnonzero(has_given).tolist():  # the given sequence decides its hash
-        hashes[i] = kb.sequence_hash(given[i])
+        hashes[i] = sequence_hash(given[i])
     has_hash = np.asarray([h is not None for h in hashes], dtype=bool)
 
     entry = kb.entry_ids(accession.tolist())  # exact accession, -1 when absent
@@ -682,14 +679,15 @@ def score(
         :class:`HitRates`.
 
     Raises:
-        ValueError: bad options; bad input (missing columns, a column of lists, unknown
+        PslError: bad options (``param`` names the parameter; choices from
+            :mod:`psl.choices`); bad input (missing columns, a column of lists, unknown
             locations, empty or non-amino-acid subsequences, bad starts or hashes), with the
             file, column and row.
     """
     _check_choice("weighting", weighting, WEIGHTINGS)
-    _check_choice("evidence level", evidence, EVIDENCE_LEVELS)
+    _check_choice("evidence", evidence, EVIDENCE_LEVELS)
     if isinstance(null, bool) or not isinstance(null, int | np.integer) or null < 0:
-        raise ValueError(f"null replicates must be an integer >= 0, got {null!r}")
+        raise PslError(f"null (replicates) must be an integer >= 0, got {null!r}", param="null")
     if isinstance(kb, str | Path):
         from kb.opener import open as open_kb  # single or sharded
 
@@ -705,9 +703,9 @@ def score(
     group_by = list(group_by)
     missing = [c for c in group_by if c not in frame.columns]
     if missing:
-        raise ValueError(
-            f"group-by column(s) {', '.join(missing)} not in the input "
-            f"(columns: {', '.join(map(str, frame.columns))})"
+        raise PslError(
+            f"group_by column(s) {', '.join(missing)} not in the input "
+            f"(columns: {', '.join(map(str, frame.columns))})", param="group_by",
         )
     say = progress or (lambda stage: None)
     say("checking input")
