@@ -38,6 +38,7 @@ from typing import Any, BinaryIO
 from kb import layout
 from kb.atomic import public_mode
 from kb.errors import InputFormatError, KBError
+from kb.flatfile import last_entry_end
 from kb.layout import sha256_file
 from kb.records import Entry
 from kb.store import MIN_EVIDENCE, SCHEMA_VERSION, SUCCESS_FILE, KBWriter
@@ -146,25 +147,12 @@ def _decompressed(handle: io.BufferedReader, name: str, size: int) -> Iterator[b
         raise InputFormatError(f"truncated or corrupt gzip data ({e})", name) from None
 
 
-def _last_terminator_end(data: bytes) -> int:
-    """Offset just after the last complete ``//`` line of ``data`` (0 if none)."""
-    end = len(data)
-    while True:
-        pos = data.rfind(b"\n//", 0, end)
-        if pos < 0:
-            return 0
-        nl = data.find(b"\n", pos + 3)
-        if nl >= 0 and not data[pos + 3 : nl].strip():
-            return nl + 1
-        end = pos
-
-
 def _entry_chunks(blocks: Iterator[bytes]) -> Iterator[bytes]:
     """Re-cut decompressed blocks into chunks that end at an entry's ``//`` line."""
     carry = b""
     for block in blocks:
         data = carry + block
-        cut = _last_terminator_end(data)
+        cut = last_entry_end(data)
         if cut == 0:
             carry = data
             continue

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Union
 
 __all__ = [
+    "LocatedError",
     "KBError",
     "InputFormatError",
     "InvalidPeptideError",
@@ -22,11 +23,13 @@ __all__ = [
 ErrorSink = Union[list, Callable[["KBError"], object], None]  # noqa: UP007
 
 
-class KBError(ValueError):
-    """Base class of knowledge-base errors; carries the file and line when known.
+class LocatedError(ValueError):
+    """A user error that carries where it happened: the file and line when known
+    (``str(err)`` is ``"FILE[, line N]: message"``) and the function parameter(s) at fault.
 
-    ``param`` names the function parameter(s) at fault, as the message does; the CLI shows
-    the option's flag in their place (``cli.apps.user_errors``).
+    ``param`` names the parameter(s), as the message does; the CLI shows the option's flag in
+    their place (``cli.apps.user_errors``). The base of :class:`KBError` and of psl's
+    ``PslError``.
     """
 
     def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
@@ -42,6 +45,10 @@ class KBError(ValueError):
                 where += f", line {line}"
             where += ": "
         super().__init__(where + message)
+
+
+class KBError(LocatedError):
+    """Base class of knowledge-base errors; carries the file and line when known."""
 
 
 class InputFormatError(KBError):

@@ -41,6 +41,7 @@ __all__ = [
     "parse",
     "read",
     "parse_subcellular_location",
+    "last_entry_end",
 ]
 
 #: Feature keys (``FT`` lines) kept in :attr:`kb.records.Entry.features`; others are skipped.
@@ -904,6 +905,20 @@ def _recover(
         yield _parse_entry(rest, line_next, name)
     except FlatFileError as exc2:
         yield from _recover(rest, line_next, name, exc2)
+
+
+def last_entry_end(data: bytes) -> int:
+    """Offset just after the last complete ``//`` line of ``data`` (0 if none): where a
+    chunk of a flat file can be cut between entries (the build's reader, the shard planner)."""
+    end = len(data)
+    while True:
+        pos = data.rfind(b"\n//", 0, end)
+        if pos < 0:
+            return 0
+        nl = data.find(b"\n", pos + 3)
+        if nl >= 0 and not data[pos + 3 : nl].strip():
+            return nl + 1
+        end = pos
 
 
 def parse(source: Source, *, strict: bool = False, errors: ErrorSink = None) -> Iterator[Entry]:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.errors import InputFormatError, KBError
+from kb.flatfile import last_entry_end
 
 __all__ = ["MAX_SHARD_RESIDUES", "Piece", "ScannedInput", "scan_input", "plan", "write_piece"]
 
@@ -111,15 +112,7 @@ class _HashingReader:
 def _cut_of(data: bytes, fmt: str) -> int:
     """Offset just after the last complete entry boundary of ``data`` (0 if none)."""
     if fmt == "flatfile":
-        end = len(data)
-        while True:  # the last "//" line that is complete (followed by a newline)
-            pos = data.rfind(b"\n//", 0, end)
-            if pos < 0:
-                return 0
-            nl = data.find(b"\n", pos + 3)
-            if nl >= 0 and not data[pos + 3 : nl].strip():
-                return nl + 1
-            end = pos
+        return last_entry_end(data)
     if fmt == "fasta":
         return data.rfind(b"\n>") + 1
     return data.rfind(b"\n") + 1

@@ -5,29 +5,14 @@ The CLI turns every ``ValueError`` into one line and exit code 2 (``cli/apps.py`
 
 from __future__ import annotations
 
-from pathlib import Path
+from kb.errors import LocatedError
 
 __all__ = ["PslError", "CheckpointError", "ConfigError"]
 
 
-class PslError(ValueError):
-    """A user error in psl: bad input data, configuration or checkpoint.
-
-    Carries the file (and line) when known; ``str(err)`` is ``"FILE[, line N]: message"``.
-    ``param`` names the function parameter(s) at fault, as the message does; the CLI shows
-    the option's flag in their place (``cli.apps.user_errors``).
-    """
-
-    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
-                 *, param: str | tuple[str, ...] | None = None):
-        self.path = str(path) if path is not None else None
-        self.line = line
-        self.param = param
-        self.message = message
-        where = ""
-        if self.path is not None:
-            where = self.path + (f", line {line}" if line is not None else "") + ": "
-        super().__init__(where + message)
+class PslError(LocatedError):
+    """A user error in psl: bad input data, configuration or checkpoint (a ``ValueError``
+    that carries the file, line and parameter when known, like ``kb.errors.KBError``)."""
 
 
 class CheckpointError(PslError):
