@@ -125,7 +125,7 @@ def read_kb(path: str | Path, multilabel: str = "drop", evidence: str = "any"
     """The entries of a knowledge base (``kb build``) whose locations map to a class.
 
     Uses the public API only: :func:`kb.open`, ``KnowledgeBase.accessions``,
-    ``KnowledgeBase.locations`` and ``KnowledgeBase.store.sequence``.
+    ``KnowledgeBase.locations`` and ``KnowledgeBase.sequence_arrays``.
 
     Arguments:
         path: the knowledge-base directory.
@@ -150,7 +150,9 @@ def read_kb(path: str | Path, multilabel: str = "drop", evidence: str = "any"
             loc = loc[loc["evidence"].fillna("").str.contains(EXPERIMENTAL_EVIDENCE,
                                                                regex=False)]
         by_acc = loc.groupby("accession", sort=False)["class"].apply(list).to_dict()
-        rows = [(a, base.store.sequence(i), [normalize_class(c) for c in by_acc.get(a, [])])
+        residues, offsets = base.sequence_arrays()
+        rows = [(a, residues[offsets[i]:offsets[i + 1] - 1].tobytes().decode("ascii"),
+                 [normalize_class(c) for c in by_acc.get(a, [])])
                 for i, a in enumerate(accs)]
     df, counts = _single_label(rows, multilabel, str(path))
     if df.empty:

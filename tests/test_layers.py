@@ -5,6 +5,7 @@ layers below it (docs/architecture.md). Imports inside functions count too.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,14 @@ def test_torch_free_modules(module):
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, f"{module} imports torch\n{res.stderr}"
+
+
+def test_psl_asks_kb_through_methods_not_its_tables():
+    """psl runs no SQL and never reaches into a KnowledgeBase's connection or sequence store
+    (``docs/architecture.md``: a stage talks to kb through ``KnowledgeBase`` methods)."""
+    pattern = re.compile(r"\.(con|store)\b(?!\w)|\bexecute\(|^\s*(import|from) duckdb\b")
+    bad = [f"{p.relative_to(REPO)}:{i}: {line.strip()}"
+           for p in (REPO / "psl").rglob("*.py")
+           for i, line in enumerate(p.read_text().splitlines(), start=1)
+           if pattern.search(line.split("#")[0])]
+    assert bad == []
