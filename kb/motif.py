@@ -61,8 +61,13 @@ MOTIF_COLUMNS = ("motif", "accession", "start", "end", "match")
 #: Accepted ``syntax`` values.
 SYNTAXES = ("prosite", "regex")
 _UNBOUNDED = 1 << 30
-#: Elements at a fixed offset checked (rarest first) before a start is expanded.
-_N_FILTERS = 4
+#: Residues at fixed offsets checked (rarest first) before a start is expanded (or, for a
+#: fixed-length pattern, reported).
+_MAX_FILTERS = 48
+#: Widest range of starts one placement of a pattern's filter segment may imply.
+_MAX_WINDOW = 64
+#: Cost of expanding one start relative to checking one residue (picks the filter segment).
+_EXPAND_COST = 20.0
 _LETTERS = "".join(sorted(SEQUENCE_LETTERS))
 #: Swiss-Prot composition (percent, release statistics): picks each pattern's rarest element.
 _COMPOSITION = {
@@ -340,24 +345,55 @@ def compile_motifs(patterns: Sequence[str] | str, syntax: str = "prosite") -> li
 
 
 # ------------------------------------------------------------------------------ planning
-def _filter_elements(motif: Motif) -> list[tuple[int, np.ndarray]]:
-    """(offset from the match start, allowed bytes) of the elements at a fixed offset with at
-    least one mandatory residue, most selective first (Swiss-Prot composition)."""
-    freq = np.zeros(256)
-    for aa, f in _COMPOSITION.items():
-        freq[ord(aa)] = f
-    freq[[ord(c) for c in "BZJUOX"]] = 0.01
-    found = []
-    offset = 0
+def _segments(motif: Motif) -> list[tuple[int, int, list[tuple[int, np.ndarray]]]]:
+    """The pattern cut at its variable repeats into segments of elements at fixed offsets from
+    each other: ``(lo, hi, positions)`` with the segment's offset from the match start between
+    ``lo`` and ``hi`` and ``positions`` the (offset in the segment, allowed bytes) of each
+    mandatory residue (a variable element's minimum repeats end the segment before it)."""
+    segs = []
+    cur: list[tuple[int, np.ndarray]] = []
+    lo = hi = pos = 0
     last = motif.n_elements - (1 if motif.end_alternative else 0)
     for e in range(last):
-        for r in range(int(motif.min_repeat[e])):
-            found.append((float(freq[motif.allowed[e]].sum()), offset + r, motif.allowed[e]))
-        if motif.min_repeat[e] != motif.max_repeat[e]:
-            break
-        offset += int(motif.min_repeat[e])
-    found.sort(key=lambda t: (t[0], t[1]))
-    return [(o, a) for _, o, a in found]
+        mn, mx = int(motif.min_repeat[e]), int(motif.max_repeat[e])
+        cur.extend((pos + r, motif.allowed[e]) for r in range(mn))
+        pos += mn
+        if mn != mx:
+            if cur:
+                segs.append((lo, hi, cur))
+            lo, hi = lo + pos, min(hi + pos + mx - mn, _UNBOUNDED)
+            cur, pos = [], 0
+    if cur:
+        segs.append((lo, hi, cur))
+    return segs
+
+
+def _filter_elements(motif: Motif) -> tuple[int, int, list[tuple[int, np.ndarray]], bool]:
+    """The segment (:func:`_segments`) whose residues at fixed offsets pass least often on
+    Swiss-Prot's composition, times the starts each placement implies: ``(lo, hi, positions
+    most selective first, exact)``; ``exact`` when the segment is the whole fixed-length
+    pattern (a placement passing every position is a match, no expansion needed)."""
+    freq = np.zeros(256)
+    for aa, f in _COMPOSITION.items():
+        freq[ord(aa)] = f / 100
+    freq[[ord(c) for c in "BZJUOX"]] = 0.0001
+    best = None
+    for lo, hi, pos in _segments(motif):
+        if hi - lo > _MAX_WINDOW:
+            continue
+        ranked = sorted(((float(freq[a].sum()), o, a) for o, a in pos), key=lambda t: (t[0], t[1]))
+        ranked = ranked[:_MAX_FILTERS]
+        # cost per residue: walking the first filter's list + expanding the survivors' starts
+        cost = ranked[0][0] + _EXPAND_COST * (hi - lo + 1) * float(np.prod([t[0] for t in ranked]))
+        if best is None or cost < best[0]:
+            best = (cost, lo, hi, [(o, a) for _, o, a in ranked], len(pos))
+    if best is None:
+        return 0, 0, [], False
+    _, lo, hi, ranked, n_pos = best
+    lengths = motif.length_range()
+    exact = (not (motif.anchor_start or motif.anchor_end or motif.end_alternative)
+             and lengths[0] == lengths[1] == n_pos == len(ranked) and lo == hi == 0)
+    return lo, hi, ranked, exact
 
 
 def _pack(motifs: list[Motif]):
@@ -369,10 +405,13 @@ def _pack(motifs: list[Motif]):
     maxs = np.concatenate([m.max_repeat for m in motifs])
     flags = np.zeros((n_pat, 3), dtype=np.int64)  # anchor_start, anchor_end, end_alternative
     lengths = np.zeros((n_pat, 2), dtype=np.int64)
-    # filter 1: the byte -> patterns lists (CSR) of each pattern's rarest fixed element;
-    # filters 2..: the next rarest, checked before expanding (offset -1: none)
-    filt_off = np.full((n_pat, _N_FILTERS), -1, dtype=np.int64)
-    filt2 = np.zeros((n_pat, _N_FILTERS, 256), dtype=np.uint8)
+    # filter 1: the byte -> patterns lists (CSR) of the rarest position of each pattern's
+    # filter segment; filters 2..: the next rarest, checked before expanding (offset -1: none);
+    # seg[p] = (lo, hi, exact): the starts a placement implies, and "no expansion needed"
+    n_filt = max([len(_filter_elements(m)[2]) for m in motifs] + [1])
+    filt_off = np.full((n_pat, n_filt), -1, dtype=np.int64)
+    filt2 = np.zeros((n_pat, n_filt, 256), dtype=np.uint8)
+    seg = np.zeros((n_pat, 3), dtype=np.int64)
     by_byte: list[list[int]] = [[] for _ in range(256)]
     for p, m in enumerate(motifs):
         flags[p] = (m.anchor_start, m.anchor_end, m.end_alternative)
@@ -380,11 +419,12 @@ def _pack(motifs: list[Motif]):
         filt_off[p, 0] = 0
         if m.anchor_start or m.anchor_end:
             continue  # tried at their few possible starts only
-        filters = _filter_elements(m)
+        lo, hi, filters, exact = _filter_elements(m)
+        seg[p] = (lo, hi, exact)
         allow = filters[0][1] if filters else _ANY
         if filters:
             filt_off[p, 0] = filters[0][0]
-        for f in range(1, min(_N_FILTERS, len(filters))):
+        for f in range(1, len(filters)):
             filt_off[p, f] = filters[f][0]
             filt2[p, f] = filters[f][1]
         for b in np.flatnonzero(allow).tolist():
@@ -392,7 +432,8 @@ def _pack(motifs: list[Motif]):
     byte_off = np.zeros(257, dtype=np.int64)
     np.cumsum([len(x) for x in by_byte], out=byte_off[1:])
     byte_pats = np.array([p for x in by_byte for p in x], dtype=np.int64)
-    return el_off, allowed, mins, maxs, flags, filt_off, filt2, byte_off, byte_pats, lengths
+    return (el_off, allowed, mins, maxs, flags, filt_off, filt2, seg, byte_off, byte_pats,
+            lengths)
 
 
 # -------------------------------------------------------------------------------- kernel
@@ -461,7 +502,7 @@ def _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, s, ends, n_ends)
 
 @numba.njit(parallel=True, cache=True)
 def _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins, maxs, flags,
-          filt_off, filt2, byte_off, byte_pats, lengths, max_len, out_pat, out_ent, out_start,
+          filt_off, filt2, seg, byte_off, byte_pats, lengths, max_len, out_pat, out_ent, out_start,
           out_end, counts):  # pragma: no cover - numba
     n_pat = el_off.shape[0] - 1
     for c in numba.prange(chunk_lo.shape[0]):
@@ -469,6 +510,8 @@ def _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins
         cur = np.empty(max_len + 2, dtype=np.int64)
         nxt = np.empty(max_len + 2, dtype=np.int64)
         ends = np.empty(max_len + 2, dtype=np.int64)
+        last_ent = np.full(n_pat, -1, dtype=np.int64)
+        last_s = np.zeros(n_pat, dtype=np.int64)
         clock = 0
         w = out_off[c]
         cap = out_off[c] + caps[c]
@@ -490,35 +533,51 @@ def _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins
                                             stamps, clock, cur, nxt, ends)
                     w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, s, ends,
                               n_ends)
-            # the others: starts implied by each residue allowed at a pattern's filter element
+            # the others: placements of each pattern's filter segment implied by each residue
+            # allowed at its rarest position; each start the placements imply is expanded once
+            # (the starts' windows slide with q: starts up to last_s[p] are done)
             for q in range(length):
                 b = res[a + q]
                 for t in range(byte_off[b], byte_off[b + 1]):
                     p = byte_pats[t]
-                    s = q - filt_off[p, 0]
-                    if s < 0:
+                    g = q - filt_off[p, 0]
+                    if g < 0:
                         continue
                     ok = True
                     for f in range(1, filt_off.shape[1]):
                         o2 = filt_off[p, f]
                         if o2 < 0:
                             break
-                        if s + o2 >= length or filt2[p, f, res[a + s + o2]] == 0:
+                        if g + o2 >= length or filt2[p, f, res[a + g + o2]] == 0:
                             ok = False
                             break
                     if not ok:
                         continue
-                    n_ends, clock = _expand(res, a, length, s, el_off[p], el_off[p + 1],
-                                            allowed, mins, maxs, flags[p, 2] == 1, False,
-                                            stamps, clock, cur, nxt, ends)
-                    if n_ends:
-                        w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, s,
-                                  ends, n_ends)
+                    if seg[p, 2] == 1:  # fixed length, every position checked: a match
+                        ends[0] = g + lengths[p, 0]
+                        w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, g,
+                                  ends, 1)
+                        continue
+                    s_hi = g - seg[p, 0]
+                    s_lo = max(g - seg[p, 1], 0)
+                    if last_ent[p] != ent:
+                        last_ent[p] = ent
+                        last_s[p] = -1
+                    s_lo = max(s_lo, last_s[p] + 1)
+                    if s_hi > last_s[p]:
+                        last_s[p] = s_hi
+                    for s in range(s_lo, s_hi + 1):
+                        n_ends, clock = _expand(res, a, length, s, el_off[p], el_off[p + 1],
+                                                allowed, mins, maxs, flags[p, 2] == 1, False,
+                                                stamps, clock, cur, nxt, ends)
+                        if n_ends:
+                            w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, s,
+                                      ends, n_ends)
         counts[c] = w - out_off[c]
 
 
 def _run(store: SequenceStore, packed, chunk_lo, chunk_hi, caps):
-    el_off, allowed, mins, maxs, flags, filt_off, filt2, byte_off, byte_pats, lengths = packed
+    el_off, allowed, mins, maxs, flags, filt_off, filt2, seg, byte_off, byte_pats, lengths = packed
     res = np.asarray(store.residues)
     offsets = np.asarray(store.offsets)
     out_off = np.zeros(chunk_lo.shape[0] + 1, dtype=np.int64)
@@ -528,7 +587,7 @@ def _run(store: SequenceStore, packed, chunk_lo, chunk_hi, caps):
     counts = np.zeros(chunk_lo.shape[0], dtype=np.int64)
     max_len = int(store.lengths().max()) if len(store) else 0
     _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins, maxs, flags,
-          filt_off, filt2, byte_off, byte_pats, lengths, max_len, *out, counts)
+          filt_off, filt2, seg, byte_off, byte_pats, lengths, max_len, *out, counts)
     return out_off, out, counts
 
 
@@ -584,7 +643,9 @@ def find_motifs(
         for t in range(4):
             parts[t].append(arrays[t][a:a + m])
     pat, ent, start, end = (np.concatenate(p) for p in parts)
-    order = np.argsort(pat, kind="stable")
+    # a stable sort on 16-bit keys is a radix sort
+    key = pat.astype(np.uint16) if len(motifs) <= 1 << 16 else pat
+    order = np.argsort(key, kind="stable")
     return pat[order], ent[order], start[order], end[order]
 
 
