@@ -655,38 +655,49 @@ def motif_table(
 ) -> pa.Table:
     """Rows ``motif, accession, start, end`` (1-based inclusive), ``match`` [, ``entry_id``]."""
     pat, ent, start, end = hits
-    res = np.asarray(store.residues)
-    base = np.asarray(store.offsets)[ent] + start
-    lens = (end - start).astype(np.int64)
-    m_off = np.zeros(lens.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lens, out=m_off[1:])
-    buf = np.empty(int(m_off[-1]), dtype=np.uint8)
-    if buf.shape[0]:
-        _gather(res, base.astype(np.int64), m_off, buf)
-    kind = pa.string() if m_off[-1] < 2**31 else pa.large_string()
-    match = pa.Array.from_buffers(
-        kind, lens.shape[0],
-        [None, pa.py_buffer(m_off.astype(np.int32) if kind == pa.string() else m_off),
-         pa.py_buffer(buf)])
+    texts = [m.text.encode() for m in motifs]
+    t_len = np.array([len(t) for t in texts], dtype=np.int64)
+    t_start = np.zeros(len(texts), dtype=np.int64)
+    np.cumsum(t_len[:-1], out=t_start[1:])
+    t_buf = np.frombuffer(b"".join(texts) or b"\0", dtype=np.uint8)
     cols = {
-        "motif": pa.array([m.text for m in motifs], pa.string()).take(pa.array(pat)),
+        "motif": _strings(t_buf, t_start, t_len, pat),
         "accession": accessions.take(pa.array(ent)),
         "start": pa.array((start + 1).astype(np.int32)),
         "end": pa.array(end.astype(np.int32)),
-        "match": match,
+        "match": _strings(np.asarray(store.residues), np.asarray(store.offsets), None, ent,
+                          start, end),
     }
     if entry_id:
         cols["entry_id"] = pa.array(ent.astype(np.int32))
     return pa.table(cols)
 
 
-@numba.njit(parallel=True, cache=True)
-def _gather(res, base, m_off, buf):  # pragma: no cover - numba
-    for i in numba.prange(base.shape[0]):
-        w = m_off[i]
-        for t in range(m_off[i + 1] - w):
-            buf[w + t] = res[base[i] + t]
+def _strings(src, first, length, idx, start=None, end=None) -> pa.Array:
+    """Arrow strings ``src[first[idx] : first[idx] + length[idx]]`` (or, with ``start``/``end``,
+    ``src[first[idx] + start : first[idx] + end]``), gathered in parallel into one buffer."""
+    n = idx.shape[0]
+    lens = (length[idx] if start is None else end - start).astype(np.int64)
+    total = int(lens.sum())
+    large = total >= 2**31
+    off = np.zeros(n + 1, dtype=np.int64 if large else np.int32)
+    np.cumsum(lens, out=off[1:])
+    buf = np.empty(total, dtype=np.uint8)
+    if total:
+        _gather(src, first, idx, np.zeros(0, np.int32) if start is None else start, off, buf)
+    return pa.Array.from_buffers(pa.large_string() if large else pa.string(), n,
+                                 [None, pa.py_buffer(off), pa.py_buffer(buf)])
 
+
+@numba.njit(parallel=True, cache=True)
+def _gather(src, first, idx, start, off, buf):  # pragma: no cover - numba
+    for i in numba.prange(idx.shape[0]):
+        b = first[idx[i]]
+        if start.shape[0]:
+            b += start[i]
+        w = off[i]
+        for t in range(off[i + 1] - w):
+            buf[w + t] = src[b + t]
 
 
 def motifs_in_fasta(path, patterns: Sequence[str] | str, syntax: str = "prosite") -> pa.Table:
