@@ -69,6 +69,9 @@ _MAX_WINDOW = 64
 #: Cost of expanding one start relative to checking one residue (picks the filter segment).
 _EXPAND_COST = 20.0
 _LETTERS = "".join(sorted(SEQUENCE_LETTERS))
+#: Byte -> bit of the filter masks: ``A``..``Z`` -> 1..26, anything else 31 (never allowed).
+_CODE = np.full(256, 31, dtype=np.uint32)
+_CODE[ord("A"):ord("Z") + 1] = np.arange(1, 27)
 #: Swiss-Prot composition (percent, release statistics): picks each pattern's rarest element.
 _COMPOSITION = {
     "A": 8.25, "R": 5.53, "N": 4.06, "D": 5.45, "C": 1.37, "Q": 3.93, "E": 6.75,
@@ -371,8 +374,9 @@ def _segments(motif: Motif) -> list[tuple[int, int, list[tuple[int, np.ndarray]]
 def _filter_elements(motif: Motif) -> tuple[int, int, list[tuple[int, np.ndarray]], bool]:
     """The segment (:func:`_segments`) whose residues at fixed offsets pass least often on
     Swiss-Prot's composition, times the starts each placement implies: ``(lo, hi, positions
-    most selective first, exact)``; ``exact`` when the segment is the whole fixed-length
-    pattern (a placement passing every position is a match, no expansion needed)."""
+    most selective first, exact)``; ``exact`` 1 when the segment is the whole fixed-length
+    pattern (a placement passing every position is a match, no expansion needed), 2 when it
+    is all but a last element that may be the C-terminus (``[G>]``), 0 otherwise."""
     freq = np.zeros(256)
     for aa, f in _COMPOSITION.items():
         freq[ord(aa)] = f / 100
@@ -391,9 +395,19 @@ def _filter_elements(motif: Motif) -> tuple[int, int, list[tuple[int, np.ndarray
         return 0, 0, [], False
     _, lo, hi, ranked, n_pos = best
     lengths = motif.length_range()
-    exact = (not (motif.anchor_start or motif.anchor_end or motif.end_alternative)
-             and lengths[0] == lengths[1] == n_pos == len(ranked) and lo == hi == 0)
-    return lo, hi, ranked, exact
+    fixed = (not (motif.anchor_start or motif.anchor_end) and lo == hi == 0
+             and bool((motif.min_repeat == motif.max_repeat).all()) and n_pos == len(ranked))
+    if fixed and not motif.end_alternative and n_pos == lengths[0]:
+        return lo, hi, ranked, 1
+    if fixed and motif.end_alternative and n_pos == lengths[0] >= 1:
+        return lo, hi, ranked, 2  # the last element (not in the segment) or the C-terminus
+    return lo, hi, ranked, 0
+
+
+def _mask_bits(allowed: np.ndarray) -> int:
+    """An allowed-byte table as a bit mask over :data:`_CODE`."""
+    return int(np.bitwise_or.reduce(np.left_shift(1, _CODE[np.flatnonzero(allowed)]).astype(
+        np.int64), initial=0))
 
 
 def _pack(motifs: list[Motif]):
@@ -407,10 +421,11 @@ def _pack(motifs: list[Motif]):
     lengths = np.zeros((n_pat, 2), dtype=np.int64)
     # filter 1: the byte -> patterns lists (CSR) of the rarest position of each pattern's
     # filter segment; filters 2..: the next rarest, checked before expanding (offset -1: none);
-    # seg[p] = (lo, hi, exact): the starts a placement implies, and "no expansion needed"
+    # seg[p] = (lo, hi, exact): the starts a placement implies, and "no expansion needed";
+    # filters are bit masks over _CODE (letter -> bit) to keep them in cache
     n_filt = max([len(_filter_elements(m)[2]) for m in motifs] + [1])
     filt_off = np.full((n_pat, n_filt), -1, dtype=np.int64)
-    filt2 = np.zeros((n_pat, n_filt, 256), dtype=np.uint8)
+    filt2 = np.zeros((n_pat, n_filt), dtype=np.uint32)
     seg = np.zeros((n_pat, 3), dtype=np.int64)
     by_byte: list[list[int]] = [[] for _ in range(256)]
     for p, m in enumerate(motifs):
@@ -426,7 +441,7 @@ def _pack(motifs: list[Motif]):
             filt_off[p, 0] = filters[0][0]
         for f in range(1, len(filters)):
             filt_off[p, f] = filters[f][0]
-            filt2[p, f] = filters[f][1]
+            filt2[p, f] = _mask_bits(filters[f][1])
         for b in np.flatnonzero(allow).tolist():
             by_byte[b].append(p)
     byte_off = np.zeros(257, dtype=np.int64)
@@ -502,8 +517,8 @@ def _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, s, ends, n_ends)
 
 @numba.njit(parallel=True, cache=True)
 def _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins, maxs, flags,
-          filt_off, filt2, seg, byte_off, byte_pats, lengths, max_len, out_pat, out_ent, out_start,
-          out_end, counts):  # pragma: no cover - numba
+          filt_off, filt2, code, seg, byte_off, byte_pats, lengths, max_len, out_pat, out_ent,
+          out_start, out_end, counts):  # pragma: no cover - numba
     n_pat = el_off.shape[0] - 1
     for c in numba.prange(chunk_lo.shape[0]):
         stamps = np.zeros(max_len + 2, dtype=np.int64)
@@ -548,7 +563,7 @@ def _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins
                         o2 = filt_off[p, f]
                         if o2 < 0:
                             break
-                        if g + o2 >= length or filt2[p, f, res[a + g + o2]] == 0:
+                        if g + o2 >= length or (filt2[p, f] >> code[res[a + g + o2]]) & 1 == 0:
                             ok = False
                             break
                     if not ok:
@@ -557,6 +572,20 @@ def _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins
                         ends[0] = g + lengths[p, 0]
                         w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, g,
                                   ends, 1)
+                        continue
+                    if seg[p, 2] == 2:  # all but a last element that may be the C-terminus
+                        ends[0] = g + lengths[p, 1]
+                        if g + lengths[p, 0] == length:
+                            ends[0] = length
+                        else:
+                            e = el_off[p + 1] - 1
+                            for r in range(g + lengths[p, 0], ends[0]):
+                                if r >= length or allowed[e, res[a + r]] == 0:
+                                    ok = False
+                                    break
+                        if ok:
+                            w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, g,
+                                      ends, 1)
                         continue
                     s_hi = g - seg[p, 0]
                     s_lo = max(g - seg[p, 1], 0)
@@ -587,7 +616,7 @@ def _run(store: SequenceStore, packed, chunk_lo, chunk_hi, caps):
     counts = np.zeros(chunk_lo.shape[0], dtype=np.int64)
     max_len = int(store.lengths().max()) if len(store) else 0
     _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins, maxs, flags,
-          filt_off, filt2, seg, byte_off, byte_pats, lengths, max_len, *out, counts)
+          filt_off, filt2, _CODE, seg, byte_off, byte_pats, lengths, max_len, *out, counts)
     return out_off, out, counts
 
 

@@ -20,6 +20,8 @@ PATTERNS = [
     "<M-x(0,3)-[KR]", "A-[G>]", "[RK](2)-x-[ST]", "G-x(1,3)-{C}(2,3)", "K-[KR]-x(1,2)-K>",
     "P-x(2)-P", "[ST]-x(2)-[DE]", "C-x(2)-C-x(12,13)-H-x(3,5)-H", "x(2)-W-x", "<x(1,2)-P",
     "Y-[DE](0,2)-K",
+    # planner paths: a selective segment after variable repeats, fixed length up to a [..>]
+    "[KR]-x(1,3)-[RKSAQ]-N-x-[ST]", "H-x(0,2)-W-x(2,3)-C", "G-[G>]", "C-x-[GA>](2)",
 ]
 REGEXES = ["C.{2,4}C", "N[^P][ST][^P]", "^M.?K", "K+R", "[DE]{2,}L$", "A.*W", "GS?G"]
 
