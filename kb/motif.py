@@ -658,24 +658,56 @@ def find_motifs(
     caps = np.maximum(256, res_per_chunk // 8).astype(np.int64)
     out_off, out, counts = _run(store, packed, chunk_lo, chunk_hi, caps)
     over = np.flatnonzero(counts > caps)
-    parts = [[], [], [], []]
-    redo = {}
-    if over.shape[0]:
+    if over.shape[0]:  # chunks whose rows did not fit: rerun them with room, then splice
         r_off, r_out, r_counts = _run(store, packed, chunk_lo[over], chunk_hi[over],
                                       counts[over].astype(np.int64))
         redo = {int(c): (r_off[j], r_out, int(r_counts[j])) for j, c in enumerate(over)}
-    for c in range(chunk_lo.shape[0]):
-        if c in redo:
-            a, arrays, m = redo[c]
-        else:
-            a, arrays, m = out_off[c], out, int(counts[c])
-        for t in range(4):
-            parts[t].append(arrays[t][a:a + m])
-    pat, ent, start, end = (np.concatenate(p) for p in parts)
-    # a stable sort on 16-bit keys is a radix sort
-    key = pat.astype(np.uint16) if len(motifs) <= 1 << 16 else pat
-    order = np.argsort(key, kind="stable")
-    return pat[order], ent[order], start[order], end[order]
+        parts: list[list[np.ndarray]] = [[], [], [], []]
+        for c in range(chunk_lo.shape[0]):
+            a, arrays, m = redo.get(c, (out_off[c], out, int(counts[c])))
+            for t in range(4):
+                parts[t].append(arrays[t][a:a + m])
+        out = [np.concatenate(p) for p in parts]
+        out_off = np.zeros(chunk_lo.shape[0] + 1, dtype=np.int64)
+        np.cumsum(counts, out=out_off[1:])
+    # stable counting sort by pattern, in parallel over blocks of consecutive chunks
+    n_blocks = min(chunk_lo.shape[0], 64)
+    cut = np.linspace(0, chunk_lo.shape[0], n_blocks + 1).astype(np.int64)
+    hist = _histogram(out[0], out_off, counts, cut, len(motifs))
+    first = np.zeros(len(motifs), dtype=np.int64)
+    np.cumsum(hist.sum(axis=0)[:-1], out=first[1:])
+    dest = first[None, :] + np.cumsum(hist, axis=0) - hist
+    sorted_ = [np.empty(int(counts.sum()), dtype=np.int32) for _ in range(4)]
+    _scatter(*out, out_off, counts, cut, dest, *sorted_)
+    return tuple(sorted_)
+
+
+@numba.njit(parallel=True, cache=True)
+def _histogram(pat, out_off, counts, cut, n_pat):  # pragma: no cover - numba
+    """Rows of each pattern in each block of chunks ``cut[k]:cut[k + 1]``."""
+    hist = np.zeros((cut.shape[0] - 1, n_pat), dtype=np.int64)
+    for k in numba.prange(cut.shape[0] - 1):
+        for c in range(cut[k], cut[k + 1]):
+            for i in range(out_off[c], out_off[c] + counts[c]):
+                hist[k, pat[i]] += 1
+    return hist
+
+
+@numba.njit(parallel=True, cache=True)
+def _scatter(pat, ent, start, end, out_off, counts, cut, dest, s_pat, s_ent, s_start,
+             s_end):  # pragma: no cover - numba
+    """Each block's rows to ``dest[k, pattern]`` onwards, in order (a stable sort)."""
+    for k in numba.prange(cut.shape[0] - 1):
+        d = dest[k].copy()
+        for c in range(cut[k], cut[k + 1]):
+            for i in range(out_off[c], out_off[c] + counts[c]):
+                p = pat[i]
+                j = d[p]
+                d[p] = j + 1
+                s_pat[j] = p
+                s_ent[j] = ent[i]
+                s_start[j] = start[i]
+                s_end[j] = end[i]
 
 
 def motif_table(

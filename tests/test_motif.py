@@ -97,6 +97,18 @@ def test_prosite_equals_re_fullmatch_on_random_sequences(seed):
         assert got[p] == oracle(seqs, pattern), pattern  # no length cap on short sequences
 
 
+def test_rows_beyond_the_first_output_estimate():
+    # more rows than the kernel's first allocation (one per 8 residues, at least 256): the
+    # chunk is rerun with room; rows stay sorted by pattern, entry, start, end
+    rng = np.random.default_rng(4)
+    seqs = random_seqs(4) + ["".join(rng.choice(list(AA), 400))]
+    patterns = ["[ST]-x-[RK]", "x(1,2)", "G-[G>]"]
+    got = engine_rows(seqs, patterns)
+    assert sum(len(v) for v in got.values()) > 1000
+    for p, pattern in enumerate(patterns):
+        assert got[p] == oracle(seqs, pattern), pattern
+
+
 def test_regex_equals_re_fullmatch():
     seqs = random_seqs(3) + ["DDEEL", "KKKR", "GSG", "GG"]
     got = engine_rows(seqs, REGEXES, "regex")
