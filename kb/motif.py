@@ -19,13 +19,16 @@ residue classes with repeat ranges, like PROSITE).
 
 Both compile to the same chain of elements: a 256-entry allowed-byte table per element with a
 minimum and maximum repeat (:class:`Motif`). The numba kernel (parallel over chunks of
-entries) walks every entry once; a per-residue list of patterns holds the residues allowed at each
-pattern's most selective element at a fixed offset from the match start (chosen with
-Swiss-Prot's composition); a start implied by it is checked against the next most selective
-such elements (up to four in all), and only the survivors are expanded by a set-based
-simulation of the element chain that emits every reachable end once. Patterns anchored at
-the N-terminus are tried at start 0 only, patterns anchored at the C-terminus only at the
-starts their length range allows.
+entries) walks every entry once. Each unanchored pattern is cut at its variable repeats into
+segments of elements at fixed offsets from each other, and the most selective segment (by
+Swiss-Prot's composition, times the starts one placement implies) is its filter: a
+per-residue list of patterns holds the residues allowed at the segment's rarest position; a
+placement is checked against the segment's other positions (bit masks); a fixed-length
+pattern covered by its segment is then a match, otherwise each start the placement implies is
+expanded once by a set-based simulation of the element chain that emits every reachable end
+once. Patterns anchored at the N-terminus are tried at start 0 only, patterns anchored at
+the C-terminus only at the starts their length range allows. Rows are sorted by pattern with
+a parallel stable counting sort.
 """
 
 from __future__ import annotations
