@@ -19,13 +19,16 @@ residue classes with repeat ranges, like PROSITE).
 
 Both compile to the same chain of elements: a 256-entry allowed-byte table per element with a
 minimum and maximum repeat (:class:`Motif`). The numba kernel (parallel over chunks of
-entries) walks every entry once; a per-residue list of patterns holds the residues allowed at each
-pattern's most selective element at a fixed offset from the match start (chosen with
-Swiss-Prot's composition); a start implied by it is checked against the next most selective
-such elements (up to four in all), and only the survivors are expanded by a set-based
-simulation of the element chain that emits every reachable end once. Patterns anchored at
-the N-terminus are tried at start 0 only, patterns anchored at the C-terminus only at the
-starts their length range allows.
+entries) walks every entry once. Each unanchored pattern is cut at its variable repeats into
+segments of elements at fixed offsets from each other, and the most selective segment (by
+Swiss-Prot's composition, times the starts one placement implies) is its filter: a
+per-residue list of patterns holds the residues allowed at the segment's rarest position; a
+placement is checked against the segment's other positions (bit masks); a fixed-length
+pattern covered by its segment is then a match, otherwise each start the placement implies is
+expanded once by a set-based simulation of the element chain that emits every reachable end
+once. Patterns anchored at the N-terminus are tried at start 0 only, patterns anchored at
+the C-terminus only at the starts their length range allows. Rows are sorted by pattern with
+a parallel stable counting sort.
 """
 
 from __future__ import annotations
@@ -61,9 +64,17 @@ MOTIF_COLUMNS = ("motif", "accession", "start", "end", "match")
 #: Accepted ``syntax`` values.
 SYNTAXES = ("prosite", "regex")
 _UNBOUNDED = 1 << 30
-#: Elements at a fixed offset checked (rarest first) before a start is expanded.
-_N_FILTERS = 4
+#: Residues at fixed offsets checked (rarest first) before a start is expanded (or, for a
+#: fixed-length pattern, reported).
+_MAX_FILTERS = 48
+#: Widest range of starts one placement of a pattern's filter segment may imply.
+_MAX_WINDOW = 64
+#: Cost of expanding one start relative to checking one residue (picks the filter segment).
+_EXPAND_COST = 20.0
 _LETTERS = "".join(sorted(SEQUENCE_LETTERS))
+#: Byte -> bit of the filter masks: ``A``..``Z`` -> 1..26, anything else 31 (never allowed).
+_CODE = np.full(256, 31, dtype=np.uint32)
+_CODE[ord("A"):ord("Z") + 1] = np.arange(1, 27)
 #: Swiss-Prot composition (percent, release statistics): picks each pattern's rarest element.
 _COMPOSITION = {
     "A": 8.25, "R": 5.53, "N": 4.06, "D": 5.45, "C": 1.37, "Q": 3.93, "E": 6.75,
@@ -340,24 +351,66 @@ def compile_motifs(patterns: Sequence[str] | str, syntax: str = "prosite") -> li
 
 
 # ------------------------------------------------------------------------------ planning
-def _filter_elements(motif: Motif) -> list[tuple[int, np.ndarray]]:
-    """(offset from the match start, allowed bytes) of the elements at a fixed offset with at
-    least one mandatory residue, most selective first (Swiss-Prot composition)."""
-    freq = np.zeros(256)
-    for aa, f in _COMPOSITION.items():
-        freq[ord(aa)] = f
-    freq[[ord(c) for c in "BZJUOX"]] = 0.01
-    found = []
-    offset = 0
+def _segments(motif: Motif) -> list[tuple[int, int, list[tuple[int, np.ndarray]]]]:
+    """The pattern cut at its variable repeats into segments of elements at fixed offsets from
+    each other: ``(lo, hi, positions)`` with the segment's offset from the match start between
+    ``lo`` and ``hi`` and ``positions`` the (offset in the segment, allowed bytes) of each
+    mandatory residue (a variable element's minimum repeats end the segment before it)."""
+    segs = []
+    cur: list[tuple[int, np.ndarray]] = []
+    lo = hi = pos = 0
     last = motif.n_elements - (1 if motif.end_alternative else 0)
     for e in range(last):
-        for r in range(int(motif.min_repeat[e])):
-            found.append((float(freq[motif.allowed[e]].sum()), offset + r, motif.allowed[e]))
-        if motif.min_repeat[e] != motif.max_repeat[e]:
-            break
-        offset += int(motif.min_repeat[e])
-    found.sort(key=lambda t: (t[0], t[1]))
-    return [(o, a) for _, o, a in found]
+        mn, mx = int(motif.min_repeat[e]), int(motif.max_repeat[e])
+        cur.extend((pos + r, motif.allowed[e]) for r in range(mn))
+        pos += mn
+        if mn != mx:
+            if cur:
+                segs.append((lo, hi, cur))
+            lo, hi = lo + pos, min(hi + pos + mx - mn, _UNBOUNDED)
+            cur, pos = [], 0
+    if cur:
+        segs.append((lo, hi, cur))
+    return segs
+
+
+def _filter_elements(motif: Motif) -> tuple[int, int, list[tuple[int, np.ndarray]], bool]:
+    """The segment (:func:`_segments`) whose residues at fixed offsets pass least often on
+    Swiss-Prot's composition, times the starts each placement implies: ``(lo, hi, positions
+    most selective first, exact)``; ``exact`` 1 when the segment is the whole fixed-length
+    pattern (a placement passing every position is a match, no expansion needed), 2 when it
+    is all but a last element that may be the C-terminus (``[G>]``), 0 otherwise."""
+    freq = np.zeros(256)
+    for aa, f in _COMPOSITION.items():
+        freq[ord(aa)] = f / 100
+    freq[[ord(c) for c in "BZJUOX"]] = 0.0001
+    best = None
+    for lo, hi, pos in _segments(motif):
+        if hi - lo > _MAX_WINDOW:
+            continue
+        ranked = sorted(((float(freq[a].sum()), o, a) for o, a in pos), key=lambda t: (t[0], t[1]))
+        ranked = ranked[:_MAX_FILTERS]
+        # cost per residue: walking the first filter's list + expanding the survivors' starts
+        cost = ranked[0][0] + _EXPAND_COST * (hi - lo + 1) * float(np.prod([t[0] for t in ranked]))
+        if best is None or cost < best[0]:
+            best = (cost, lo, hi, [(o, a) for _, o, a in ranked], len(pos))
+    if best is None:
+        return 0, 0, [], False
+    _, lo, hi, ranked, n_pos = best
+    lengths = motif.length_range()
+    fixed = (not (motif.anchor_start or motif.anchor_end) and lo == hi == 0
+             and bool((motif.min_repeat == motif.max_repeat).all()) and n_pos == len(ranked))
+    if fixed and not motif.end_alternative and n_pos == lengths[0]:
+        return lo, hi, ranked, 1
+    if fixed and motif.end_alternative and n_pos == lengths[0] >= 1:
+        return lo, hi, ranked, 2  # the last element (not in the segment) or the C-terminus
+    return lo, hi, ranked, 0
+
+
+def _mask_bits(allowed: np.ndarray) -> int:
+    """An allowed-byte table as a bit mask over :data:`_CODE`."""
+    return int(np.bitwise_or.reduce(np.left_shift(1, _CODE[np.flatnonzero(allowed)]).astype(
+        np.int64), initial=0))
 
 
 def _pack(motifs: list[Motif]):
@@ -369,10 +422,14 @@ def _pack(motifs: list[Motif]):
     maxs = np.concatenate([m.max_repeat for m in motifs])
     flags = np.zeros((n_pat, 3), dtype=np.int64)  # anchor_start, anchor_end, end_alternative
     lengths = np.zeros((n_pat, 2), dtype=np.int64)
-    # filter 1: the byte -> patterns lists (CSR) of each pattern's rarest fixed element;
-    # filters 2..: the next rarest, checked before expanding (offset -1: none)
-    filt_off = np.full((n_pat, _N_FILTERS), -1, dtype=np.int64)
-    filt2 = np.zeros((n_pat, _N_FILTERS, 256), dtype=np.uint8)
+    # filter 1: the byte -> patterns lists (CSR) of the rarest position of each pattern's
+    # filter segment; filters 2..: the next rarest, checked before expanding (offset -1: none);
+    # seg[p] = (lo, hi, exact): the starts a placement implies, and "no expansion needed";
+    # filters are bit masks over _CODE (letter -> bit) to keep them in cache
+    n_filt = max([len(_filter_elements(m)[2]) for m in motifs] + [1])
+    filt_off = np.full((n_pat, n_filt), -1, dtype=np.int64)
+    filt2 = np.zeros((n_pat, n_filt), dtype=np.uint32)
+    seg = np.zeros((n_pat, 3), dtype=np.int64)
     by_byte: list[list[int]] = [[] for _ in range(256)]
     for p, m in enumerate(motifs):
         flags[p] = (m.anchor_start, m.anchor_end, m.end_alternative)
@@ -380,19 +437,21 @@ def _pack(motifs: list[Motif]):
         filt_off[p, 0] = 0
         if m.anchor_start or m.anchor_end:
             continue  # tried at their few possible starts only
-        filters = _filter_elements(m)
+        lo, hi, filters, exact = _filter_elements(m)
+        seg[p] = (lo, hi, exact)
         allow = filters[0][1] if filters else _ANY
         if filters:
             filt_off[p, 0] = filters[0][0]
-        for f in range(1, min(_N_FILTERS, len(filters))):
+        for f in range(1, len(filters)):
             filt_off[p, f] = filters[f][0]
-            filt2[p, f] = filters[f][1]
+            filt2[p, f] = _mask_bits(filters[f][1])
         for b in np.flatnonzero(allow).tolist():
             by_byte[b].append(p)
     byte_off = np.zeros(257, dtype=np.int64)
     np.cumsum([len(x) for x in by_byte], out=byte_off[1:])
     byte_pats = np.array([p for x in by_byte for p in x], dtype=np.int64)
-    return el_off, allowed, mins, maxs, flags, filt_off, filt2, byte_off, byte_pats, lengths
+    return (el_off, allowed, mins, maxs, flags, filt_off, filt2, seg, byte_off, byte_pats,
+            lengths)
 
 
 # -------------------------------------------------------------------------------- kernel
@@ -461,14 +520,16 @@ def _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, s, ends, n_ends)
 
 @numba.njit(parallel=True, cache=True)
 def _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins, maxs, flags,
-          filt_off, filt2, byte_off, byte_pats, lengths, max_len, out_pat, out_ent, out_start,
-          out_end, counts):  # pragma: no cover - numba
+          filt_off, filt2, code, seg, byte_off, byte_pats, lengths, max_len, out_pat, out_ent,
+          out_start, out_end, counts):  # pragma: no cover - numba
     n_pat = el_off.shape[0] - 1
     for c in numba.prange(chunk_lo.shape[0]):
         stamps = np.zeros(max_len + 2, dtype=np.int64)
         cur = np.empty(max_len + 2, dtype=np.int64)
         nxt = np.empty(max_len + 2, dtype=np.int64)
         ends = np.empty(max_len + 2, dtype=np.int64)
+        last_ent = np.full(n_pat, -1, dtype=np.int64)
+        last_s = np.zeros(n_pat, dtype=np.int64)
         clock = 0
         w = out_off[c]
         cap = out_off[c] + caps[c]
@@ -490,35 +551,65 @@ def _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins
                                             stamps, clock, cur, nxt, ends)
                     w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, s, ends,
                               n_ends)
-            # the others: starts implied by each residue allowed at a pattern's filter element
+            # the others: placements of each pattern's filter segment implied by each residue
+            # allowed at its rarest position; each start the placements imply is expanded once
+            # (the starts' windows slide with q: starts up to last_s[p] are done)
             for q in range(length):
                 b = res[a + q]
                 for t in range(byte_off[b], byte_off[b + 1]):
                     p = byte_pats[t]
-                    s = q - filt_off[p, 0]
-                    if s < 0:
+                    g = q - filt_off[p, 0]
+                    if g < 0:
                         continue
                     ok = True
                     for f in range(1, filt_off.shape[1]):
                         o2 = filt_off[p, f]
                         if o2 < 0:
                             break
-                        if s + o2 >= length or filt2[p, f, res[a + s + o2]] == 0:
+                        if g + o2 >= length or (filt2[p, f] >> code[res[a + g + o2]]) & 1 == 0:
                             ok = False
                             break
                     if not ok:
                         continue
-                    n_ends, clock = _expand(res, a, length, s, el_off[p], el_off[p + 1],
-                                            allowed, mins, maxs, flags[p, 2] == 1, False,
-                                            stamps, clock, cur, nxt, ends)
-                    if n_ends:
-                        w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, s,
-                                  ends, n_ends)
+                    if seg[p, 2] == 1:  # fixed length, every position checked: a match
+                        ends[0] = g + lengths[p, 0]
+                        w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, g,
+                                  ends, 1)
+                        continue
+                    if seg[p, 2] == 2:  # all but a last element that may be the C-terminus
+                        ends[0] = g + lengths[p, 1]
+                        if g + lengths[p, 0] == length:
+                            ends[0] = length
+                        else:
+                            e = el_off[p + 1] - 1
+                            for r in range(g + lengths[p, 0], ends[0]):
+                                if r >= length or allowed[e, res[a + r]] == 0:
+                                    ok = False
+                                    break
+                        if ok:
+                            w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, g,
+                                      ends, 1)
+                        continue
+                    s_hi = g - seg[p, 0]
+                    s_lo = max(g - seg[p, 1], 0)
+                    if last_ent[p] != ent:
+                        last_ent[p] = ent
+                        last_s[p] = -1
+                    s_lo = max(s_lo, last_s[p] + 1)
+                    if s_hi > last_s[p]:
+                        last_s[p] = s_hi
+                    for s in range(s_lo, s_hi + 1):
+                        n_ends, clock = _expand(res, a, length, s, el_off[p], el_off[p + 1],
+                                                allowed, mins, maxs, flags[p, 2] == 1, False,
+                                                stamps, clock, cur, nxt, ends)
+                        if n_ends:
+                            w = _emit(out_pat, out_ent, out_start, out_end, w, cap, p, ent, s,
+                                      ends, n_ends)
         counts[c] = w - out_off[c]
 
 
 def _run(store: SequenceStore, packed, chunk_lo, chunk_hi, caps):
-    el_off, allowed, mins, maxs, flags, filt_off, filt2, byte_off, byte_pats, lengths = packed
+    el_off, allowed, mins, maxs, flags, filt_off, filt2, seg, byte_off, byte_pats, lengths = packed
     res = np.asarray(store.residues)
     offsets = np.asarray(store.offsets)
     out_off = np.zeros(chunk_lo.shape[0] + 1, dtype=np.int64)
@@ -528,7 +619,7 @@ def _run(store: SequenceStore, packed, chunk_lo, chunk_hi, caps):
     counts = np.zeros(chunk_lo.shape[0], dtype=np.int64)
     max_len = int(store.lengths().max()) if len(store) else 0
     _scan(res, offsets, chunk_lo, chunk_hi, out_off, caps, el_off, allowed, mins, maxs, flags,
-          filt_off, filt2, byte_off, byte_pats, lengths, max_len, *out, counts)
+          filt_off, filt2, _CODE, seg, byte_off, byte_pats, lengths, max_len, *out, counts)
     return out_off, out, counts
 
 
@@ -570,22 +661,56 @@ def find_motifs(
     caps = np.maximum(256, res_per_chunk // 8).astype(np.int64)
     out_off, out, counts = _run(store, packed, chunk_lo, chunk_hi, caps)
     over = np.flatnonzero(counts > caps)
-    parts = [[], [], [], []]
-    redo = {}
-    if over.shape[0]:
+    if over.shape[0]:  # chunks whose rows did not fit: rerun them with room, then splice
         r_off, r_out, r_counts = _run(store, packed, chunk_lo[over], chunk_hi[over],
                                       counts[over].astype(np.int64))
         redo = {int(c): (r_off[j], r_out, int(r_counts[j])) for j, c in enumerate(over)}
-    for c in range(chunk_lo.shape[0]):
-        if c in redo:
-            a, arrays, m = redo[c]
-        else:
-            a, arrays, m = out_off[c], out, int(counts[c])
-        for t in range(4):
-            parts[t].append(arrays[t][a:a + m])
-    pat, ent, start, end = (np.concatenate(p) for p in parts)
-    order = np.argsort(pat, kind="stable")
-    return pat[order], ent[order], start[order], end[order]
+        parts: list[list[np.ndarray]] = [[], [], [], []]
+        for c in range(chunk_lo.shape[0]):
+            a, arrays, m = redo.get(c, (out_off[c], out, int(counts[c])))
+            for t in range(4):
+                parts[t].append(arrays[t][a:a + m])
+        out = [np.concatenate(p) for p in parts]
+        out_off = np.zeros(chunk_lo.shape[0] + 1, dtype=np.int64)
+        np.cumsum(counts, out=out_off[1:])
+    # stable counting sort by pattern, in parallel over blocks of consecutive chunks
+    n_blocks = min(chunk_lo.shape[0], 64)
+    cut = np.linspace(0, chunk_lo.shape[0], n_blocks + 1).astype(np.int64)
+    hist = _histogram(out[0], out_off, counts, cut, len(motifs))
+    first = np.zeros(len(motifs), dtype=np.int64)
+    np.cumsum(hist.sum(axis=0)[:-1], out=first[1:])
+    dest = first[None, :] + np.cumsum(hist, axis=0) - hist
+    sorted_ = [np.empty(int(counts.sum()), dtype=np.int32) for _ in range(4)]
+    _scatter(*out, out_off, counts, cut, dest, *sorted_)
+    return tuple(sorted_)
+
+
+@numba.njit(parallel=True, cache=True)
+def _histogram(pat, out_off, counts, cut, n_pat):  # pragma: no cover - numba
+    """Rows of each pattern in each block of chunks ``cut[k]:cut[k + 1]``."""
+    hist = np.zeros((cut.shape[0] - 1, n_pat), dtype=np.int64)
+    for k in numba.prange(cut.shape[0] - 1):
+        for c in range(cut[k], cut[k + 1]):
+            for i in range(out_off[c], out_off[c] + counts[c]):
+                hist[k, pat[i]] += 1
+    return hist
+
+
+@numba.njit(parallel=True, cache=True)
+def _scatter(pat, ent, start, end, out_off, counts, cut, dest, s_pat, s_ent, s_start,
+             s_end):  # pragma: no cover - numba
+    """Each block's rows to ``dest[k, pattern]`` onwards, in order (a stable sort)."""
+    for k in numba.prange(cut.shape[0] - 1):
+        d = dest[k].copy()
+        for c in range(cut[k], cut[k + 1]):
+            for i in range(out_off[c], out_off[c] + counts[c]):
+                p = pat[i]
+                j = d[p]
+                d[p] = j + 1
+                s_pat[j] = p
+                s_ent[j] = ent[i]
+                s_start[j] = start[i]
+                s_end[j] = end[i]
 
 
 def motif_table(
@@ -594,38 +719,49 @@ def motif_table(
 ) -> pa.Table:
     """Rows ``motif, accession, start, end`` (1-based inclusive), ``match`` [, ``entry_id``]."""
     pat, ent, start, end = hits
-    res = np.asarray(store.residues)
-    base = np.asarray(store.offsets)[ent] + start
-    lens = (end - start).astype(np.int64)
-    m_off = np.zeros(lens.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lens, out=m_off[1:])
-    buf = np.empty(int(m_off[-1]), dtype=np.uint8)
-    if buf.shape[0]:
-        _gather(res, base.astype(np.int64), m_off, buf)
-    kind = pa.string() if m_off[-1] < 2**31 else pa.large_string()
-    match = pa.Array.from_buffers(
-        kind, lens.shape[0],
-        [None, pa.py_buffer(m_off.astype(np.int32) if kind == pa.string() else m_off),
-         pa.py_buffer(buf)])
+    texts = [m.text.encode() for m in motifs]
+    t_len = np.array([len(t) for t in texts], dtype=np.int64)
+    t_start = np.zeros(len(texts), dtype=np.int64)
+    np.cumsum(t_len[:-1], out=t_start[1:])
+    t_buf = np.frombuffer(b"".join(texts) or b"\0", dtype=np.uint8)
     cols = {
-        "motif": pa.array([m.text for m in motifs], pa.string()).take(pa.array(pat)),
+        "motif": _strings(t_buf, t_start, t_len, pat),
         "accession": accessions.take(pa.array(ent)),
         "start": pa.array((start + 1).astype(np.int32)),
         "end": pa.array(end.astype(np.int32)),
-        "match": match,
+        "match": _strings(np.asarray(store.residues), np.asarray(store.offsets), None, ent,
+                          start, end),
     }
     if entry_id:
         cols["entry_id"] = pa.array(ent.astype(np.int32))
     return pa.table(cols)
 
 
-@numba.njit(parallel=True, cache=True)
-def _gather(res, base, m_off, buf):  # pragma: no cover - numba
-    for i in numba.prange(base.shape[0]):
-        w = m_off[i]
-        for t in range(m_off[i + 1] - w):
-            buf[w + t] = res[base[i] + t]
+def _strings(src, first, length, idx, start=None, end=None) -> pa.Array:
+    """Arrow strings ``src[first[idx] : first[idx] + length[idx]]`` (or, with ``start``/``end``,
+    ``src[first[idx] + start : first[idx] + end]``), gathered in parallel into one buffer."""
+    n = idx.shape[0]
+    lens = (length[idx] if start is None else end - start).astype(np.int64)
+    total = int(lens.sum())
+    large = total >= 2**31
+    off = np.zeros(n + 1, dtype=np.int64 if large else np.int32)
+    np.cumsum(lens, out=off[1:])
+    buf = np.empty(total, dtype=np.uint8)
+    if total:
+        _gather(src, first, idx, np.zeros(0, np.int32) if start is None else start, off, buf)
+    return pa.Array.from_buffers(pa.large_string() if large else pa.string(), n,
+                                 [None, pa.py_buffer(off), pa.py_buffer(buf)])
 
+
+@numba.njit(parallel=True, cache=True)
+def _gather(src, first, idx, start, off, buf):  # pragma: no cover - numba
+    for i in numba.prange(idx.shape[0]):
+        b = first[idx[i]]
+        if start.shape[0]:
+            b += start[i]
+        w = off[i]
+        for t in range(off[i + 1] - w):
+            buf[w + t] = src[b + t]
 
 
 def motifs_in_fasta(path, patterns: Sequence[str] | str, syntax: str = "prosite") -> pa.Table:

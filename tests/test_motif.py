@@ -20,6 +20,8 @@ PATTERNS = [
     "<M-x(0,3)-[KR]", "A-[G>]", "[RK](2)-x-[ST]", "G-x(1,3)-{C}(2,3)", "K-[KR]-x(1,2)-K>",
     "P-x(2)-P", "[ST]-x(2)-[DE]", "C-x(2)-C-x(12,13)-H-x(3,5)-H", "x(2)-W-x", "<x(1,2)-P",
     "Y-[DE](0,2)-K",
+    # planner paths: a selective segment after variable repeats, fixed length up to a [..>]
+    "[KR]-x(1,3)-[RKSAQ]-N-x-[ST]", "H-x(0,2)-W-x(2,3)-C", "G-[G>]", "C-x-[GA>](2)",
 ]
 REGEXES = ["C.{2,4}C", "N[^P][ST][^P]", "^M.?K", "K+R", "[DE]{2,}L$", "A.*W", "GS?G"]
 
@@ -93,6 +95,18 @@ def test_prosite_equals_re_fullmatch_on_random_sequences(seed):
     got = engine_rows(seqs, PATTERNS)
     for p, pattern in enumerate(PATTERNS):
         assert got[p] == oracle(seqs, pattern), pattern  # no length cap on short sequences
+
+
+def test_rows_beyond_the_first_output_estimate():
+    # more rows than the kernel's first allocation (one per 8 residues, at least 256): the
+    # chunk is rerun with room; rows stay sorted by pattern, entry, start, end
+    rng = np.random.default_rng(4)
+    seqs = random_seqs(4) + ["".join(rng.choice(list(AA), 400))]
+    patterns = ["[ST]-x-[RK]", "x(1,2)", "G-[G>]"]
+    got = engine_rows(seqs, patterns)
+    assert sum(len(v) for v in got.values()) > 1000
+    for p, pattern in enumerate(patterns):
+        assert got[p] == oracle(seqs, pattern), pattern
 
 
 def test_regex_equals_re_fullmatch():
