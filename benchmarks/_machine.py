@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import resource
 
 
 def cpu_name() -> str:
@@ -15,3 +16,10 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process (all threads): on a shared machine, CPU seconds
+    / cores is what the wall time would be on the same cores idle."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime

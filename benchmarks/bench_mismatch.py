@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _machine import cpu_name  # noqa: E402
+from _machine import cpu_name, cpu_seconds  # noqa: E402
 from bench_build import GENERATED  # noqa: E402
 from bench_search import ensure_kb, machine, timed, write_fasta  # noqa: E402
 
@@ -53,11 +53,6 @@ import kb  # noqa: E402
 RESULTS = REPO / "benchmarks" / "results"
 
 
-def cpu_seconds() -> float:
-    """User + system CPU time of this process (all threads): on a shared machine, CPU seconds
-    / cores is what the wall time would be on the same cores idle."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 AMINO = np.frombuffer(b"ACDEFGHIKLMNPQRSTVWY", dtype=np.uint8)
 
 

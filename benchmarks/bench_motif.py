@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _machine import cpu_name  # noqa: E402
+from _machine import cpu_name, cpu_seconds  # noqa: E402
 from bench_search import ensure_kb, machine, timed  # noqa: E402
 
 import kb  # noqa: E402
@@ -50,11 +50,6 @@ from kb.seqstore import SequenceStore  # noqa: E402
 RESULTS = REPO / "benchmarks" / "results"
 
 
-def cpu_seconds() -> float:
-    """User + system CPU time of this process (all threads): on a shared machine, CPU seconds
-    / cores is what the wall time would be on the same cores idle."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 PATTERNS = REPO / "benchmarks" / "prosite_patterns.txt"
 
 
