@@ -228,12 +228,20 @@ def _clean_siblings(db: Path) -> list[Path]:
     if parent.is_dir():
         for p in parent.iterdir():
             for marker in (f".{db.name}.tmp-", f".{db.name}.old-"):
-                if p.name.startswith(marker):
-                    pid = _owner_pid(p.name, marker)
-                    if pid is None or not _pid_alive(pid):
-                        shutil.rmtree(p, ignore_errors=True)
-                        removed.append(p)
+                if p.name.startswith(marker) and _left_by_a_build(p, marker):
+                    shutil.rmtree(p, ignore_errors=True)
+                    removed.append(p)
     return removed
+
+
+def _left_by_a_build(p: Path, marker: str) -> bool:
+    """True only for what a build made and its process left: a real directory named
+    ``MARKER<pid>-...`` whose process is gone, holding nothing but knowledge-base files (a
+    user's folder that happens to share the prefix is never removed)."""
+    pid = _owner_pid(p.name, marker)
+    if pid is None or _pid_alive(pid) or p.is_symlink() or not p.is_dir():
+        return False
+    return all(_known_name(q.name) for q in p.iterdir())
 
 
 def _clean_versions(db: Path) -> list[Path]:

@@ -223,8 +223,15 @@ def test_kill_between_publishing_steps_keeps_the_old_kb(tmp_path, monkeypatch):
     dead.mkdir()
     live = tmp_path / f".kb.tmp-{os.getpid()}-y"  # a build still running: kept
     live.mkdir()
+    # a user's folders sharing the prefix are never removed: no pid, or files of their own
+    mine = tmp_path / ".kb.tmp-notes"
+    mine.mkdir()
+    theirs = tmp_path / ".kb.old-999999998-z"
+    theirs.mkdir()
+    (theirs / "thesis.docx").write_text("keep me")
     kb.build([b], db, progress=False, force=True)
     assert not dead.exists() and live.exists() and not stray[0].exists()
+    assert mine.is_dir() and (theirs / "thesis.docx").read_text() == "keep me"
     assert [p.name for p in db.iterdir() if p.name.startswith("v-")] == [layout.resolve(db).name]
     with kb.open(db) as k:
         assert k.accessions.to_pylist() == ["Q1"]
