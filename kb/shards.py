@@ -608,7 +608,6 @@ class ShardedKnowledgeBase(KnowledgeBase):
         one shard, so occurrences and distinct entries add up)."""
         batch = peptides if isinstance(peptides, PeptideBatch) else prepare_peptides(peptides)
         self.entry_mask(taxon, reviewed_only)  # a taxon matching no entry at all fails here
-        total: pa.Table | None = None
         occurrences = np.zeros(len(batch), dtype=np.int64)
         entries = np.zeros(len(batch), dtype=np.int64)
         for shard in self.shards:
@@ -621,12 +620,12 @@ class ShardedKnowledgeBase(KnowledgeBase):
                 raise
             occurrences += part.column("occurrences").to_numpy()
             entries += part.column("entries").to_numpy()
-            total = part
-        if total is None:  # no shard holds the taxon (entry_mask let it pass): all zero
-            total = KnowledgeBase.count(self.shards[0], batch, chunk=chunk)
-        return total.set_column(total.schema.get_field_index("occurrences"), "occurrences",
-                                pa.array(occurrences)).set_column(
-            total.schema.get_field_index("entries"), "entries", pa.array(entries))
+        return pa.table({
+            "query": pa.array(np.arange(len(batch), dtype=np.int32)),
+            "peptide": batch.unique_array().take(pa.array(batch.query_unique)),
+            "occurrences": pa.array(occurrences),
+            "entries": pa.array(entries),
+        })
 
     def info(self) -> dict[str, Any]:
         """Facts about the sharded knowledge base (see :func:`info`)."""
