@@ -33,7 +33,7 @@ from kb.alphabet import sequence_hash
 from kb.errors import KBError, KBNotFoundError
 from kb.index import KmerIndex
 from kb.mismatch import check_mismatches, describe_hits, find_mismatches, nonstandard_positions
-from kb.peptides import PeptideBatch, prepare_peptides
+from kb.peptides import DistinctPeptides, PeptideBatch, prepare_peptides
 from kb.scan import scan_store, store_text
 from kb.seqstore import SequenceStore
 
@@ -366,23 +366,28 @@ class KnowledgeBase:
         return self._text[il_equivalent]
 
     def find(
-        self, batch: PeptideBatch, il_equivalent: bool = False
+        self, batch: PeptideBatch | DistinctPeptides, il_equivalent: bool = False,
+        anchors: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Occurrences of the distinct peptides of ``batch``: CSR ``(hit_offsets, positions)``.
 
         Positions are absolute into ``store.residues``, ascending per peptide; the k-mer index
-        serves the peptides it can, one Aho-Corasick pass the others.
+        serves the peptides it can, one Aho-Corasick pass the others. ``anchors``: the windows
+        the index starts from (:func:`kb.index.choose_anchors`; default: this index's
+        rarest); any choice gives the same occurrences.
         """
-        anchors = self.index.anchors(batch.buf, batch.offsets)
+        buf, off = batch.buf, batch.offsets
+        if anchors is None:
+            anchors = self.index.anchors(buf, off)
         hit_off, hits = self.index.find(
-            self.store, batch.buf, batch.offsets, il_equivalent=il_equivalent, anchors=anchors
+            self.store, buf, off, il_equivalent=il_equivalent, anchors=anchors
         )
         ac = np.flatnonzero(anchors[1][:, 0] < 0)
         if ac.shape[0] == 0:
             return hit_off, hits
         ac_off, ac_hits = scan_store(
-            self.store, [batch.peptides[q] for q in batch.first_query[ac].tolist()], il_equivalent,
-            text=self._store_text(il_equivalent),
+            self.store, [bytes(buf[off[u]:off[u + 1]]).decode("ascii") for u in ac.tolist()],
+            il_equivalent, text=self._store_text(il_equivalent),
         )
         counts = np.diff(hit_off)
         counts[ac] = np.diff(ac_off)
@@ -395,6 +400,15 @@ class KnowledgeBase:
         _scatter(idx, idx_off, hits, new_off, new_hits)
         _scatter(ac, ac_off, ac_hits, new_off, new_hits)
         return new_off, new_hits
+
+    def locate(self, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(entry_id, start0)`` (``int32``; 0-based start in the entry) of absolute positions
+        ``hits`` (as :meth:`find` returns them)."""
+        entry_id = np.empty(hits.shape[0], dtype=np.int32)
+        start0 = np.empty(hits.shape[0], dtype=np.int32)
+        if hits.shape[0]:
+            _locate(hits, np.asarray(self.store.offsets), self._blocks(), entry_id, start0)
+        return entry_id, start0
 
     def find_mismatches(
         self, batch: PeptideBatch, mismatches: int, il_equivalent: bool = False
@@ -424,10 +438,7 @@ class KnowledgeBase:
             hit_off, hits = self.find(batch, il_equivalent)
         else:
             hit_off, hits = self.find_mismatches(batch, mismatches, il_equivalent)
-        entry_id = np.empty(hits.shape[0], dtype=np.int32)
-        start0 = np.empty(hits.shape[0], dtype=np.int32)
-        if hits.shape[0]:
-            _locate(hits, np.asarray(self.store.offsets), self._blocks(), entry_id, start0)
+        entry_id, start0 = self.locate(hits)
         mask = self.entry_mask(taxon, reviewed_only)
         if mask is not None and hits.shape[0]:
             keep = mask[entry_id]
@@ -548,17 +559,13 @@ class KnowledgeBase:
         unique = batch.unique
         occurrences = np.zeros(len(unique), dtype=np.int64)
         entries = np.zeros(len(unique), dtype=np.int64)
-        offsets = np.asarray(self.store.offsets)
         for a in range(0, len(unique), chunk):
-            part = prepare_peptides(unique[a:a + chunk])
+            part = batch.distinct(a, a + chunk)
             hit_off, hits = self.find(part, il_equivalent)
             m = part.n_unique
-            eid = np.empty(hits.shape[0], dtype=np.int32)
-            start0 = np.empty(hits.shape[0], dtype=np.int32)
-            if hits.shape[0]:
-                _locate(hits, offsets, self._blocks(), eid, start0)
+            eid, _ = self.locate(hits)
             owner = np.repeat(np.arange(m), np.diff(hit_off))
-            del hits, start0
+            del hits
             if mask is not None:
                 keep = mask[eid]
                 eid, owner = eid[keep], owner[keep]

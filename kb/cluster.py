@@ -7,7 +7,8 @@
 * :class:`kb.shardcache.ShardCache`, a ``distributed.WorkerPlugin``: each worker opens
   (memory-maps) a shard the first time a task needs it and keeps it open for all later
   tasks; a worker started later (or restarted after a crash) gets the plugin too.
-* :func:`search_on_cluster`: the distinct peptides are cut into chunks (scattered once),
+* :func:`search_on_cluster`: the distinct peptides (validated, de-duplicated and given their
+  k-mer anchors once, on the client) are cut into chunks (each sent once),
   every (shard, chunk) pair is one task returning an Arrow table; tasks are pure functions
   of their inputs, so Dask can rerun the tasks of a worker that died on another worker, and
   the client merges only the final results: no row is lost or duplicated.
@@ -24,9 +25,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from kb.errors import KBError
+from kb.peptides import PeptideBatch
 
 __all__ = [
     "SchedulerError",
@@ -141,31 +144,37 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _search_task(shard_dir: str, peptides: Any, query_offset: int,
-                 options: dict[str, Any]) -> pa.Table:
+def _search_task(shard_dir: str, chunk: tuple[Any, Any], options: dict[str, Any]) -> pa.Table:
     """One (shard, chunk) search on a worker (pure: a rerun gives the same rows)."""
     from kb.shardsearch import search_shard
 
-    return search_shard(_shard_cache().get(shard_dir), peptides, query_offset, **options)
+    peptides, anchors = chunk
+    return search_shard(_shard_cache().get(shard_dir), peptides, anchors, **options)
 
 
-def submit_search(client: Any, shard_dirs: Sequence[str], peptides: list[str],
-                  options: dict[str, Any], chunk_size: int) -> list[list[Any]]:
-    """Submit every (shard, chunk) search task; per shard, the futures in chunk order."""
+def submit_search(client: Any, shard_dirs: Sequence[str], batch: PeptideBatch,
+                  anchors: tuple[np.ndarray, np.ndarray] | None, options: dict[str, Any],
+                  chunk_size: int) -> list[list[Any]]:
+    """Submit every (shard, chunk) search task; per shard, the futures in chunk order.
+
+    A chunk is ``chunk_size`` of the batch's distinct peptides with their k-mer anchors
+    (chosen once on the client, the same for every shard).
+    """
     if chunk_size < 1:
         raise KBError(f"chunk size must be >= 1, got {chunk_size}")
-    starts = list(range(0, len(peptides), chunk_size))
+    starts = list(range(0, batch.n_unique, chunk_size))
     run = uuid.uuid4().hex[:12]
     # A chunk is the result of a task (not scattered data): a worker that dies with it loses
     # nothing, the scheduler recomputes it from the task's arguments.
-    from kb.peptides import prepare_peptides
-
-    chunks = [client.submit(_identity, prepare_peptides(peptides[s : s + chunk_size]),
+    chunks = [client.submit(_identity,
+                            (batch.distinct(s, s + chunk_size),
+                             None if anchors is None else
+                             (anchors[0][s:s + chunk_size], anchors[1][s:s + chunk_size])),
                             key=f"kb-peptides-{run}-{c}")
               for c, s in enumerate(starts)]
     return [
-        [client.submit(_search_task, d, chunk, s, options, key=f"kb-search-{run}-{i}-{c}")
-         for c, (s, chunk) in enumerate(zip(starts, chunks, strict=True))]
+        [client.submit(_search_task, d, chunk, options, key=f"kb-search-{run}-{i}-{c}")
+         for c, chunk in enumerate(chunks)]
         for i, d in enumerate(shard_dirs)
     ]
 
@@ -181,15 +190,17 @@ def gather_search(client: Any, futures: list[list[Any]]) -> list[pa.Table]:
     return out
 
 
-def search_on_cluster(client: Any, shard_dirs: Sequence[str], peptides: list[str],
-                      options: dict[str, Any], chunk_size: int = 20_000) -> list[pa.Table]:
-    """Search ``peptides`` in every shard on the cluster (see the module docstring).
+def search_on_cluster(client: Any, shard_dirs: Sequence[str], batch: PeptideBatch,
+                      anchors: tuple[np.ndarray, np.ndarray] | None, options: dict[str, Any],
+                      chunk_size: int = 20_000) -> list[pa.Table]:
+    """Search the distinct peptides of ``batch`` in every shard on the cluster (see the module
+    docstring).
 
     Returns:
-        Per shard, the :data:`kb.shardsearch.SHARD_COLUMNS` rows (``query`` = index in
-        ``peptides``), as :func:`kb.shardsearch.merge_shard_rows` takes them.
+        Per shard, the :data:`kb.shardsearch.SHARD_COLUMNS` rows (``query`` = index among the
+        batch's distinct peptides), as :func:`kb.shardsearch.merge_shard_rows` takes them.
     """
-    return gather_search(client, submit_search(client, shard_dirs, peptides, options,
+    return gather_search(client, submit_search(client, shard_dirs, batch, anchors, options,
                                                chunk_size))
 
 

@@ -49,6 +49,8 @@ __all__ = [
     "DEFAULT_K",
     "KmerIndex",
     "build_index",
+    "choose_anchors",
+    "saturated_sizes",
     "write_index",
     "kmer_code_table",
     "il_table",
@@ -279,6 +281,28 @@ def _compact(cand, cand_off, hit_off, hits):  # pragma: no cover - numba
             hits[w + t] = cand[a + t]
 
 
+def choose_anchors(k: int, bucket_sizes: np.ndarray, pep_buf: np.ndarray,
+                   pep_off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two rarest windows of every peptide by ``bucket_sizes`` (see
+    :meth:`KmerIndex.anchors`).
+
+    Any all-standard window is a correct anchor (candidates are verified); the sizes only make
+    the search cheaper. A sharded knowledge base picks the anchors once for all its shards
+    from the summed sizes of the shards' buckets: the single build's sizes.
+    """
+    n = pep_off.shape[0] - 1
+    anchor_off = np.empty((n, 2), dtype=np.int64)
+    anchor_key = np.empty((n, 2), dtype=np.int64)
+    if n:
+        _anchors(pep_buf, pep_off, _CODES, k, bucket_sizes, anchor_off, anchor_key)
+    return anchor_off, anchor_key
+
+
+def saturated_sizes(sizes: np.ndarray) -> np.ndarray:
+    """Bucket sizes saturated at 65535 (``uint16``), as :func:`choose_anchors` takes them."""
+    return np.minimum(sizes, 65535).astype(np.uint16)
+
+
 # ------------------------------------------------------------------------------ the index
 @dataclass(frozen=True)
 class KmerIndex:
@@ -291,7 +315,7 @@ class KmerIndex:
     @functools.cached_property
     def bucket_sizes(self) -> np.ndarray:
         """Size of every bucket, saturated at 65535 (``uint16``; for picking rare windows)."""
-        return np.minimum(np.diff(self.kmer_offsets), 65535).astype(np.uint16)
+        return saturated_sizes(np.diff(self.kmer_offsets))
 
     @property
     def n_buckets(self) -> int:
@@ -311,12 +335,7 @@ class KmerIndex:
             ``bucket[:, 0] == -1`` has no all-standard window of length ``k`` and must be
             searched by :mod:`kb.scan`.
         """
-        n = pep_off.shape[0] - 1
-        anchor_off = np.empty((n, 2), dtype=np.int64)
-        anchor_key = np.empty((n, 2), dtype=np.int64)
-        if n:
-            _anchors(pep_buf, pep_off, _CODES, self.k, self.bucket_sizes, anchor_off, anchor_key)
-        return anchor_off, anchor_key
+        return choose_anchors(self.k, self.bucket_sizes, pep_buf, pep_off)
 
     def find(
         self,

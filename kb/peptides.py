@@ -40,6 +40,7 @@ from kb.alphabet import SEQUENCE_LETTERS
 from kb.errors import InputFormatError, InvalidPeptideError
 
 __all__ = [
+    "DistinctPeptides",
     "ID_COLUMNS",
     "PEPTIDE_COLUMNS",
     "PeptideBatch",
@@ -55,6 +56,35 @@ _VALID = np.zeros(256, dtype=bool)
 for _c in SEQUENCE_LETTERS:
     _VALID[ord(_c)] = True
 _EXPECTED = "".join(sorted(SEQUENCE_LETTERS))
+
+
+@dataclass(frozen=True)
+class DistinctPeptides:
+    """A run of a batch's distinct peptides, as a search needs them (no per-query lists).
+
+    What a shard search task receives: small to send, nothing to validate again.
+
+    Attributes:
+        buf: the peptides concatenated (``uint8`` ASCII, upper case, validated).
+        offsets: ``int64`` offsets into ``buf`` (``n_unique + 1``, starting at 0).
+        first: index of the first of them among the batch's distinct peptides.
+    """
+
+    buf: np.ndarray
+    offsets: np.ndarray
+    first: int = 0
+
+    @property
+    def n_unique(self) -> int:
+        """Number of peptides."""
+        return int(self.offsets.shape[0] - 1)
+
+    @property
+    def unique(self) -> list[str]:
+        """The peptides as strings."""
+        raw = self.buf.tobytes().decode("ascii")
+        off = self.offsets.tolist()
+        return [raw[a:b] for a, b in zip(off[:-1], off[1:], strict=True)]
 
 
 @dataclass(frozen=True)
@@ -96,6 +126,14 @@ class PeptideBatch:
 
     def __len__(self) -> int:
         return len(self.peptides)
+
+    def distinct(self, start: int = 0, stop: int | None = None) -> DistinctPeptides:
+        """Distinct peptides ``start:stop`` (a view of ``buf``; no copy of the peptides)."""
+        n = self.n_unique
+        start = min(max(start, 0), n)
+        stop = n if stop is None else min(max(stop, start), n)
+        a, b = int(self.offsets[start]), int(self.offsets[stop])
+        return DistinctPeptides(self.buf[a:b], self.offsets[start:stop + 1] - a, start)
 
     @property
     def lengths(self) -> np.ndarray:

@@ -44,6 +44,7 @@ from kb.api import COUNT_CHUNK, MISMATCH_COLUMNS, KnowledgeBase, SearchResult
 from kb.atomic import public_mode
 from kb.build import BuildSummary, build
 from kb.errors import KBError, KBNotFoundError
+from kb.index import KmerIndex, choose_anchors, saturated_sizes
 from kb.mismatch import check_mismatches, describe_hits
 from kb.peptides import PeptideBatch, prepare_peptides
 from kb.seqstore import SequenceStore
@@ -481,6 +482,7 @@ class ShardedKnowledgeBase(KnowledgeBase):
         self.entry_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self._store: SequenceStore | None = None
         self._shards: list[KnowledgeBase] | None = None
+        self._bucket_sizes: np.ndarray | None = None
         self.client = client
         self.chunk_size = int(chunk_size)
         super().__init__(path, _union_connection(path, manifest), None, None)  # type: ignore
@@ -539,15 +541,38 @@ class ShardedKnowledgeBase(KnowledgeBase):
             "knowledge base"
         )
 
-    def _shard_parts(self, peptides: list[str], options: dict[str, Any]) -> list[pa.Table]:
-        """Per shard, its :data:`kb.shardsearch.SHARD_COLUMNS` (in-process or on the cluster)."""
+    @property
+    def bucket_sizes(self) -> np.ndarray:
+        """The k-mer bucket sizes of the whole knowledge base (the shards' summed; saturated
+        ``uint16``, as :func:`kb.index.choose_anchors` takes them): read once from the
+        shards' memory-mapped offsets."""
+        if self._bucket_sizes is None:
+            from kb.layout import resolve
+
+            total: np.ndarray | None = None
+            for d in self.shard_dirs:
+                sizes = np.diff(KmerIndex.load(resolve(d)).kmer_offsets)
+                total = sizes if total is None else total + sizes
+            self._bucket_sizes = saturated_sizes(total)
+        return self._bucket_sizes
+
+    def _shard_parts(self, batch: PeptideBatch, options: dict[str, Any]) -> list[pa.Table]:
+        """Per shard, its :data:`kb.shardsearch.SHARD_COLUMNS` (in-process or on the cluster).
+
+        The peptides were validated and de-duplicated once; their k-mer anchors are chosen
+        once here from the whole knowledge base's bucket sizes (an unsharded build's choice).
+        """
+        distinct = batch.distinct()
+        anchors = None
+        if options.get("mismatches") is None:
+            anchors = choose_anchors(int(self.manifest["k"]), self.bucket_sizes,
+                                     distinct.buf, distinct.offsets)
         if self.client is not None:
             from kb.cluster import search_on_cluster
 
-            return search_on_cluster(self.client, [str(d) for d in self.shard_dirs], peptides,
-                                     options, self.chunk_size)
-        distinct = prepare_peptides(peptides)  # validated and encoded once for all shards
-        return [search_shard(s, distinct, **options) for s in self.shards]
+            return search_on_cluster(self.client, [str(d) for d in self.shard_dirs], batch,
+                                     anchors, options, self.chunk_size)
+        return [search_shard(s, distinct, anchors, **options) for s in self.shards]
 
     def search_with_summary(
         self,
@@ -570,7 +595,7 @@ class ShardedKnowledgeBase(KnowledgeBase):
             options["mismatches"] = mismatches
         batch = peptides if isinstance(peptides, PeptideBatch) else prepare_peptides(peptides)
         mask = self.entry_mask(taxon, reviewed_only)  # before the search: a bad taxon fails fast
-        parts = (self._shard_parts(batch.unique, {"il_equivalent": il_equivalent, **options})
+        parts = (self._shard_parts(batch, {"il_equivalent": il_equivalent, **options})
                  if batch.n_unique else [])
         table, no_hit = merge_shard_rows(batch, parts, self.entry_offsets[:len(parts)].tolist(),
                                          self.accessions, mask)

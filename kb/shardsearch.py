@@ -2,7 +2,9 @@
 
 Every shard searches the distinct peptides of a batch without filters
 (:func:`search_shard`, in-process or as a Dask task: a pure function of the shard and the
-peptides); :func:`merge_shard_rows` adds each shard's first global entry id, orders the rows
+peptides; the per-peptide work that does not depend on the shard -- validation,
+de-duplication, the choice of each peptide's k-mer anchors -- is done once, not per
+shard); :func:`merge_shard_rows` adds each shard's first global entry id, orders the rows
 as an unsharded search does (query, entry_id, start), applies the global entry filter and
 expands the rows to the batch's queries.
 """
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from kb.peptides import PeptideBatch
+from kb.peptides import DistinctPeptides, PeptideBatch
 
 __all__ = ["SHARD_COLUMNS", "search_shard", "merge_shard_rows"]
 
@@ -78,16 +80,28 @@ def merge_shard_rows(
     return table, no_hit
 
 
-def search_shard(kb: Any, peptides: PeptideBatch | list[str], query_offset: int = 0,
-                 **options: Any) -> pa.Table:
-    """The :data:`SHARD_COLUMNS` of one shard's search (no filters; ``query + query_offset``).
+def search_shard(kb: Any, peptides: DistinctPeptides | PeptideBatch,
+                 anchors: tuple[np.ndarray, np.ndarray] | None = None, *,
+                 il_equivalent: bool = False, mismatches: int | None = None) -> pa.Table:
+    """The :data:`SHARD_COLUMNS` of one shard's search (no filters).
 
     What every shard task runs, in-process or on a Dask worker: a pure function of the shard
-    and the peptides (a prepared batch of distinct peptides: validated once, not per shard), so
-    a retried task returns the same rows.
+    and the peptides (distinct, validated once for all shards: ``query`` = ``peptides.first``
+    + index among them), so a retried task returns the same rows. ``anchors``: the windows
+    the k-mer index starts from, chosen once for all shards
+    (:func:`kb.index.choose_anchors`); they change the work, not the rows. Only the three
+    integer columns are built: the peptide and accession strings are added once, after the
+    merge.
     """
-    table = kb.search(peptides, **options).select(list(SHARD_COLUMNS))
-    if query_offset:
-        q = table.column("query").to_numpy().astype(np.int32) + np.int32(query_offset)
-        table = table.set_column(0, "query", pa.array(q))
-    return table
+    if isinstance(peptides, PeptideBatch):
+        peptides = peptides.distinct()
+    if mismatches is None:
+        hit_off, hits = kb.find(peptides, il_equivalent, anchors)
+    else:
+        hit_off, hits = kb.find_mismatches(peptides, mismatches, il_equivalent)
+    entry_id, start0 = kb.locate(hits)
+    first = peptides.first
+    query = np.repeat(np.arange(first, first + peptides.n_unique, dtype=np.int32),
+                      np.diff(hit_off))
+    return pa.table({"query": pa.array(query), "start": pa.array(start0 + np.int32(1)),
+                     "entry_id": pa.array(entry_id)})

@@ -147,6 +147,38 @@ def test_sharded_search_equals_single(kbs):
             sharded.search(["MKV"], taxon="Nowhere land")
 
 
+def test_anchors_chosen_once_are_the_single_builds_and_any_anchor_gives_the_same_rows(kbs):
+    from kb.index import choose_anchors
+    from kb.peptides import prepare_peptides
+    from kb.shardsearch import search_shard
+
+    single, sharded_dir, _, _ = kbs
+    batch = prepare_peptides(_peptides(single, n=400, seed=3))
+    with kb.open(sharded_dir) as sharded:
+        # the summed shard buckets are the unsharded index's buckets
+        assert np.array_equal(sharded.bucket_sizes, single.index.bucket_sizes)
+        shard = sharded.shards[1]
+        d = batch.distinct(50, 250)
+        own = search_shard(shard, d)  # the shard's own rarest windows
+        for sizes in (sharded.bucket_sizes, np.ones_like(sharded.bucket_sizes)):
+            other = search_shard(shard, d, choose_anchors(shard.index.k, sizes, d.buf, d.offsets))
+            assert other.equals(own)
+        # oracle: brute-force str.find over the shard's entries (exact, no I/L folding)
+        raw = np.asarray(shard.store.residues).tobytes().decode("ascii")
+        off = np.asarray(shard.store.offsets).tolist()
+        seqs = [raw[a:b] for a, b in zip(off[:-1], off[1:], strict=True)]
+        expected = []
+        for i, p in enumerate(d.unique):
+            for e, seq in enumerate(seqs):
+                at = seq.find(p)
+                while at >= 0:
+                    expected.append((d.first + i, at + 1, e))
+                    at = seq.find(p, at + 1)
+        got = list(zip(*(own.column(c).to_pylist() for c in ("query", "start", "entry_id")),
+                       strict=True))
+        assert got == expected and len(got) > 0
+
+
 def test_sharded_mismatches_counts_and_motifs_equal_single(kbs):
     single, sharded_dir, _, _ = kbs
     peps = _peptides(single, n=120, seed=5)
@@ -312,7 +344,7 @@ def test_worker_killed_mid_search_loses_and_duplicates_nothing(kbs, client):
     peps = _peptides(single, n=1200, seed=11)
     batch = prepare_peptides(peps)
     with kb.open(sharded_dir, client=client) as sharded:
-        futures = submit_search(client, [str(d) for d in sharded.shard_dirs], batch.unique, {},
+        futures = submit_search(client, [str(d) for d in sharded.shard_dirs], batch, None, {},
                                 chunk_size=40)
         flat = [f for per_shard in futures for f in per_shard]
         wait(flat, return_when="FIRST_COMPLETED")
