@@ -42,9 +42,9 @@ class LinearToy(nn.Module):
 
 def _tiny_model(**kw) -> LocalizationModel:
     torch.manual_seed(0)
-    cfg = ModelConfig(encoder="cnn_bilstm", conv_kernels=[3, 5], conv_channels=8, pool=2,
-                      hidden=8, attention_dim=8, dropout=0.0, max_len=kw.pop("max_len", 1000),
-                      **kw)
+    cfg = ModelConfig(**{"encoder": "cnn_bilstm", "conv_kernels": [3, 5], "conv_channels": 8,
+                         "pool": 2, "hidden": 8, "attention_dim": 8, "dropout": 0.0,
+                         "max_len": 1000, **kw})
     return LocalizationModel(cfg).eval()
 
 
@@ -62,6 +62,42 @@ def test_ig_on_linear_model_is_exact():
         logits = model.w.detach()[:, tokens[i, : len(SEQS[i])]].sum(1)
         assert rows.predicted_label.iat[0] == LOCATION_CLASSES[int(logits.argmax())]
         assert rows.target_label.iat[0] == rows.predicted_label.iat[0]
+
+
+@pytest.mark.parametrize("kw", [
+    {},  # parallel convolutions: IG integrates over their pre-activations
+    {"termini": 6, "termini_channels": 3, "termini_dim": 4},  # plus the terminal windows
+    {"encoder": "bilstm"},  # no convolution: the stem is the masked input itself
+])
+@pytest.mark.parametrize("method", ["gausslegendre", "riemann_trapezoid"])
+def test_ig_through_the_stem_equals_captum_on_the_input(kw, method):
+    from captum.attr import IntegratedGradients
+
+    from psl.explain.attributions import _ig_batch
+
+    model = _tiny_model(**kw)
+    batch = encode_batch(SEQS, 1000)
+    targets = torch.tensor([3, 9, 1, 0])
+    preset = torch.rand(batch.mask.shape, generator=torch.Generator().manual_seed(1))
+    for pre in (None, preset):
+        for ibs in (None, 12):  # all steps at once, and chunks of 3 steps x 4 proteins
+            settings = IGSettings(n_steps=9, internal_batch_size=ibs, method=method)
+            got, delta = _ig_batch(model, batch.tokens, batch.mask, targets, "learned", pre,
+                                   settings)
+            x = model.embed(batch.tokens).detach()
+            mode = "learned" if pre is None else "preset"
+            extra = (batch.mask,) if pre is None else (batch.mask, pre)
+
+            def fwd(inp, m, *rest, mode=mode):
+                return model.forward_from_embedded(inp, m, attention=mode,
+                                                   preset=rest[0] if rest else None)
+
+            want, want_delta = IntegratedGradients(fwd).attribute(
+                x, baselines=torch.zeros_like(x), target=targets, additional_forward_args=extra,
+                n_steps=9, method=method, return_convergence_delta=True)
+            torch.testing.assert_close(got, want.sum(-1) * batch.mask, rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(delta, want_delta.to(delta.dtype), rtol=1e-3,
+                                       atol=1e-5)
 
 
 def test_ig_completeness_on_real_model_and_true_target():

@@ -31,6 +31,7 @@ max-pool windows ignore pads, and attention is a softmax over each protein's own
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, NamedTuple
 
@@ -314,14 +315,39 @@ class LocalizationModel(ModelBase):
         c_win = torch.gather(x, 1, gather) * valid
         return n_win, c_win
 
-    def termini_features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``B x 2*termini_dim`` features of the two terminal windows of input features ``x``."""
+    def stem(self, x: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """The model's first layer on input features ``x`` (``B x L x F``): affine in ``x``.
+
+        Everything the model computes from ``x`` goes through these tensors: the
+        pre-activations of each parallel convolution (``B x C x L``, pads zeroed after the
+        ReLU in :meth:`from_stem`), or the masked features themselves when there is no
+        convolution, then, with terminal windows, the pre-activations of the N- and
+        C-terminal window convolutions (``B x C_t x W``). Because the map is affine,
+        Integrated Gradients can integrate over the stem's output instead of ``x`` and pull
+        the averaged gradient back through it once (:mod:`psl.explain.attributions`).
+        """
+        xm = x * mask.unsqueeze(-1).to(x.dtype)
+        if len(self.convs):
+            xc = xm.transpose(1, 2)
+            parts = [conv(xc) for conv in self.convs]
+        else:
+            parts = [xm]
+        if self.config.termini:
+            parts += [conv(win.transpose(1, 2)) for win, conv in
+                      zip(self.terminal_windows(x, mask), self.term_conv, strict=True)]
+        return parts
+
+    def _termini_features(self, pre: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``B x 2*termini_dim`` features from the terminal windows' stem outputs."""
         feats = []
-        for win, conv, proj in zip(self.terminal_windows(x, mask), self.term_conv,
-                                   self.term_proj, strict=True):
-            h = torch.relu(conv(win.transpose(1, 2)))  # B x C x W
+        for z, proj in zip(pre, self.term_proj, strict=True):
+            h = torch.relu(z)  # B x C x W
             feats.append(torch.relu(proj(h.transpose(1, 2).flatten(1))))
         return torch.cat(feats, dim=1)
+
+    def termini_features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``B x 2*termini_dim`` features of the two terminal windows of input features ``x``."""
+        return self._termini_features(self.stem(x, mask)[-2:])
 
     def pooled_mask(self, mask: torch.Tensor) -> torch.Tensor:
         """``B x L'`` mask of the pooled positions that cover at least one real residue."""
@@ -335,11 +361,17 @@ class LocalizationModel(ModelBase):
 
     def encode(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Hidden states ``B x L' x H`` and their mask from input features ``x`` (``B x L x F``)."""
-        x = x * mask.unsqueeze(-1).to(x.dtype)
+        return self._encode(self.stem(x, mask), mask)
+
+    def _encode(self, parts: Sequence[torch.Tensor],
+                mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`encode` from the stem's outputs."""
         if len(self.convs):
-            xc = x.transpose(1, 2)
-            x = torch.cat([torch.relu(conv(xc)) for conv in self.convs], dim=1).transpose(1, 2)
+            x = torch.cat([torch.relu(z) for z in parts[: len(self.convs)]],
+                          dim=1).transpose(1, 2)
             x = x * mask.unsqueeze(-1).to(x.dtype)
+        else:
+            x = parts[0]
         pmask = mask
         p = self.config.pool
         if p > 1:
@@ -443,10 +475,22 @@ class LocalizationModel(ModelBase):
             raise ValueError(f"mask must be a bool tensor shaped {tuple(x.shape[:2])}")
         if bool((mask.sum(1) == 0).any()):
             raise PslError("every protein needs at least one real residue")
-        h, pmask = self.encode(x, mask)
+        return self.from_stem(self.stem(x, mask), mask, attention, generator, preset)
+
+    def from_stem(
+        self,
+        parts: Sequence[torch.Tensor],
+        mask: torch.Tensor,
+        attention: str = "learned",
+        generator: torch.Generator | None = None,
+        preset: torch.Tensor | None = None,
+    ) -> ModelOutput:
+        """The model's output from its :meth:`stem` outputs (``forward`` = ``from_stem`` after
+        ``stem``); differentiable with respect to ``parts``."""
+        h, pmask = self._encode(parts, mask)
         alpha = self.attention_weights(h, pmask, mask, attention, generator, preset)
         context = (alpha.unsqueeze(-1) * h).sum(1)
         if self.config.termini:
-            context = torch.cat([context, self.termini_features(x, mask)], dim=1)
+            context = torch.cat([context, self._termini_features(parts[-2:])], dim=1)
         logits = self.dense(self.drop(context))
         return ModelOutput(logits, self.residue_attention(alpha, mask), alpha, pmask)
