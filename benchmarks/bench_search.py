@@ -111,9 +111,9 @@ def sample_peptides(store, n: int, seed: int, absent_fraction: float = 0.1) -> l
     pep_len[short] = np.maximum(1, np.minimum(pep_len[short], lengths[entry][short]))
     start = store.offsets[entry] + (rng.random(n_present) * (lengths[entry] - pep_len + 1)).astype(
         np.int64)
-    data = bytes(store.residues)
-    present = [data[s:s + m].decode("ascii") for s, m in zip(start.tolist(), pep_len.tolist(),
-                                                             strict=True)]
+    data = memoryview(np.ascontiguousarray(store.residues))  # no copy of the residues
+    present = [str(data[s:s + m], "ascii") for s, m in zip(start.tolist(), pep_len.tolist(),
+                                                          strict=True)]
     absent_len = rng.integers(5, 31, size=n_absent)
     buf = AMINO[rng.integers(0, 20, size=int(absent_len.sum()))].tobytes().decode("ascii")
     ends = np.cumsum(absent_len)

@@ -47,7 +47,6 @@ _MASS = {
 }  # fmt: skip
 LENGTH_SIGMA = 0.62
 MEAN_LENGTH = 360.0
-LENGTH_MU = float(np.log(MEAN_LENGTH) - LENGTH_SIGMA**2 / 2)
 MIN_LENGTH, MAX_LENGTH = 5, 35_000
 
 ORGANISMS = [
@@ -148,6 +147,20 @@ def _secondary(j: int) -> str:
     c2, j = b36[j % 36], j // 36
     c3, j = b36[j % 36], j // 36
     return f"{a}{d1}{c1}{c2}{c3}{j % 10}"
+
+
+def sample_lengths(
+    rng: np.random.Generator,
+    count: int,
+    mean: float = MEAN_LENGTH,
+    sigma: float = LENGTH_SIGMA,
+    low: int = MIN_LENGTH,
+    high: int = MAX_LENGTH,
+) -> np.ndarray:
+    """``count`` log-normal sequence lengths (``int64``) of the given mean (before clipping
+    to ``[low, high]``); ``sigma`` is the standard deviation of the log."""
+    mu = float(np.log(mean) - sigma**2 / 2)
+    return np.clip(np.rint(rng.lognormal(mu, sigma, size=count)), low, high).astype(np.int64)
 
 
 def format_sequence(seq: bytes) -> bytes:
@@ -348,9 +361,7 @@ class _Generator:
 
     def batch(self, first: int, count: int) -> bytes:
         rng = self.rng
-        lengths = np.clip(
-            np.rint(rng.lognormal(LENGTH_MU, LENGTH_SIGMA, size=count)), MIN_LENGTH, MAX_LENGTH
-        ).astype(np.int64)
+        lengths = sample_lengths(rng, count)
         codes = rng.choice(len(self.letters), size=int(lengths.sum()), p=self.p)
         residues = self.letters[codes].tobytes()
         mws = np.add.reduceat(self.mass[codes], np.r_[0, np.cumsum(lengths)[:-1]]) + 18.02
