@@ -11,8 +11,11 @@ The schema is a public interface, documented in ``docs/schema.md``:
 * ``features(accession, type, start, "end", description, evidence)``.
 * ``meta(key, value)``.
 
-Rows are buffered per column and written in batches through pyarrow tables (no per-row
-``INSERT``). Duplicate accessions: the first occurrence wins; later ones are counted and
+Rows are buffered per column and written through pyarrow tables (no per-row ``INSERT``), in
+groups of at least ``insert_rows`` entries: DuckDB writes a large insert straight into the
+database file, while many small inserts each go through its write-ahead log and trigger
+automatic checkpoints that re-write the primary-key index (at Swiss-Prot scale, 1,500-entry
+inserts cost about 4x the CPU time of 65,536-entry ones). Duplicate accessions: the first occurrence wins; later ones are counted and
 skipped. A finished build has a ``_SUCCESS`` marker file (see :func:`is_complete`).
 """
 
@@ -255,7 +258,9 @@ class KBWriter:
             whose evidence contains ``ECO:0000269`` (DeepLoc's rule) and dataset-label rows
             (table/FASTA labels already are curated classes and carry no evidence).
         mapper: the term -> class mapper (default: the shipped map).
-        batch_size: entries buffered by :meth:`add` before a batch is written.
+        batch_size: entries buffered by :meth:`add` before they are converted to a batch.
+        insert_rows: entries whose rows are collected (as Arrow tables) before they are
+            inserted into DuckDB in one statement per table.
 
     Raises:
         ValueError: an unknown ``min_evidence``.
@@ -268,6 +273,7 @@ class KBWriter:
         min_evidence: str = "any",
         mapper: LocationMapper | None = None,
         batch_size: int = 20_000,
+        insert_rows: int = 65_536,
     ):
         if min_evidence not in MIN_EVIDENCE:
             raise ValueError(
@@ -277,6 +283,9 @@ class KBWriter:
         self.min_evidence = min_evidence
         self.mapper = mapper or default_mapper()
         self.batch_size = batch_size
+        self.insert_rows = insert_rows
+        self._pending: dict[str, list[pa.Table]] = {t: [] for t in _SCHEMAS}
+        self._pending_entries = 0
         self.con = duckdb.connect(str(self.directory / DB_FILE))
         self.con.execute(_DDL)
         self._seen: set[str] = set()
@@ -300,11 +309,12 @@ class KBWriter:
             self.add(e)
 
     def flush(self) -> None:
-        """Convert and write the buffered entries."""
+        """Convert the buffered entries and insert every collected row into DuckDB."""
         if self._buffer:
             batch = entries_to_batch(self._buffer, self.mapper, self.min_evidence)
             self._buffer = []
             self.add_batch(batch)
+        self._insert_pending()
 
     def add_batch(self, batch: Batch) -> None:
         """Write a :class:`Batch`: drop duplicate accessions, number the entries, insert rows."""
@@ -336,21 +346,30 @@ class KBWriter:
         if n == 0:
             return
         ids = pa.array(np.arange(self.n_entries, self.n_entries + n, dtype=np.int32))
-        self._insert("entries", entries.add_column(0, "entry_id", ids))
+        self._pending["entries"].append(entries.add_column(0, "entry_id", ids))
         for t, tab in child.items():
             if tab.num_rows:
-                self._insert(t, tab.drop_columns(["_row"]))
+                self._pending[t].append(tab.drop_columns(["_row"]))
+        self._pending_entries += n
         self._residue_chunks.append(residues)
         self._lengths.append(lengths)
         self.n_entries += n
         self.n_residues += int(lengths.sum())
+        if self._pending_entries >= self.insert_rows:
+            self._insert_pending()
 
-    def _insert(self, table: str, data: pa.Table) -> None:
-        self.con.register("_kb_batch", data)
-        try:
-            self.con.execute(f"INSERT INTO {table} SELECT * FROM _kb_batch")
-        finally:
-            self.con.unregister("_kb_batch")
+    def _insert_pending(self) -> None:
+        """Insert the collected rows: one ``INSERT`` per table (see the module docstring)."""
+        for table, parts in self._pending.items():
+            if parts:
+                data = pa.concat_tables(parts)
+                parts.clear()
+                self.con.register("_kb_batch", data)
+                try:
+                    self.con.execute(f"INSERT INTO {table} SELECT * FROM _kb_batch")
+                finally:
+                    self.con.unregister("_kb_batch")
+        self._pending_entries = 0
 
     def count_with_location(self) -> int:
         """Entries with at least one location row that has a DeepLoc class."""
@@ -371,11 +390,13 @@ class KBWriter:
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         """Insert ``meta`` rows (values JSON-encoded unless they are strings)."""
+        self.flush()
         rows = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in meta.items()]
         self.con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
 
     def close(self) -> None:
-        """Checkpoint and close the DuckDB connection."""
+        """Insert what is left, checkpoint and close the DuckDB connection."""
+        self.flush()
         self.con.execute("CHECKPOINT")
         self.con.close()
 
