@@ -103,6 +103,12 @@ class _HashingReader:
         self.sha256.update(data)
         return data
 
+    def readinto(self, buffer) -> int:
+        n = self.raw.readinto(buffer)
+        if n:
+            self.sha256.update(memoryview(buffer)[:n])
+        return n
+
     def readable(self) -> bool:
         return True
 
