@@ -146,16 +146,20 @@ def _decompressed(handle: io.BufferedReader, name: str, size: int) -> Iterator[b
 
 
 def _entry_chunks(blocks: Iterator[bytes]) -> Iterator[bytes]:
-    """Re-cut decompressed blocks into chunks that end at an entry's ``//`` line."""
+    """Re-cut decompressed blocks into chunks that end at an entry's ``//`` line.
+
+    A chunk is the previous block's tail plus this block up to its last ``//`` line, joined
+    with one copy of the block (not two). A ``//`` line that starts a block is found in a
+    later block: the chunk then just ends one entry later.
+    """
     carry = b""
     for block in blocks:
-        data = carry + block
-        cut = last_entry_end(data)
+        cut = last_entry_end(block)
         if cut == 0:
-            carry = data
+            carry += block
             continue
-        carry = data[cut:]
-        yield data[:cut]
+        yield b"".join((carry, memoryview(block)[:cut]))
+        carry = block[cut:]
     if carry.strip():  # blank lines after the last ``//`` are not an entry
         yield carry
 

@@ -193,9 +193,9 @@ class _Prefixed(io.RawIOBase):
 def _prefetch(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
     """Run ``blocks`` (reading + gzip decompression) in a background thread.
 
-    The decompressor (:mod:`kb.gzipio`) releases the GIL while inflating, so decompression of the next block overlaps with
-    parsing of the current one. Exceptions are re-raised in the consumer; closing the
-    consumer stops the thread.
+    The decompressor (:mod:`kb.gzipio`) releases the GIL while inflating, so decompression of
+    the next block overlaps with parsing of the current one. Exceptions are re-raised in the
+    consumer; closing the consumer stops the thread.
     """
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
