@@ -430,7 +430,7 @@ def _build_into(
         )
     except BaseException:
         if writer is not None:
-            writer.con.close()
+            writer.abort()
         raise
     finally:
         if pool is not None:

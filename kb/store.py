@@ -15,15 +15,17 @@ Rows are buffered per column and written through pyarrow tables (no per-row ``IN
 groups of at least ``insert_rows`` entries: DuckDB writes a large insert straight into the
 database file, while many small inserts each go through its write-ahead log and trigger
 repeated automatic checkpoints (measured on 570k entries: 1,500-entry inserts took 3-4x the
-CPU time of 65,536-entry ones, same rows). Duplicate accessions: the first occurrence wins;
-later ones are counted and skipped. A finished build has a ``_SUCCESS`` marker file (see
-:func:`is_complete`).
+CPU time of 65,536-entry ones, same rows). A group is inserted by a background thread while
+the next one is collected (DuckDB releases the GIL). Duplicate accessions: the first
+occurrence wins; later ones are counted and skipped. A finished build has a ``_SUCCESS``
+marker file (see :func:`is_complete`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -287,6 +289,10 @@ class KBWriter:
         self.insert_rows = insert_rows
         self._pending: dict[str, list[pa.Table]] = {t: [] for t in _SCHEMAS}
         self._pending_entries = 0
+        # One background thread inserts a group while the caller collects the next one
+        # (DuckDB releases the GIL); every other use of ``con`` first waits for it.
+        self._inserter = ThreadPoolExecutor(1, thread_name_prefix="kb-insert")
+        self._inserting: Future | None = None
         self.con = duckdb.connect(str(self.directory / DB_FILE))
         self.con.execute(_DDL)
         self._seen: set[str] = set()
@@ -302,7 +308,7 @@ class KBWriter:
         """Add one entry (buffered; written every ``batch_size`` entries)."""
         self._buffer.append(entry)
         if len(self._buffer) >= self.batch_size:
-            self.flush()
+            self._convert_buffer()
 
     def add_all(self, entries: Iterable[Entry]) -> None:
         """Add every entry of an iterable."""
@@ -311,11 +317,15 @@ class KBWriter:
 
     def flush(self) -> None:
         """Convert the buffered entries and insert every collected row into DuckDB."""
+        self._convert_buffer()
+        self._insert_pending()
+        self._wait_insert()
+
+    def _convert_buffer(self) -> None:
         if self._buffer:
             batch = entries_to_batch(self._buffer, self.mapper, self.min_evidence)
             self._buffer = []
             self.add_batch(batch)
-        self._insert_pending()
 
     def add_batch(self, batch: Batch) -> None:
         """Write a :class:`Batch`: drop duplicate accessions, number the entries, insert rows."""
@@ -360,17 +370,28 @@ class KBWriter:
             self._insert_pending()
 
     def _insert_pending(self) -> None:
-        """Insert the collected rows: one ``INSERT`` per table (see the module docstring)."""
-        for table, parts in self._pending.items():
-            if parts:
-                data = pa.concat_tables(parts)
-                parts.clear()
-                self.con.register("_kb_batch", data)
-                try:
-                    self.con.execute(f"INSERT INTO {table} SELECT * FROM _kb_batch")
-                finally:
-                    self.con.unregister("_kb_batch")
+        """Start inserting the collected rows in the background thread (after the previous
+        group): one ``INSERT`` per table (see the module docstring)."""
+        self._wait_insert()
+        group = {t: pa.concat_tables(parts) for t, parts in self._pending.items() if parts}
+        self._pending = {t: [] for t in _SCHEMAS}
         self._pending_entries = 0
+        if group:
+            self._inserting = self._inserter.submit(self._insert_group, group)
+
+    def _insert_group(self, group: dict[str, pa.Table]) -> None:
+        for table, data in group.items():
+            self.con.register("_kb_batch", data)
+            try:
+                self.con.execute(f"INSERT INTO {table} SELECT * FROM _kb_batch")
+            finally:
+                self.con.unregister("_kb_batch")
+
+    def _wait_insert(self) -> None:
+        """Wait for the background insert (re-raising its error)."""
+        if self._inserting is not None:
+            done, self._inserting = self._inserting, None
+            done.result()
 
     def count_with_location(self) -> int:
         """Entries with at least one location row that has a DeepLoc class."""
@@ -398,7 +419,13 @@ class KBWriter:
     def close(self) -> None:
         """Insert what is left, checkpoint and close the DuckDB connection."""
         self.flush()
+        self._inserter.shutdown()
         self.con.execute("CHECKPOINT")
+        self.con.close()
+
+    def abort(self) -> None:
+        """Close the DuckDB connection without inserting what is left (a failed build)."""
+        self._inserter.shutdown(wait=True, cancel_futures=True)
         self.con.close()
 
 
