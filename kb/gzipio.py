@@ -1,8 +1,8 @@
 """Gzip input of the build: detection from the magic bytes and fast decompression.
 
 Flat files are read as gzip by three readers (:mod:`kb.build`, :mod:`kb.flatfile`,
-:mod:`kb.shardplan`); decompression is one of the largest costs of a Swiss-Prot build (about
-1.4 GB of text from 0.7 GB). :func:`gzip_reader` decompresses with ISA-L's ``igzip``
+:mod:`kb.shardplan`); decompression is one of the largest costs of a Swiss-Prot build (3.25 GB of
+text from a 0.71 GB file). :func:`gzip_reader` decompresses with ISA-L's ``igzip``
 (``python-isal``, https://github.com/pycompression/python-isal), about 3x faster than the
 standard library's ``zlib`` here and, like it, releasing the GIL while it inflates. Corrupt or
 truncated data raises one of :data:`GZIP_ERRORS`.

@@ -305,7 +305,8 @@ class KBWriter:
         self.n_location_rows_dropped = 0
 
     def add(self, entry: Entry) -> None:
-        """Add one entry (buffered; written every ``batch_size`` entries)."""
+        """Add one entry (buffered; converted every ``batch_size`` entries, inserted in groups
+        of ``insert_rows``; :meth:`flush` inserts everything)."""
         self._buffer.append(entry)
         if len(self._buffer) >= self.batch_size:
             self._convert_buffer()
