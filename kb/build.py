@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import gc
-import gzip
 import hashlib
 import io
 import multiprocessing
@@ -25,7 +24,6 @@ import os
 import shutil
 import tempfile
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +37,7 @@ from kb import layout
 from kb.atomic import public_mode
 from kb.errors import InputFormatError, KBError
 from kb.flatfile import last_entry_end
+from kb.gzipio import GZIP_ERRORS, GZIP_MAGIC, gzip_reader
 from kb.layout import sha256_file
 from kb.records import Entry
 from kb.store import MIN_EVIDENCE, SCHEMA_VERSION, SUCCESS_FILE, KBWriter
@@ -134,30 +133,33 @@ def read_entries(
 # At most 2 chunks per worker are in flight, so memory stays bounded.
 
 _CHUNK_BYTES = 8 << 20
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _decompressed(handle: io.BufferedReader, name: str, size: int) -> Iterator[bytes]:
     """Blocks of about ``size`` decompressed bytes (gzip detected from the magic bytes)."""
-    stream = gzip.GzipFile(fileobj=handle) if handle.peek(2)[:2] == _GZIP_MAGIC else handle
+    stream = gzip_reader(handle) if handle.peek(2)[:2] == GZIP_MAGIC else handle
     try:
         while block := stream.read(size):
             yield block
-    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+    except GZIP_ERRORS as e:
         raise InputFormatError(f"truncated or corrupt gzip data ({e})", name) from None
 
 
 def _entry_chunks(blocks: Iterator[bytes]) -> Iterator[bytes]:
-    """Re-cut decompressed blocks into chunks that end at an entry's ``//`` line."""
+    """Re-cut decompressed blocks into chunks that end at an entry's ``//`` line.
+
+    A chunk is the previous block's tail plus this block up to its last ``//`` line, joined
+    with one copy of the block (not two). A ``//`` line that starts a block is found in a
+    later block: the chunk then just ends one entry later.
+    """
     carry = b""
     for block in blocks:
-        data = carry + block
-        cut = last_entry_end(data)
+        cut = last_entry_end(block)
         if cut == 0:
-            carry = data
+            carry += block
             continue
-        carry = data[cut:]
-        yield data[:cut]
+        yield b"".join((carry, memoryview(block)[:cut]))
+        carry = block[cut:]
     if carry.strip():  # blank lines after the last ``//`` are not an entry
         yield carry
 
@@ -183,6 +185,14 @@ def _unpack(packed: tuple, offset: int) -> InputFormatError:
     if issubclass(cls, FlatFileError):
         return cls(message, path, line, entry)
     return cls(message, path, line)
+
+
+def _init_worker() -> None:
+    """Parser process start: no cyclic GC (the parsed objects are acyclic, see ``build``) and
+    the parsing modules imported once."""
+    gc.disable()
+    import kb.flatfile
+    import kb.store  # noqa: F401
 
 
 def _parse_chunk_to_batch(args: tuple) -> tuple:
@@ -380,7 +390,8 @@ def _build_into(
         # already runs DuckDB, numba/OpenMP or torch threads can leave a child dead or
         # deadlocked. A ProcessPoolExecutor (unlike multiprocessing.Pool) never restarts a
         # dead worker: the build fails with a message instead of looping forever.
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(_START_METHOD))
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(_START_METHOD),
+                                   initializer=_init_worker)
     writer = None
     try:
         with _progress(progress) as bar:
@@ -388,6 +399,7 @@ def _build_into(
             writer = KBWriter(tmp, min_evidence=min_evidence)
             _read_inputs(writer, pool, workers, bar, paths, formats, summary, min_evidence,
                          strict)
+            writer.flush()  # the last rows into DuckDB
             if writer.n_entries == 0:
                 first = "; ".join(summary.errors[:3])
                 raise InputFormatError(
@@ -418,7 +430,7 @@ def _build_into(
         )
     except BaseException:
         if writer is not None:
-            writer.con.close()
+            writer.abort()
         raise
     finally:
         if pool is not None:

@@ -18,19 +18,18 @@ Public API: :func:`parse`, :func:`read`,
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import queue
 import re
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Union
 
 from kb.alphabet import SEQUENCE_LETTERS
 from kb.errors import ErrorSink, InputFormatError, report_error
+from kb.gzipio import GZIP_ERRORS, GZIP_MAGIC, gzip_reader
 from kb.records import Entry, Feature, Location
 from kb.textcodec import TEXT_ERRORS
 
@@ -56,7 +55,6 @@ Source = Union[str, os.PathLike, IO[bytes], IO[str]]  # noqa: UP007 (runtime ali
 #: Where skipped-entry errors go: a list (appended to) or a callable (called with the error).
 
 _BLOCK = 1 << 22  # 4 MiB of decompressed text per read
-_GZIP_MAGIC = b"\x1f\x8b"
 
 # UniProtKB accession format (https://www.uniprot.org/help/accession_numbers), with the
 # optional isoform suffix of splice-variant entries ("P21802-2"), plus the legacy
@@ -157,11 +155,11 @@ def _blocks(source: Source, block_size: int = _BLOCK) -> Iterator[bytes]:
             src: IO[bytes] = raw
         else:  # a pipe or text adapter: put the two bytes back in front
             src = io.BufferedReader(_Prefixed(head, raw), buffer_size=1 << 20)  # type: ignore[arg-type]
-        stream: IO[bytes] = gzip.GzipFile(fileobj=src, mode="rb") if head == _GZIP_MAGIC else src
+        stream: IO[bytes] = gzip_reader(src) if head == GZIP_MAGIC else src
         try:
             while data := stream.read(block_size):
                 yield data
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        except GZIP_ERRORS as exc:
             raise InputFormatError(
                 f"truncated or corrupt gzip data ({exc.__class__.__name__}: {exc})", name
             ) from None
@@ -195,9 +193,9 @@ class _Prefixed(io.RawIOBase):
 def _prefetch(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
     """Run ``blocks`` (reading + gzip decompression) in a background thread.
 
-    zlib releases the GIL while inflating, so decompression of the next block overlaps with
-    parsing of the current one. Exceptions are re-raised in the consumer; closing the
-    consumer stops the thread.
+    The decompressor (:mod:`kb.gzipio`) releases the GIL while inflating, so decompression of
+    the next block overlaps with parsing of the current one. Exceptions are re-raised in the
+    consumer; closing the consumer stops the thread.
     """
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()

@@ -15,10 +15,8 @@ weight (``n_shards``) or greedily into shards of at most R residues (``shard_res
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import numpy as np
 
 from kb.errors import InputFormatError, KBError
 from kb.flatfile import last_entry_end
+from kb.gzipio import GZIP_ERRORS, GZIP_MAGIC, gzip_reader
 
 __all__ = ["MAX_SHARD_RESIDUES", "Piece", "ScannedInput", "scan_input", "plan", "write_piece"]
 
@@ -33,7 +32,6 @@ __all__ = ["MAX_SHARD_RESIDUES", "Piece", "ScannedInput", "scan_input", "plan", 
 #: ``int32``/``int64`` positions, but a shard is meant to stay under 2^32 bytes of residues.
 MAX_SHARD_RESIDUES = 2**32 - 1
 _BLOCK = 8 << 20
-_GZIP_MAGIC = b"\x1f\x8b"
 _FLAT_END = re.compile(rb"^//[ \t\r]*(?:\n|\Z)", re.M)
 _FASTA_START = re.compile(rb"^>", re.M)
 _SQ = re.compile(rb"^SQ   SEQUENCE +(\d+) AA;", re.M)
@@ -105,6 +103,12 @@ class _HashingReader:
         self.sha256.update(data)
         return data
 
+    def readinto(self, buffer) -> int:
+        n = self.raw.readinto(buffer)
+        if n:
+            self.sha256.update(memoryview(buffer)[:n])
+        return n
+
     def readable(self) -> bool:
         return True
 
@@ -148,9 +152,9 @@ def scan_input(path: str | Path, fmt: str, staging: Path, name: str) -> ScannedI
     header = b""
     with open(path, "rb") as raw_file:
         raw = _HashingReader(raw_file)
-        gz = raw_file.read(2) == _GZIP_MAGIC
+        gz = raw_file.read(2) == GZIP_MAGIC
         raw_file.seek(0)
-        stream = gzip.GzipFile(fileobj=raw) if gz else raw
+        stream = gzip_reader(raw) if gz else raw
         plain = staging / name if gz else path
         out = open(plain, "wb") if gz else None  # noqa: SIM115 - closed below
         try:
@@ -161,7 +165,7 @@ def scan_input(path: str | Path, fmt: str, staging: Path, name: str) -> ScannedI
             while True:
                 try:
                     block = stream.read(_BLOCK)
-                except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+                except GZIP_ERRORS as e:
                     raise InputFormatError(f"truncated or corrupt gzip data ({e})", path) from None
                 if out is not None and block:
                     out.write(block)

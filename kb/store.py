@@ -11,15 +11,21 @@ The schema is a public interface, documented in ``docs/schema.md``:
 * ``features(accession, type, start, "end", description, evidence)``.
 * ``meta(key, value)``.
 
-Rows are buffered per column and written in batches through pyarrow tables (no per-row
-``INSERT``). Duplicate accessions: the first occurrence wins; later ones are counted and
-skipped. A finished build has a ``_SUCCESS`` marker file (see :func:`is_complete`).
+Rows are buffered per column and written through pyarrow tables (no per-row ``INSERT``), in
+groups of at least ``insert_rows`` entries: DuckDB writes a large insert straight into the
+database file, while many small inserts each go through its write-ahead log and trigger
+repeated automatic checkpoints (measured on 570k entries: 1,500-entry inserts took 3-4x the
+CPU time of 65,536-entry ones, same rows). A group is inserted by a background thread while
+the next one is collected (DuckDB releases the GIL). Duplicate accessions: the first
+occurrence wins; later ones are counted and skipped. A finished build has a ``_SUCCESS``
+marker file (see :func:`is_complete`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,7 +261,9 @@ class KBWriter:
             whose evidence contains ``ECO:0000269`` (DeepLoc's rule) and dataset-label rows
             (table/FASTA labels already are curated classes and carry no evidence).
         mapper: the term -> class mapper (default: the shipped map).
-        batch_size: entries buffered by :meth:`add` before a batch is written.
+        batch_size: entries buffered by :meth:`add` before they are converted to a batch.
+        insert_rows: entries whose rows are collected (as Arrow tables) before they are
+            inserted into DuckDB in one statement per table.
 
     Raises:
         ValueError: an unknown ``min_evidence``.
@@ -268,6 +276,7 @@ class KBWriter:
         min_evidence: str = "any",
         mapper: LocationMapper | None = None,
         batch_size: int = 20_000,
+        insert_rows: int = 65_536,
     ):
         if min_evidence not in MIN_EVIDENCE:
             raise ValueError(
@@ -277,6 +286,13 @@ class KBWriter:
         self.min_evidence = min_evidence
         self.mapper = mapper or default_mapper()
         self.batch_size = batch_size
+        self.insert_rows = insert_rows
+        self._pending: dict[str, list[pa.Table]] = {t: [] for t in _SCHEMAS}
+        self._pending_entries = 0
+        # One background thread inserts a group while the caller collects the next one
+        # (DuckDB releases the GIL); every other use of ``con`` first waits for it.
+        self._inserter = ThreadPoolExecutor(1, thread_name_prefix="kb-insert")
+        self._inserting: Future | None = None
         self.con = duckdb.connect(str(self.directory / DB_FILE))
         self.con.execute(_DDL)
         self._seen: set[str] = set()
@@ -289,10 +305,11 @@ class KBWriter:
         self.n_location_rows_dropped = 0
 
     def add(self, entry: Entry) -> None:
-        """Add one entry (buffered; written every ``batch_size`` entries)."""
+        """Add one entry (buffered; converted every ``batch_size`` entries, inserted in groups
+        of ``insert_rows``; :meth:`flush` inserts everything)."""
         self._buffer.append(entry)
         if len(self._buffer) >= self.batch_size:
-            self.flush()
+            self._convert_buffer()
 
     def add_all(self, entries: Iterable[Entry]) -> None:
         """Add every entry of an iterable."""
@@ -300,7 +317,12 @@ class KBWriter:
             self.add(e)
 
     def flush(self) -> None:
-        """Convert and write the buffered entries."""
+        """Convert the buffered entries and insert every collected row into DuckDB."""
+        self._convert_buffer()
+        self._insert_pending()
+        self._wait_insert()
+
+    def _convert_buffer(self) -> None:
         if self._buffer:
             batch = entries_to_batch(self._buffer, self.mapper, self.min_evidence)
             self._buffer = []
@@ -336,21 +358,41 @@ class KBWriter:
         if n == 0:
             return
         ids = pa.array(np.arange(self.n_entries, self.n_entries + n, dtype=np.int32))
-        self._insert("entries", entries.add_column(0, "entry_id", ids))
+        self._pending["entries"].append(entries.add_column(0, "entry_id", ids))
         for t, tab in child.items():
             if tab.num_rows:
-                self._insert(t, tab.drop_columns(["_row"]))
+                self._pending[t].append(tab.drop_columns(["_row"]))
+        self._pending_entries += n
         self._residue_chunks.append(residues)
         self._lengths.append(lengths)
         self.n_entries += n
         self.n_residues += int(lengths.sum())
+        if self._pending_entries >= self.insert_rows:
+            self._insert_pending()
 
-    def _insert(self, table: str, data: pa.Table) -> None:
-        self.con.register("_kb_batch", data)
-        try:
-            self.con.execute(f"INSERT INTO {table} SELECT * FROM _kb_batch")
-        finally:
-            self.con.unregister("_kb_batch")
+    def _insert_pending(self) -> None:
+        """Start inserting the collected rows in the background thread (after the previous
+        group): one ``INSERT`` per table (see the module docstring)."""
+        self._wait_insert()
+        group = {t: pa.concat_tables(parts) for t, parts in self._pending.items() if parts}
+        self._pending = {t: [] for t in _SCHEMAS}
+        self._pending_entries = 0
+        if group:
+            self._inserting = self._inserter.submit(self._insert_group, group)
+
+    def _insert_group(self, group: dict[str, pa.Table]) -> None:
+        for table, data in group.items():
+            self.con.register("_kb_batch", data)
+            try:
+                self.con.execute(f"INSERT INTO {table} SELECT * FROM _kb_batch")
+            finally:
+                self.con.unregister("_kb_batch")
+
+    def _wait_insert(self) -> None:
+        """Wait for the background insert (re-raising its error)."""
+        if self._inserting is not None:
+            done, self._inserting = self._inserting, None
+            done.result()
 
     def count_with_location(self) -> int:
         """Entries with at least one location row that has a DeepLoc class."""
@@ -371,12 +413,20 @@ class KBWriter:
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         """Insert ``meta`` rows (values JSON-encoded unless they are strings)."""
+        self.flush()
         rows = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in meta.items()]
         self.con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
 
     def close(self) -> None:
-        """Checkpoint and close the DuckDB connection."""
+        """Insert what is left, checkpoint and close the DuckDB connection."""
+        self.flush()
+        self._inserter.shutdown()
         self.con.execute("CHECKPOINT")
+        self.con.close()
+
+    def abort(self) -> None:
+        """Close the DuckDB connection without inserting what is left (a failed build)."""
+        self._inserter.shutdown(wait=True, cancel_futures=True)
         self.con.close()
 
 

@@ -16,7 +16,7 @@ from Bio import SwissProt
 from kb.build import build
 from kb.errors import InputFormatError, KBError, KBNotFoundError
 from kb.seqstore import SequenceStore
-from kb.store import DB_FILE, SUCCESS_FILE, info, is_complete, read_meta
+from kb.store import DB_FILE, SUCCESS_FILE, KBWriter, info, is_complete, read_meta
 
 # The module, even if kb/__init__ exports the function ``build`` under the same name.
 kb_build = importlib.import_module("kb.build")
@@ -251,6 +251,29 @@ def test_sequence_store_offsets_from_batches(tmp_path):
     want = SequenceStore.from_sequences(seqs)
     assert np.array_equal(got.offsets, want.offsets)
     assert np.array_equal(np.asarray(got.residues), want.residues)
+
+
+def test_grouped_inserts_equal_one_insert_per_batch(tmp_path, test_data, monkeypatch):
+    """Rows collected over many batches and inserted in groups (``insert_rows``) are the rows,
+    in the same physical order, of one DuckDB insert per batch (what the writer did before)."""
+    def writer_with(insert_rows):
+        class Writer(KBWriter):
+            def __init__(self, *a, **kw):
+                super().__init__(*a, **kw, batch_size=7, insert_rows=insert_rows)
+        return Writer
+
+    tables = ("entries", "secondary_accessions", "locations", "features")
+    rows = {}
+    for name, insert_rows in (("each", 1), ("grouped", 50), ("once", 10**9)):
+        monkeypatch.setattr(kb_build, "KBWriter", writer_with(insert_rows))
+        build([test_data / SAMPLE], tmp_path / name, progress=False)
+        con = duckdb.connect(str(tmp_path / name / DB_FILE), read_only=True)
+        rows[name] = {t: con.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
+        con.close()
+    assert len(rows["each"]["entries"]) > 50  # several groups
+    assert [r[0] for r in rows["each"]["entries"]] == list(range(len(rows["each"]["entries"])))
+    assert rows["grouped"] == rows["each"]
+    assert rows["once"] == rows["each"]
 
 
 @pytest.mark.parametrize("chunk_bytes", [1 << 16, 1 << 23])
