@@ -78,6 +78,24 @@ def timed(fn, repeats: int):
     return statistics.median(times), out
 
 
+class _CaptumOnly(torch.nn.Module):
+    """The model without its stem methods: ``explain`` then runs Captum on the input."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.config = model.config
+
+    def embed(self, tokens):
+        return self.model.embed(tokens)
+
+    def forward_from_embedded(self, *args, **kwargs):
+        return self.model.forward_from_embedded(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        return self.model(*args, **kwargs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=64, help="proteins (seeded test-set sample)")
@@ -87,6 +105,8 @@ def main() -> None:
                     help="internal batch sizes to time (comma-separated; 0 = unbounded)")
     ap.add_argument("--baseline-n", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2,
+                    help="also time IG in this many worker processes (1 = skip)")
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--db", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=0)
@@ -157,6 +177,25 @@ def main() -> None:
     print(f"baseline (one protein at a time, {nb} proteins): {t_base:.2f} s, "
           f"{base_rate:.2f} proteins/s -> speed-up {best['proteins_per_s'] / base_rate:.1f}x")
 
+    # The same IG through Captum on the input (the path before IG ran through the model's
+    # affine stem): the baseline of the stem speed-up, measured in this run.
+    t_cap, cap_table = timed(lambda: explain(_CaptumOnly(model), seqs[:nb], names[:nb],
+                                             labels[:nb], method="ig", batch_size=1,
+                                             ig=settings), args.repeats)
+    res["captum_one_at_a_time"] = {"proteins": nb, "seconds": t_cap,
+                                   "proteins_per_s": nb / t_cap}
+    print(f"Captum on the input (one protein at a time): {t_cap:.2f} s, {nb / t_cap:.2f} "
+          f"proteins/s -> stem speed-up {t_cap / t_base:.2f}x")
+    # Worker processes (one torch thread each), start-up included.
+    if args.workers > 1:
+        t_w, w_table = timed(lambda: explain(model, seqs, names, labels, method="ig",
+                                             batch_size=1, ig=settings, workers=args.workers),
+                             args.repeats)
+        res["workers"] = {"workers": args.workers, "proteins": len(seqs), "seconds": t_w,
+                          "proteins_per_s": len(seqs) / t_w}
+        print(f"IG in {args.workers} worker processes ({len(seqs)} proteins, start-up "
+              f"included): {t_w:.2f} s, {len(seqs) / t_w:.2f} proteins/s")
+
     t_ext, subs = timed(lambda: extract_subsequences(ig_table, label="both"), max(3, args.repeats))
     res["extract_s"] = t_ext
     print(f"extract: {t_ext:.3f} s for {len(ig_table)} residues -> {len(subs)} subsequences")
@@ -208,8 +247,17 @@ def main() -> None:
         lines.append(f"| IG {args.n_steps} steps, batch {args.batch_size}, internal batch {k} | "
                      f"{v['seconds']:.2f} | {v['proteins_per_s']:.2f} |")
     lines += [
-        f"| baseline: IG one protein at a time ({nb} proteins) | {t_base:.2f} | "
-        f"{base_rate:.2f} |",
+        f"| IG one protein at a time ({nb} proteins; the `psl explain` default) | "
+        f"{t_base:.2f} | {base_rate:.2f} |",
+        f"| baseline: the same through Captum on the input (before the stem path) | "
+        f"{t_cap:.2f} | {nb / t_cap:.2f} |",
+    ]
+    if "workers" in res:
+        w = res["workers"]
+        lines.append(f"| IG one protein at a time in {w['workers']} worker processes "
+                     f"({w['proteins']} proteins, start-up included; `--workers "
+                     f"{w['workers']}`) | {w['seconds']:.2f} | {w['proteins_per_s']:.2f} |")
+    lines += [
         f"| extract (both labels) | {t_ext:.3f} | {len(seqs) / t_ext:.0f} |",
     ]
     if t_score is not None:

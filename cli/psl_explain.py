@@ -152,6 +152,12 @@ def explain_command(
         help="Torch CPU threads; 0 (default) = the free cores: min(cores, max(1, cores - load "
         "average)), since on a busy machine fewer threads run faster.",
     ),
+    workers: int = typer.Option(
+        1, "--workers", min=1,
+        help="Processes sharing the proteins, one torch thread each (CPU; attention learned "
+        "or uniform). Same results as one process; for IG on many proteins (each worker takes "
+        "a few seconds to start; speeds in docs/explain.md).",
+    ),
 ) -> None:
     """Per-residue attributions (attention or Integrated Gradients) for each protein.
 
@@ -176,7 +182,8 @@ def explain_command(
     n_threads = threads or default_threads()
     threads_before = torch.get_num_threads()
     torch.set_num_threads(n_threads)
-    label = f"{method.value} ({attention.value}, {n_threads} thread{'s' * (n_threads > 1)})"
+    label = (f"{method.value} ({attention.value}, {workers} processes)" if workers > 1 else
+             f"{method.value} ({attention.value}, {n_threads} thread{'s' * (n_threads > 1)})")
     with _ProteinProgress(label, len(seqs)) as bar:
         table = explain(
             loaded.model,
@@ -191,6 +198,7 @@ def explain_command(
             ig=IGSettings(n_steps=n_steps, internal_batch_size=internal_batch_size),
             seed=seed,
             progress=bar.update,
+            workers=workers,
         )
     torch.set_num_threads(threads_before)  # in-process callers keep their setting
     table = _calibrated(table, loaded)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -120,6 +121,23 @@ def test_ig_completeness_on_real_model_and_true_target():
                        r"1 have none \(first: 'D'\)$") as e:
         explain(model, SEQS, NAMES, TRUE, method="ig", target="true")
     assert e.value.param == "target"
+
+
+def test_worker_processes_give_the_one_process_table():
+    model = _tiny_model(max_len=12)
+    seqs = SEQS + ["M" + "ACDEFGHIKLMNPQRSTVWY" + "KDEL", "MKKL" * 5] * 5  # crops, 14 proteins
+    names = [f"p{i}" for i in range(len(seqs))]
+    seen = []
+    one = explain(model, seqs, names, method="ig", ig=IGSettings(n_steps=6))
+    two = explain(model, seqs, names, method="ig", ig=IGSettings(n_steps=6), workers=2,
+                  progress=seen.append)
+    pd.testing.assert_frame_equal(one, two)
+    assert seen[-1] == len(seqs) and seen == sorted(seen)
+    with pytest.raises(PslError, match="workers > 1 needs attention") as e:
+        explain(model, seqs, names, method="ig", attention="permute", workers=2)
+    assert e.value.param == "workers"
+    with pytest.raises(PslError, match="workers must be >= 1"):
+        explain(model, seqs, names, workers=0)
 
 
 def test_attention_maps_back_through_cropping():

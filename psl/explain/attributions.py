@@ -357,6 +357,126 @@ def _ig_through_stem(
     return attr, delta
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What :func:`explain` computes, as the worker processes receive it."""
+
+    method: str
+    attention: str
+    target: str
+    max_len: int
+    classes: list[str]
+    batch_size: int
+    ig: IGSettings
+    seed: int
+
+
+def _attribute(
+    model: torch.nn.Module, seqs: Sequence[str], labels: Sequence[str | None], run: _Run,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Residue scores (concatenated over ``seqs``; NaN where cropped), probabilities, IG deltas
+    and target class indices of upper-cased sequences (the work of :func:`explain`)."""
+    n = len(seqs)
+    classes = run.classes
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    scores = np.full(int(offsets[-1]), np.nan, dtype=np.float64)
+    probs = np.zeros((n, len(classes)), dtype=np.float32)
+    delta = np.full(n, np.nan, dtype=np.float64)
+    target_idx = np.zeros(n, dtype=np.int64)
+    device = _model_device(model)
+    gen = torch.Generator().manual_seed(run.seed)
+    attention = run.attention
+    done = 0
+    for idx in length_batches(np.minimum(lengths, run.max_len), run.batch_size):
+        batch = encode_batch([seqs[i] for i in idx], run.max_len).to(device)
+        with torch.no_grad():
+            out = model(batch.tokens, batch.mask, attention=attention, generator=gen)
+        p = torch.softmax(out.logits.float(), dim=-1)
+        probs[idx] = p.cpu().numpy()
+        if run.target == "true":
+            tgt = torch.tensor([classes.index(labels[i]) for i in idx], device=device)
+        else:
+            tgt = p.argmax(-1)
+        target_idx[idx] = tgt.cpu().numpy()
+        if run.method == "attention":
+            res = out.attention_residue
+        else:
+            preset = out.attention_residue if attention in ("permute", "random") else None
+            res, d = _ig_batch(model, batch.tokens, batch.mask, tgt, attention, preset, run.ig)
+            delta[idx] = d.float().cpu().numpy()
+        m = batch.mask.cpu().numpy()
+        pos = batch.positions.cpu().numpy()
+        rows = np.broadcast_to(offsets[idx][:, None], m.shape)[m] + pos[m] - 1
+        scores[rows] = res.detach().float().cpu().numpy()[m]
+        done += len(idx)
+        if progress is not None:
+            progress(done)
+    return scores, probs, delta, target_idx
+
+
+_WORKER_MODEL: torch.nn.Module | None = None
+
+
+def _worker_init(model: torch.nn.Module) -> None:
+    global _WORKER_MODEL
+    torch.set_num_threads(1)
+    _WORKER_MODEL = model
+
+
+def _worker_attribute(seqs: list[str], labels: list[str | None], run: _Run):
+    if _WORKER_MODEL is None:  # pragma: no cover - _worker_init always runs first
+        raise RuntimeError("worker process without a model")
+    return _attribute(_WORKER_MODEL, seqs, labels, run)
+
+
+#: Proteins per task of the worker processes (progress is reported per task).
+_TASK_PROTEINS = 8
+
+
+def _attribute_in_processes(
+    model: torch.nn.Module, seqs: Sequence[str], labels: Sequence[str | None], run: _Run,
+    workers: int, progress: Callable[[int], None] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_attribute` in ``workers`` processes of one torch thread each.
+
+    Proteins go out in tasks of :data:`_TASK_PROTEINS`, cut from the length-sorted order so
+    that each task's batches pad little; every protein is computed exactly as in one process
+    (``psl explain`` allows it only where a protein's result does not depend on its batch).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    n = len(seqs)
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    scores = np.full(int(offsets[-1]), np.nan, dtype=np.float64)
+    probs = np.zeros((n, len(run.classes)), dtype=np.float32)
+    delta = np.full(n, np.nan, dtype=np.float64)
+    target_idx = np.zeros(n, dtype=np.int64)
+    order = np.argsort(np.minimum(lengths, run.max_len), kind="stable")
+    tasks = [order[a:a + _TASK_PROTEINS] for a in range(0, n, _TASK_PROTEINS)]
+    done = 0
+    ctx = multiprocessing.get_context("spawn")  # no fork after torch's thread pools started
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
+                             initargs=(model,)) as pool:
+        futures = {pool.submit(_worker_attribute, [seqs[i] for i in t],
+                               [labels[i] for i in t], run): t for t in tasks}
+        for fut in as_completed(futures):
+            t = futures[fut]
+            sc, pr, de, ti = fut.result()
+            probs[t], delta[t], target_idx[t] = pr, de, ti
+            at = 0
+            for i in t.tolist():
+                scores[offsets[i]:offsets[i + 1]] = sc[at:at + lengths[i]]
+                at += lengths[i]
+            done += len(t)
+            if progress is not None:
+                progress(done)
+    return scores, probs, delta, target_idx
+
+
 def explain(
     model: torch.nn.Module,
     sequences: Sequence[str],
@@ -372,6 +492,7 @@ def explain(
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
     accessions: Sequence[str | None] | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Per-residue attributions for many proteins.
 
@@ -396,6 +517,11 @@ def explain(
         progress: called with the number of proteins finished after each batch.
         accessions: UniProt accession of each protein (None when unknown); default: parsed
             from ``names`` with :func:`accession_from_id`.
+        workers: processes (one torch thread each) that share the proteins; a CPU model and
+            the ``learned`` or ``uniform`` attention only (the seeded ablations draw in batch
+            order). Results are those of one process (identical with one protein per batch,
+            the IG default; within float rounding otherwise). Each worker starts a Python
+            interpreter (a few seconds): worth it for IG on many proteins.
 
     Returns:
         The attribution table described in the module docstring (rows in input protein order,
@@ -412,6 +538,14 @@ def explain(
         batch_size = 16 if method == "attention" else 1
     if batch_size < 1:
         raise PslError(f"batch_size must be >= 1, got {batch_size}", param="batch_size")
+    if workers < 1:
+        raise PslError(f"workers must be >= 1, got {workers}", param="workers")
+    if workers > 1 and attention not in ("learned", "uniform"):
+        raise PslError(f"workers > 1 needs attention 'learned' or 'uniform' (the {attention!r} "
+                       "ablation draws its weights in batch order)", param="workers")
+    if workers > 1 and _model_device(model).type != "cpu":
+        raise PslError("workers > 1 runs on the CPU; the model is on "
+                       f"{_model_device(model)}", param="workers")
     n = len(sequences)
     if len(names) != n or any(x is not None and len(x) != n for x in (true_labels, accessions)):
         raise PslError("sequences, names, true_labels and accessions must have the same length")
@@ -439,38 +573,12 @@ def explain(
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     total = int(offsets[-1])
-    scores = np.full(total, np.nan, dtype=np.float64)
-    probs = np.zeros((n, len(classes)), dtype=np.float32)
-    delta = np.full(n, np.nan, dtype=np.float64)
-    target_idx = np.zeros(n, dtype=np.int64)
-
-    device = _model_device(model)
-    gen = torch.Generator().manual_seed(seed)
-    done = 0
-    for idx in length_batches(np.minimum(lengths, max_len), batch_size):
-        batch = encode_batch([seqs[i] for i in idx], max_len).to(device)
-        with torch.no_grad():
-            out = model(batch.tokens, batch.mask, attention=attention, generator=gen)
-        p = torch.softmax(out.logits.float(), dim=-1)
-        probs[idx] = p.cpu().numpy()
-        if target == "true":
-            tgt = torch.tensor([classes.index(labels[i]) for i in idx], device=device)
-        else:
-            tgt = p.argmax(-1)
-        target_idx[idx] = tgt.cpu().numpy()
-        if method == "attention":
-            res = out.attention_residue
-        else:
-            preset = out.attention_residue if attention in ("permute", "random") else None
-            res, d = _ig_batch(model, batch.tokens, batch.mask, tgt, attention, preset, ig)
-            delta[idx] = d.float().cpu().numpy()
-        m = batch.mask.cpu().numpy()
-        pos = batch.positions.cpu().numpy()
-        rows = np.broadcast_to(offsets[idx][:, None], m.shape)[m] + pos[m] - 1
-        scores[rows] = res.detach().float().cpu().numpy()[m]
-        done += len(idx)
-        if progress is not None:
-            progress(done)
+    run = _Run(method, attention, target, max_len, classes, batch_size, ig, seed)
+    if workers > 1 and n > 1:
+        scores, probs, delta, target_idx = _attribute_in_processes(model, seqs, labels, run,
+                                                                   workers, progress)
+    else:
+        scores, probs, delta, target_idx = _attribute(model, seqs, labels, run, progress)
 
     protein_of_row = np.repeat(np.arange(n), lengths)
     position = np.arange(total) - offsets[protein_of_row] + 1
