@@ -373,6 +373,11 @@ def hitrates_command(
         False, "--quick", help="Smoke run: a tiny model trained for a few seconds, a tiny KB, "
         "24 proteins, 4 IG steps."
     ),
+    workers: int = typer.Option(
+        None, "--workers", min=1,
+        help="Override [hitrates] workers: processes sharing the IG proteins (as 'psl explain "
+        "--workers'; same results).",
+    ),
 ) -> None:
     """Tables 2 (IG) and 3 (attention) of the attention study, beside the research's numbers."""
     from psl.experiments.hitrates import IGSettings, load_config, prepare_quick, run_hitrates
@@ -380,7 +385,7 @@ def hitrates_command(
     models = [_parse_model(m) for m in model] if model else None
     overrides: dict = {"models": models, "db": db, "limit": limit, "null": null, "seed": seed,
                        "methods": tuple(m.value for m in method) if method else None,
-                       "split": split, "ig_limit": ig_limit}
+                       "split": split, "ig_limit": ig_limit, "workers": workers}
     out.mkdir(parents=True, exist_ok=True)
     if quick:
         mdir, kdir = prepare_quick(out, n_proteins=limit or 24, seed=seed or 0)

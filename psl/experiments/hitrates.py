@@ -107,6 +107,8 @@ class HitrateExperiment:
             CPU default, one protein per batch).
         seed: seed of ablations, null model, bootstrap and sign flips.
         weighting: hit-rate weighting (``psl score --weighting``).
+        workers: processes sharing the IG proteins (``psl explain --workers``; learned and
+            uniform attention); the results do not depend on it.
     """
 
     models: list[tuple[str, Path]]
@@ -126,6 +128,7 @@ class HitrateExperiment:
     batch_size: int = 16
     seed: int = 0
     weighting: str = "paper"
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -448,6 +451,8 @@ def run_hitrates(
                 batch_size=exp.batch_size if method == "attention" else None,
                 ig=exp.ig, seed=exp.seed,
                 progress=(lambda d, s=stage, n=len(seqs): progress(s, d, n)) if progress else None,
+                workers=(exp.workers if method == "ig" and mode in ("learned", "uniform")
+                         else 1),
             )
             timings[f"{model_name}.{method}.{mode}"] = time.perf_counter() - t1
             table.insert(0, "model", model_name)
