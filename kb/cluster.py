@@ -7,8 +7,8 @@
 * :class:`kb.shardcache.ShardCache`, a ``distributed.WorkerPlugin``: each worker opens
   (memory-maps) a shard the first time a task needs it and keeps it open for all later
   tasks; a worker started later (or restarted after a crash) gets the plugin too.
-* :func:`search_on_cluster`: the distinct peptides (validated, de-duplicated and given their
-  k-mer anchors once, on the client) are cut into chunks (each sent once),
+* :func:`search_on_cluster`: the distinct peptides (validated and de-duplicated once, on the
+  client) are cut into chunks (each sent once; a task per chunk chooses their k-mer anchors),
   every (shard, chunk) pair is one task returning an Arrow table; tasks are pure functions
   of their inputs, so Dask can rerun the tasks of a worker that died on another worker, and
   the client merges only the final results: no row is lost or duplicated.
@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from kb.errors import KBError
@@ -140,8 +139,16 @@ def _shard_cache() -> Any:
     return get_worker().plugins[ShardCache.name]
 
 
-def _identity(value: Any) -> Any:
-    return value
+def _chunk_task(peptides: Any, shard_dirs: tuple[str, ...], k: int,
+                anchored: bool) -> tuple[Any, Any]:
+    """A chunk of distinct peptides with their k-mer anchors, chosen on a worker from the
+    whole knowledge base's bucket sizes (once per chunk, for all shards)."""
+    if not anchored:
+        return peptides, None
+    from kb.index import choose_anchors
+
+    sizes = _shard_cache().bucket_sizes(shard_dirs)
+    return peptides, choose_anchors(k, sizes, peptides.buf, peptides.offsets)
 
 
 def _search_task(shard_dir: str, chunk: tuple[Any, Any], options: dict[str, Any]) -> pa.Table:
@@ -152,30 +159,29 @@ def _search_task(shard_dir: str, chunk: tuple[Any, Any], options: dict[str, Any]
     return search_shard(_shard_cache().get(shard_dir), peptides, anchors, **options)
 
 
-def submit_search(client: Any, shard_dirs: Sequence[str], batch: PeptideBatch,
-                  anchors: tuple[np.ndarray, np.ndarray] | None, options: dict[str, Any],
-                  chunk_size: int) -> list[list[Any]]:
+def submit_search(client: Any, shard_dirs: Sequence[str], batch: PeptideBatch, k: int,
+                  options: dict[str, Any], chunk_size: int) -> list[list[Any]]:
     """Submit every (shard, chunk) search task; per shard, the futures in chunk order.
 
-    A chunk is ``chunk_size`` of the batch's distinct peptides with their k-mer anchors
-    (chosen once on the client, the same for every shard).
+    A chunk is ``chunk_size`` of the batch's distinct peptides (validated once, on the
+    client); one task per chunk chooses their k-mer anchors (``k``: the knowledge base's
+    k-mer length), which every shard's task of that chunk then uses.
     """
     if chunk_size < 1:
         raise KBError(f"chunk size must be >= 1, got {chunk_size}")
     starts = list(range(0, batch.n_unique, chunk_size))
     run = uuid.uuid4().hex[:12]
+    dirs = tuple(str(d) for d in shard_dirs)
+    anchored = options.get("mismatches") is None
     # A chunk is the result of a task (not scattered data): a worker that dies with it loses
     # nothing, the scheduler recomputes it from the task's arguments.
-    chunks = [client.submit(_identity,
-                            (batch.distinct(s, s + chunk_size),
-                             None if anchors is None else
-                             (anchors[0][s:s + chunk_size], anchors[1][s:s + chunk_size])),
+    chunks = [client.submit(_chunk_task, batch.distinct(s, s + chunk_size), dirs, k, anchored,
                             key=f"kb-peptides-{run}-{c}")
               for c, s in enumerate(starts)]
     return [
         [client.submit(_search_task, d, chunk, options, key=f"kb-search-{run}-{i}-{c}")
          for c, chunk in enumerate(chunks)]
-        for i, d in enumerate(shard_dirs)
+        for i, d in enumerate(dirs)
     ]
 
 
@@ -190,9 +196,8 @@ def gather_search(client: Any, futures: list[list[Any]]) -> list[pa.Table]:
     return out
 
 
-def search_on_cluster(client: Any, shard_dirs: Sequence[str], batch: PeptideBatch,
-                      anchors: tuple[np.ndarray, np.ndarray] | None, options: dict[str, Any],
-                      chunk_size: int = 20_000) -> list[pa.Table]:
+def search_on_cluster(client: Any, shard_dirs: Sequence[str], batch: PeptideBatch, k: int,
+                      options: dict[str, Any], chunk_size: int = 20_000) -> list[pa.Table]:
     """Search the distinct peptides of ``batch`` in every shard on the cluster (see the module
     docstring).
 
@@ -200,7 +205,7 @@ def search_on_cluster(client: Any, shard_dirs: Sequence[str], batch: PeptideBatc
         Per shard, the :data:`kb.shardsearch.SHARD_COLUMNS` rows (``query`` = index among the
         batch's distinct peptides), as :func:`kb.shardsearch.merge_shard_rows` takes them.
     """
-    return gather_search(client, submit_search(client, shard_dirs, batch, anchors, options,
+    return gather_search(client, submit_search(client, shard_dirs, batch, k, options,
                                                chunk_size))
 
 

@@ -24,11 +24,13 @@ class ShardCache(WorkerPlugin):
 
     def __init__(self) -> None:  # sent pickled to the workers: nothing open here
         self._kbs: dict[str, Any] = {}
+        self._sizes: dict[tuple[str, ...], Any] = {}
         self._lock: threading.Lock | None = None
         self.opened: dict[str, int] = {}
 
     def setup(self, worker: Any = None) -> None:
         self._kbs = {}
+        self._sizes = {}
         self._lock = threading.Lock()
         self.opened = {}
 
@@ -36,6 +38,18 @@ class ShardCache(WorkerPlugin):
         for kb in self._kbs.values():
             kb.close()
         self._kbs = {}
+
+    def bucket_sizes(self, shard_dirs: tuple[str, ...]) -> Any:
+        """The summed k-mer bucket sizes of these shards (computed once per worker)."""
+        if self._lock is None:  # pragma: no cover - setup() always runs first on a worker
+            self._lock = threading.Lock()
+        with self._lock:
+            sizes = self._sizes.get(shard_dirs)
+            if sizes is None:
+                from kb.shardsearch import summed_bucket_sizes
+
+                sizes = self._sizes[shard_dirs] = summed_bucket_sizes(shard_dirs)
+            return sizes
 
     def get(self, shard_dir: str) -> Any:
         """The open shard at ``shard_dir`` (opened on first use)."""

@@ -44,12 +44,12 @@ from kb.api import COUNT_CHUNK, MISMATCH_COLUMNS, KnowledgeBase, SearchResult
 from kb.atomic import public_mode
 from kb.build import BuildSummary, build
 from kb.errors import KBError, KBNotFoundError
-from kb.index import KmerIndex, choose_anchors, saturated_sizes
+from kb.index import choose_anchors
 from kb.mismatch import check_mismatches, describe_hits
 from kb.peptides import PeptideBatch, prepare_peptides
 from kb.seqstore import SequenceStore
 from kb.shardplan import MAX_SHARD_RESIDUES, Piece, plan, scan_input, write_piece
-from kb.shardsearch import merge_shard_rows, search_shard
+from kb.shardsearch import merge_shard_rows, search_shard, summed_bucket_sizes
 from kb.store import MIN_EVIDENCE, is_complete
 from kb.tables import FORMATS, detect_format
 
@@ -547,31 +547,26 @@ class ShardedKnowledgeBase(KnowledgeBase):
         ``uint16``, as :func:`kb.index.choose_anchors` takes them): read once from the
         shards' memory-mapped offsets."""
         if self._bucket_sizes is None:
-            from kb.layout import resolve
-
-            total: np.ndarray | None = None
-            for d in self.shard_dirs:
-                sizes = np.diff(KmerIndex.load(resolve(d)).kmer_offsets)
-                total = sizes if total is None else total + sizes
-            self._bucket_sizes = saturated_sizes(total)
+            self._bucket_sizes = summed_bucket_sizes(self.shard_dirs)
         return self._bucket_sizes
 
     def _shard_parts(self, batch: PeptideBatch, options: dict[str, Any]) -> list[pa.Table]:
         """Per shard, its :data:`kb.shardsearch.SHARD_COLUMNS` (in-process or on the cluster).
 
         The peptides were validated and de-duplicated once; their k-mer anchors are chosen
-        once here from the whole knowledge base's bucket sizes (an unsharded build's choice).
+        once per peptide (here, or on the cluster once per chunk) from the whole knowledge
+        base's bucket sizes (an unsharded build's choice), not once per shard.
         """
-        distinct = batch.distinct()
-        anchors = None
-        if options.get("mismatches") is None:
-            anchors = choose_anchors(int(self.manifest["k"]), self.bucket_sizes,
-                                     distinct.buf, distinct.offsets)
+        k = int(self.manifest["k"])
         if self.client is not None:
             from kb.cluster import search_on_cluster
 
             return search_on_cluster(self.client, [str(d) for d in self.shard_dirs], batch,
-                                     anchors, options, self.chunk_size)
+                                     k, options, self.chunk_size)
+        distinct = batch.distinct()
+        anchors = None
+        if options.get("mismatches") is None:
+            anchors = choose_anchors(k, self.bucket_sizes, distinct.buf, distinct.offsets)
         return [search_shard(s, distinct, anchors, **options) for s in self.shards]
 
     def search_with_summary(

@@ -12,6 +12,7 @@ expands the rows to the batch's queries.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,11 +20,27 @@ import pyarrow as pa
 
 from kb.peptides import DistinctPeptides, PeptideBatch
 
-__all__ = ["SHARD_COLUMNS", "search_shard", "merge_shard_rows"]
+__all__ = ["SHARD_COLUMNS", "search_shard", "merge_shard_rows", "summed_bucket_sizes"]
 
 #: Columns a shard's search returns to the merger (12 bytes per row; the peptide, accession
 #: and end are rebuilt from the batch and the global accessions).
 SHARD_COLUMNS = ("query", "start", "entry_id")
+
+
+def summed_bucket_sizes(shard_dirs: Sequence[str | Path]) -> np.ndarray:
+    """The k-mer bucket sizes of a sharded knowledge base: the shards' sizes summed (= an
+    unsharded build's), saturated as :func:`kb.index.choose_anchors` takes them. Reads only
+    the shards' memory-mapped bucket offsets."""
+    from kb.index import KmerIndex, saturated_sizes
+    from kb.layout import resolve
+
+    total: np.ndarray | None = None
+    for d in shard_dirs:
+        sizes = np.diff(KmerIndex.load(resolve(Path(d))).kmer_offsets)
+        total = sizes if total is None else total + sizes
+    if total is None:
+        raise ValueError("no shard")
+    return saturated_sizes(total)
 
 
 def merge_shard_rows(

@@ -344,8 +344,8 @@ def test_worker_killed_mid_search_loses_and_duplicates_nothing(kbs, client):
     peps = _peptides(single, n=1200, seed=11)
     batch = prepare_peptides(peps)
     with kb.open(sharded_dir, client=client) as sharded:
-        futures = submit_search(client, [str(d) for d in sharded.shard_dirs], batch, None, {},
-                                chunk_size=40)
+        futures = submit_search(client, [str(d) for d in sharded.shard_dirs], batch,
+                                int(sharded.manifest["k"]), {}, chunk_size=40)
         flat = [f for per_shard in futures for f in per_shard]
         wait(flat, return_when="FIRST_COMPLETED")
         pids = client.run(os.getpid)
