@@ -63,20 +63,30 @@ def merge_shard_rows(
         (without location columns).
     """
     n_rows = sum(p.num_rows for p in parts)
+    m = batch.n_unique
+    # Shards hold increasing entry ranges and each part is sorted by peptide, so the merged
+    # order (peptide, then shard, then the part's own order) is a scatter, not a sort: a
+    # row's slot is where its peptide's rows begin, plus the rows of that peptide in earlier
+    # shards, plus its rank among its peptide's rows in its own shard.
+    qs = [p.column("query").to_numpy().astype(np.int64) for p in parts]
+    counts = [np.bincount(q, minlength=m) for q in qs]
+    before = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(sum(counts, np.zeros(m, dtype=np.int64)), out=before[1:])
     unique_q = np.empty(n_rows, dtype=np.int64)
     start = np.empty(n_rows, dtype=np.int32)
     eid = np.empty(n_rows, dtype=np.int32)
-    at = 0
-    for part, off in zip(parts, entry_offsets, strict=True):
-        n = part.num_rows
-        unique_q[at : at + n] = part.column("query").to_numpy()
-        start[at : at + n] = part.column("start").to_numpy()
-        eid[at : at + n] = part.column("entry_id").to_numpy() + np.int32(off)
-        at += n
-    # Shards hold increasing entry ranges: a stable sort by peptide gives (peptide, entry, start).
-    order = np.argsort(unique_q, kind="stable")
-    if mask is not None and order.shape[0]:
-        order = order[mask[eid[order]]]
+    base = before[:-1].copy()  # where each peptide's rows of the next shard go
+    for part, off, q, c in zip(parts, entry_offsets, qs, counts, strict=True):
+        first = np.zeros(m, dtype=np.int64)  # index of each peptide's first row in this part
+        np.cumsum(c[:-1], out=first[1:])
+        slot = base[q] + np.arange(q.shape[0], dtype=np.int64) - first[q]
+        unique_q[slot] = q
+        start[slot] = part.column("start").to_numpy()
+        eid[slot] = part.column("entry_id").to_numpy() + np.int32(off)
+        base += c
+    order = np.arange(n_rows, dtype=np.int64)
+    if mask is not None and n_rows:
+        order = order[mask[eid]]
     hit_off = np.zeros(batch.n_unique + 1, dtype=np.int64)
     np.cumsum(np.bincount(unique_q[order], minlength=batch.n_unique), out=hit_off[1:])
     query, source = batch.expand(hit_off)
