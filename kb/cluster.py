@@ -139,10 +139,22 @@ def _shard_cache() -> Any:
     return get_worker().plugins[ShardCache.name]
 
 
+def _worker_numba_threads() -> None:
+    """Numba kernels of a task use as many threads as the worker has task threads (numba's
+    setting is per calling thread): two 1-thread workers on 2 cores run 2 kernel threads, not
+    4 competing ones."""
+    import numba
+    from distributed import get_worker
+
+    numba.set_num_threads(max(1, min(get_worker().state.nthreads,
+                                     numba.config.NUMBA_NUM_THREADS)))
+
+
 def _chunk_task(peptides: Any, shard_dirs: tuple[str, ...], k: int,
                 anchored: bool) -> tuple[Any, Any]:
     """A chunk of distinct peptides with their k-mer anchors, chosen on a worker from the
     whole knowledge base's bucket sizes (once per chunk, for all shards)."""
+    _worker_numba_threads()
     if not anchored:
         return peptides, None
     from kb.index import choose_anchors
@@ -155,6 +167,7 @@ def _search_task(shard_dir: str, chunk: tuple[Any, Any], options: dict[str, Any]
     """One (shard, chunk) search on a worker (pure: a rerun gives the same rows)."""
     from kb.shardsearch import search_shard
 
+    _worker_numba_threads()
     peptides, anchors = chunk
     return search_shard(_shard_cache().get(shard_dir), peptides, anchors, **options)
 
