@@ -301,6 +301,21 @@ def client():
     cluster.close()
 
 
+def _task_numba_threads():
+    import numba
+
+    from kb.cluster import _worker_numba_threads
+
+    _worker_numba_threads()
+    return numba.get_num_threads()
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_cluster_tasks_run_numba_on_their_workers_task_threads(client):
+    # one task thread per worker -> one numba thread per task (not one per core)
+    assert client.submit(_task_numba_threads, pure=False).result() == 1
+
+
 @pytest.mark.filterwarnings("ignore")
 def test_cluster_search_and_hit_rates_equal_single(kbs, client):
     from psl.hitrate.scorer import score
