@@ -371,20 +371,26 @@ class _Run:
     seed: int
 
 
+def _empty_results(seqs: Sequence[str], n_classes: int):
+    """``lengths``, ``offsets`` and the unfilled results of :func:`_attribute`: residue scores
+    (NaN), probabilities, IG deltas (NaN) and target class indices."""
+    n = len(seqs)
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    results = (np.full(int(offsets[-1]), np.nan, dtype=np.float64),
+               np.zeros((n, n_classes), dtype=np.float32), np.full(n, np.nan, dtype=np.float64),
+               np.zeros(n, dtype=np.int64))
+    return lengths, offsets, results
+
+
 def _attribute(
     model: torch.nn.Module, seqs: Sequence[str], labels: Sequence[str | None], run: _Run,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Residue scores (concatenated over ``seqs``; NaN where cropped), probabilities, IG deltas
     and target class indices of upper-cased sequences (the work of :func:`explain`)."""
-    n = len(seqs)
     classes = run.classes
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    scores = np.full(int(offsets[-1]), np.nan, dtype=np.float64)
-    probs = np.zeros((n, len(classes)), dtype=np.float32)
-    delta = np.full(n, np.nan, dtype=np.float64)
-    target_idx = np.zeros(n, dtype=np.int64)
+    lengths, offsets, (scores, probs, delta, target_idx) = _empty_results(seqs, len(classes))
     device = _model_device(model)
     gen = torch.Generator().manual_seed(run.seed)
     attention = run.attention
@@ -449,12 +455,7 @@ def _attribute_in_processes(
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     n = len(seqs)
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    scores = np.full(int(offsets[-1]), np.nan, dtype=np.float64)
-    probs = np.zeros((n, len(run.classes)), dtype=np.float32)
-    delta = np.full(n, np.nan, dtype=np.float64)
-    target_idx = np.zeros(n, dtype=np.int64)
+    lengths, offsets, (scores, probs, delta, target_idx) = _empty_results(seqs, len(run.classes))
     order = np.argsort(np.minimum(lengths, run.max_len), kind="stable")
     tasks = [order[a:a + _TASK_PROTEINS] for a in range(0, n, _TASK_PROTEINS)]
     done = 0

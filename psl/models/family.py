@@ -333,9 +333,13 @@ class LocalizationModel(ModelBase):
         else:
             parts = [xm]
         if self.config.termini:
-            parts += [conv(win.transpose(1, 2)) for win, conv in
-                      zip(self.terminal_windows(x, mask), self.term_conv, strict=True)]
+            parts += self._termini_stem(x, mask)
         return parts
+
+    def _termini_stem(self, x: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """The terminal windows' part of :meth:`stem` (their convolutions' pre-activations)."""
+        return [conv(win.transpose(1, 2)) for win, conv in
+                zip(self.terminal_windows(x, mask), self.term_conv, strict=True)]
 
     def _termini_features(self, pre: Sequence[torch.Tensor]) -> torch.Tensor:
         """``B x 2*termini_dim`` features from the terminal windows' stem outputs."""
@@ -347,7 +351,7 @@ class LocalizationModel(ModelBase):
 
     def termini_features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``B x 2*termini_dim`` features of the two terminal windows of input features ``x``."""
-        return self._termini_features(self.stem(x, mask)[-2:])
+        return self._termini_features(self._termini_stem(x, mask))
 
     def pooled_mask(self, mask: torch.Tensor) -> torch.Tensor:
         """``B x L'`` mask of the pooled positions that cover at least one real residue."""
