@@ -19,6 +19,7 @@ import datetime as _dt
 import gc
 import hashlib
 import io
+import mmap
 import multiprocessing
 import os
 import shutil
@@ -130,9 +131,68 @@ def read_entries(
 # (at "//" lines). Each worker parses a chunk with kb.flatfile.parse AND converts the entries
 # into a columnar kb.store.Batch (pyarrow tables + residue bytes), which is cheap to send back;
 # sending Entry objects instead costs more to unpickle in the main process than parsing them.
-# At most 2 chunks per worker are in flight, so memory stays bounded.
+# At most 2 chunks per worker are in flight, so memory stays bounded. The chunks themselves
+# travel through memory-mapped slot files (see _ChunkSlots), not through the pipe.
 
 _CHUNK_BYTES = 8 << 20
+#: Size of one chunk slot; a larger chunk (an entry of many megabytes) goes through the pipe.
+_SLOT_BYTES = 4 * _CHUNK_BYTES
+
+
+class _ChunkSlots:
+    """A ring of memory-mapped files in the build's staging directory that carry decompressed
+    chunks to the parser processes.
+
+    Sending 3 GB of text through the executor's pipe costs about as much CPU (pickling,
+    pipe writes and reads in 64 KB steps, on both sides) as a third of the parsing; a slot is
+    one memory copy in and one out. Files in the staging directory (not ``/dev/shm``, which is
+    64 MB in a default Docker container) are removed with it if the build fails.
+    """
+
+    def __init__(self, directory: Path, n: int, size: int | None = None):
+        self.size = size = size or _SLOT_BYTES
+        self.paths: list[str] = []
+        self._maps: list[mmap.mmap] = []
+        try:
+            for i in range(n):
+                path = directory / f"chunk-slot-{i}"
+                with open(path, "w+b") as fh:
+                    fh.truncate(size)
+                    self._maps.append(mmap.mmap(fh.fileno(), size))
+                self.paths.append(str(path))
+        except BaseException:
+            self.close()
+            raise
+
+    def put(self, i: int, chunk: bytes) -> bytes | tuple[str, int]:
+        """Store ``chunk`` in slot ``i``; returns what a worker passes to :func:`_chunk_of`."""
+        if len(chunk) > self.size:
+            return chunk
+        self._maps[i][: len(chunk)] = chunk
+        return self.paths[i], len(chunk)
+
+    def close(self) -> None:
+        for m in self._maps:
+            m.close()
+        self._maps = []
+        for path in self.paths:
+            Path(path).unlink(missing_ok=True)
+        self.paths = []
+
+
+_WORKER_MAPS: dict[str, mmap.mmap] = {}  # slot file -> its map, per parser process
+
+
+def _chunk_of(ref: bytes | tuple[str, int]) -> bytes:
+    """Worker: the chunk's bytes (from its slot file, mapped once per process)."""
+    if isinstance(ref, bytes):
+        return ref
+    path, n = ref
+    m = _WORKER_MAPS.get(path)
+    if m is None:
+        with open(path, "rb") as fh:
+            m = _WORKER_MAPS[path] = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    return m[:n]
 
 
 def _decompressed(handle: io.BufferedReader, name: str, size: int) -> Iterator[bytes]:
@@ -164,14 +224,6 @@ def _entry_chunks(blocks: Iterator[bytes]) -> Iterator[bytes]:
         yield carry
 
 
-class _NamedBytes(io.BytesIO):
-    """A chunk of the file, named after the file for the parser's messages."""
-
-    def __init__(self, data: bytes, name: str):
-        super().__init__(data)
-        self.name = name
-
-
 def _pack(e: InputFormatError) -> tuple:
     return (type(e), e.message, e.path, e.line, getattr(e, "entry", None))
 
@@ -197,24 +249,25 @@ def _init_worker() -> None:
 
 def _parse_chunk_to_batch(args: tuple) -> tuple:
     """Worker: parse one chunk and convert it; returns (batch, errors, newlines, fatal)."""
-    chunk, name, strict, min_evidence = args
-    from kb.flatfile import parse
+    ref, name, strict, min_evidence, file_start = args
+    chunk = _chunk_of(ref)
+    from kb.flatfile import parse_chunk
     from kb.store import entries_to_batch
 
     errors: list = []
     try:
-        batch = entries_to_batch(
-            parse(_NamedBytes(chunk, name), strict=strict, errors=errors), None, min_evidence
-        )
+        entries, next_line = parse_chunk(chunk, name, file_start=file_start, strict=strict,
+                                         errors=errors)
+        batch = entries_to_batch(entries, None, min_evidence)
     except InputFormatError as e:
-        return None, [], chunk.count(b"\n"), _pack(e)
-    return batch, [_pack(e) for e in errors], chunk.count(b"\n"), None
+        return None, [], 0, _pack(e)
+    return batch, [_pack(e) for e in errors], next_line - 1, None
 
 
 def _flatfile_batches_parallel(pool, workers, handle, name, strict, min_evidence, errors,
-                               on_batch):
+                               on_batch, slots: _ChunkSlots):
     """Parse a flat file in ``pool`` (of ``workers`` processes); ``on_batch(batch)`` is called
-    in file order."""
+    in file order. ``slots`` holds ``2 * workers`` chunk slots."""
     pending: deque = deque()
     offset = 0
     limit = 2 * workers
@@ -235,8 +288,12 @@ def _flatfile_batches_parallel(pool, workers, handle, name, strict, min_evidence
         offset += newlines
         on_batch(batch)
 
-    for chunk in _entry_chunks(_decompressed(handle, name, _CHUNK_BYTES)):
-        pending.append(pool.submit(_parse_chunk_to_batch, (chunk, name, strict, min_evidence)))
+    # A chunk's slot is reused ``limit`` chunks later: by then its result has been collected.
+    for i, chunk in enumerate(_entry_chunks(_decompressed(handle, name, _CHUNK_BYTES))):
+        ref = slots.put(i % limit, chunk)
+        del chunk
+        pending.append(pool.submit(_parse_chunk_to_batch,
+                                   (ref, name, strict, min_evidence, i == 0)))
         if len(pending) >= limit:
             collect()
     while pending:
@@ -393,12 +450,15 @@ def _build_into(
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(_START_METHOD),
                                    initializer=_init_worker)
     writer = None
+    slots = None
     try:
+        if pool is not None:
+            slots = _ChunkSlots(tmp.parent, 2 * workers)  # the staging directory
         with _progress(progress) as bar:
             t0 = time.perf_counter()
             writer = KBWriter(tmp, min_evidence=min_evidence)
-            _read_inputs(writer, pool, workers, bar, paths, formats, summary, min_evidence,
-                         strict)
+            _read_inputs(writer, pool, slots, workers, bar, paths, formats, summary,
+                         min_evidence, strict)
             writer.flush()  # the last rows into DuckDB
             if writer.n_entries == 0:
                 first = "; ".join(summary.errors[:3])
@@ -435,11 +495,13 @@ def _build_into(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if slots is not None:
+            slots.close()
     return writer
 
 
 def _read_inputs(
-    writer, pool, workers, bar, paths, formats, summary, min_evidence, strict
+    writer, pool, slots, workers, bar, paths, formats, summary, min_evidence, strict
 ) -> None:
     """Stream every input into ``writer`` (flat files through ``pool`` when given)."""
     total = sum(p.stat().st_size for p in paths)
@@ -458,7 +520,7 @@ def _read_inputs(
             handle = io.BufferedReader(counting, 1 << 20)
             if fmt == "flatfile" and pool is not None:
                 _flatfile_batches_parallel(pool, workers, handle, str(path), strict,
-                                           min_evidence, errors, on_batch)
+                                           min_evidence, errors, on_batch, slots)
             else:
                 for i, entry in enumerate(
                     read_entries(path, fmt, strict=strict, errors=errors, handle=handle)

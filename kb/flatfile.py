@@ -258,19 +258,10 @@ def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[byt
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         buf = pending + data if pending else data
         if not checked:
-            stripped = buf.lstrip()
-            if not stripped:
+            if not buf.strip():
                 pending = buf
                 continue
-            if not stripped.startswith(b"ID   "):
-                lead = buf[: len(buf) - len(stripped)]
-                first = stripped.split(b"\n", 1)[0][:40].decode("utf-8", TEXT_ERRORS)
-                raise InputFormatError(
-                    f"not a UniProt flat file: the first line should start with 'ID   ', "
-                    f"found {first!r}",
-                    name,
-                    1 + lead.count(b"\n"),
-                )
+            _check_start(buf, name)
             checked = True
         cut = buf.rfind(b"\n//\n")
         if cut < 0:
@@ -285,6 +276,19 @@ def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[byt
         raise InputFormatError("empty input: no UniProt entry found", name)
     if pending.strip():
         yield pending
+
+
+def _check_start(buf: bytes, name: str) -> None:
+    """Raise unless the first non-blank line of ``buf`` (the start of a file) is an ID line."""
+    stripped = buf.lstrip()
+    if not stripped.startswith(b"ID   "):
+        lead = buf[: len(buf) - len(stripped)]
+        first = stripped.split(b"\n", 1)[0][:40].decode("utf-8", TEXT_ERRORS)
+        raise InputFormatError(
+            f"not a UniProt flat file: the first line should start with 'ID   ', found {first!r}",
+            name,
+            1 + lead.count(b"\n"),
+        )
 
 
 def _entries_of_chunk(
@@ -708,9 +712,14 @@ def _read_cc_subcellular(t: bytes, hdr_end: int, sq: int) -> tuple[list[str], li
 
 def _read_ft(t: bytes, hdr_end: int, sq: int) -> list[Feature]:
     """The FT lines of the kinds in ``FEATURE_TYPES`` (other kinds are skipped)."""
+    # bytes.find reaches the first FT line much faster than the regex scans the references,
+    # comments and cross-references before it
+    ft = t.find(b"\nFT   ", hdr_end, sq + 1)
+    if ft < 0:
+        return []
     return [
         _feature(_FEATURE_NAMES[m.group(1)], m.group(2), m.group(3))
-        for m in _FEATURE_LINE.finditer(t, hdr_end, sq + 1)
+        for m in _FEATURE_LINE.finditer(t, ft, sq + 1)
     ]
 
 
@@ -734,7 +743,7 @@ def _evidence_of(ev_texts: list[str]) -> str | None:
 
 
 def parse_subcellular_location(text: str) -> list[Location]:
-    """Parse the text of one ``CC -!- SUBCELLULAR LOCATION:`` block into locations.
+    """Parse the text of one ``CC -!- SUBCELLULAR LOCATION`` block into locations.
 
     Handles the modern style (``Cytoplasm {ECO:0000269|PubMed:1}. Membrane {ECO:0000255};
     Multi-pass membrane protein.``) and the old one (``Cytoplasm (By similarity).``): each
@@ -749,6 +758,13 @@ def parse_subcellular_location(text: str) -> list[Location]:
     Returns:
         One :class:`kb.records.Location` per location term, in order.
     """
+    isoform, body = _isoform_and_body(text)
+    return _parse_locations(body, isoform)
+
+
+def _isoform_and_body(text: str) -> tuple[str | None, str]:
+    """Split a block's text into the isoform it is about (or ``None``) and the text of its
+    locations (without the prefix and without the free-text ``Note=...``)."""
     text = text.strip()
     if text.startswith("SUBCELLULAR LOCATION:"):
         text = text[len("SUBCELLULAR LOCATION:") :].strip()
@@ -766,6 +782,11 @@ def parse_subcellular_location(text: str) -> list[Location]:
     m = _NOTE.search(text)
     if m:
         text = text[: m.start()]
+    return isoform, text
+
+
+def _parse_locations(text: str, isoform: str | None) -> list[Location]:
+    """The locations of a block's body (see :func:`parse_subcellular_location`)."""
     # tokens: text outside braces/qualifiers, and evidence attached to the preceding part
     locations: list[Location] = []
     parts: list[tuple[str, list[str]]] = [("", [])]
@@ -813,32 +834,46 @@ def _split_plain(s: str, parts: list, close_location: Callable[[], None]) -> Non
 
 _SL_CONT = b"\nCC       "
 # Bounded (cleared when full): a large dict of tracked objects makes the cyclic garbage
-# collector's full passes expensive; the most frequent blocks are re-cached at once.
-_SL_CACHE_SIZE = 20_000
-_SL_CACHE: dict[bytes, tuple[Location, ...]] = {}
+# collector's full passes expensive; the most frequent locations are re-cached at once.
+_SL_CACHE_SIZE = 100_000
+_SL_CACHE: dict[tuple[str, str | None], tuple[Location, ...]] = {}
 _EVIDENCE_SOURCE = re.compile(rb"\|[^,}]*")  # "|PubMed:123" inside "{ECO:0000269|PubMed:123}"
+_BRACE_WITH_DOT = re.compile(r"\{[^}]*\.")
 
 
 def _subcellular_block(raw: bytes) -> tuple[str, tuple[Location, ...]]:
     """Text and locations of one block, from its raw bytes (``SUBCELLULAR LOCATION: ...``
     with ``\\nCC       `` between lines).
 
-    The locations are cached: the evidence sources (``|PubMed:123``, ``|HAMAP-Rule:MF_1``) do
-    not change them, so blocks that differ only there (very common) share a cache entry.
+    The locations equal ``parse_subcellular_location`` of the text and are cached one
+    location at a time (blocks combine a few hundred distinct locations in many ways; the
+    free-text note and the evidence sources such as ``|PubMed:123`` do not change them): a
+    location ends at every ``.`` outside evidence braces, so the body is cut there, unless a
+    brace holds a ``.`` (then the block is parsed whole).
     """
     # the raw text, joined the way Biopython joins comment lines (one space)
     text = raw.replace(_SL_CONT, b" ").decode("utf-8", TEXT_ERRORS)
     text = text[len("SUBCELLULAR LOCATION:") :].strip()
     # for parsing, undo line wrapping after a hyphen ("GPI-" + "anchor")
     joined = raw.replace(b"-" + _SL_CONT, b"-").replace(_SL_CONT, b" ")
-    key = _EVIDENCE_SOURCE.sub(b"", joined) if b"|" in joined else joined
-    locations = _SL_CACHE.get(key)
-    if locations is None:
-        locations = tuple(parse_subcellular_location(key.decode("utf-8", TEXT_ERRORS)))
-        if len(_SL_CACHE) >= _SL_CACHE_SIZE:
-            _SL_CACHE.clear()
-        _SL_CACHE[key] = locations
-    return text, locations
+    if b"|" in joined:
+        joined = _EVIDENCE_SOURCE.sub(b"", joined)
+    isoform, body = _isoform_and_body(joined.decode("utf-8", TEXT_ERRORS))
+    if "{" in body and _BRACE_WITH_DOT.search(body):
+        return text, tuple(_parse_locations(body, isoform))
+    locations: list[Location] = []
+    for segment in body.split("."):
+        segment = segment.strip()  # every part of a location is stripped anyway
+        if not segment:
+            continue
+        found = _SL_CACHE.get((segment, isoform))
+        if found is None:
+            found = tuple(_parse_locations(segment, isoform))
+            if len(_SL_CACHE) >= _SL_CACHE_SIZE:
+                _SL_CACHE.clear()
+            _SL_CACHE[segment, isoform] = found
+        locations.extend(found)
+    return text, tuple(locations)
 
 
 # --------------------------------------------------------------------------------------------
@@ -917,6 +952,42 @@ def last_entry_end(data: bytes) -> int:
         if nl >= 0 and not data[pos + 3 : nl].strip():
             return nl + 1
         end = pos
+
+
+def parse_chunk(
+    chunk: bytes,
+    name: str,
+    *,
+    first_line: int = 1,
+    file_start: bool = False,
+    strict: bool = False,
+    errors: ErrorSink = None,
+) -> tuple[list[Entry], int]:
+    """The entries of a piece of a flat file held in memory that holds whole entries (cut
+    after a ``//`` line, see :func:`last_entry_end`): what :func:`parse` yields for them,
+    without re-reading the bytes through a stream (the build's parser processes use this).
+
+    Args:
+        chunk: the bytes (line ends ``\\n``, ``\\r\\n`` or ``\\r``).
+        name: the file's name, for messages.
+        first_line: line number of the chunk's first line in the file.
+        file_start: the chunk starts the file (checked to start with an ``ID`` line).
+        strict, errors: as for :func:`parse`.
+
+    Returns:
+        The entries and the line number that follows the chunk.
+
+    Raises:
+        As :func:`parse`.
+    """
+    if b"\r" in chunk:
+        chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if file_start:
+        if not chunk.strip():
+            raise InputFormatError("empty input: no UniProt entry found", name)
+        _check_start(chunk, name)
+    items, next_line = _parse_chunk(chunk, first_line, name)
+    return [item for item in items if _emit(item, strict, errors)], next_line
 
 
 def parse(source: Source, *, strict: bool = False, errors: ErrorSink = None) -> Iterator[Entry]:

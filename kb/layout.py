@@ -39,6 +39,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -135,11 +136,12 @@ def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
 def write_manifest(version: Path) -> dict[str, Any]:
     """Write ``manifest.json``: size and SHA-256 of every file of the finished ``version``
     (written after every other file except the ``_SUCCESS`` marker)."""
-    files = {
-        p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
-        for p in sorted(version.iterdir())
-        if p.is_file() and p.name not in (MANIFEST_FILE, SUCCESS_FILE)
-    }
+    paths = [p for p in sorted(version.iterdir())
+             if p.is_file() and p.name not in (MANIFEST_FILE, SUCCESS_FILE)]
+    with ThreadPoolExecutor(2) as pool:  # hashlib releases the GIL: two files at a time
+        digests = list(pool.map(sha256_file, paths))
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": d}
+             for p, d in zip(paths, digests, strict=True)}
     manifest = {"manifest_version": 1, "files": files}
     (version / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest

@@ -293,7 +293,11 @@ class KBWriter:
         # (DuckDB releases the GIL); every other use of ``con`` first waits for it.
         self._inserter = ThreadPoolExecutor(1, thread_name_prefix="kb-insert")
         self._inserting: Future | None = None
-        self.con = duckdb.connect(str(self.directory / DB_FILE))
+        # One thread: parser processes keep the cores busy (a second DuckDB thread only adds
+        # switching); a small memory limit lets DuckDB drop blocks it has written to the file
+        # (the k-mer index needs the memory next).
+        self.con = duckdb.connect(str(self.directory / DB_FILE),
+                                  config={"threads": 1, "memory_limit": "256MB"})
         self.con.execute(_DDL)
         self._seen: set[str] = set()
         self._buffer: list[Entry] = []
@@ -303,6 +307,7 @@ class KBWriter:
         self.n_residues = 0
         self.n_duplicates = 0
         self.n_location_rows_dropped = 0
+        self.n_with_location = 0
 
     def add(self, entry: Entry) -> None:
         """Add one entry (buffered; converted every ``batch_size`` entries, inserted in groups
@@ -357,6 +362,11 @@ class KBWriter:
         n = len(lengths)
         if n == 0:
             return
+        locs = child["locations"]
+        if locs.num_rows:  # entries (rows of this batch) with a location of a DeepLoc class
+            classed = locs.column("_row").to_numpy()[locs.column("class").is_valid().to_numpy(
+                zero_copy_only=False)]
+            self.n_with_location += int(np.unique(classed).shape[0])
         ids = pa.array(np.arange(self.n_entries, self.n_entries + n, dtype=np.int32))
         self._pending["entries"].append(entries.add_column(0, "entry_id", ids))
         for t, tab in child.items():
@@ -395,15 +405,18 @@ class KBWriter:
             done.result()
 
     def count_with_location(self) -> int:
-        """Entries with at least one location row that has a DeepLoc class."""
-        self.flush()
-        return self.con.execute(
-            "SELECT count(DISTINCT accession) FROM locations WHERE class IS NOT NULL"
-        ).fetchone()[0]
+        """Entries with at least one location row that has a DeepLoc class (counted as the
+        batches are added: the same as ``SELECT count(DISTINCT accession) FROM locations
+        WHERE class IS NOT NULL``, without a pass over the table)."""
+        self._convert_buffer()
+        return self.n_with_location
 
     def sequence_store(self) -> SequenceStore:
-        """The sequence store of everything added so far (flushes first)."""
-        self.flush()
+        """The sequence store of everything added so far. The last rows are still being
+        inserted into DuckDB in the background when it returns (the next use of ``con``
+        waits for them), so the k-mer index can be built meanwhile."""
+        self._convert_buffer()
+        self._insert_pending()
         residues = np.frombuffer(b"".join(self._residue_chunks), dtype=np.uint8)
         self._residue_chunks = []
         lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64)

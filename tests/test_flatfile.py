@@ -288,6 +288,62 @@ def test_parse_subcellular_location_text(text, expected):
     assert parse_subcellular_location(text) == expected
 
 
+def _random_block(rng) -> bytes:
+    """A SUBCELLULAR LOCATION block as it appears in a flat file (continuation lines
+    ``\\nCC       ``), built from real-looking pieces and the awkward ones: dots inside
+    braces, evidence after a dot, isoform and old molecule prefixes, notes, stray braces."""
+    terms = ["Cytoplasm", "Nucleus", "Cell membrane", "Cytoplasm, cytoskeleton",
+             "Mitochondrion inner membrane", "Secreted, extracellular space",
+             "Endoplasmic reticulum membrane", "Golgi apparatus, trans-Golgi network",
+             "Membrane (lipid-anchor)", "Host cell membrane", "Peroxisome matrix"]
+    topo = ["Multi-pass membrane protein", "Single-pass type I membrane protein",
+            "Peripheral membrane protein", "GPI-anchor", "Cytoplasmic side"]
+    evid = ["{ECO:0000269}", "{ECO:0000269|PubMed:123456}", "{ECO:0000250|UniProtKB:P12345}",
+            "{ECO:0000269|Ref.1}", "{ECO:0000255, ECO:0000269|PubMed:1}", "{ECO:1.2}",
+            "(By similarity)", "(Probable)", "(Potential)", "", "", ""]
+    locs = []
+    for _ in range(rng.randint(0, 4)):
+        parts = [rng.choice(terms) + (" " + rng.choice(evid)).rstrip()]
+        for _ in range(rng.randint(0, 2)):
+            parts.append(rng.choice(topo) + (" " + rng.choice(evid)).rstrip())
+        locs.append("; ".join(parts) + rng.choice([".", ".", ". " + rng.choice(evid), ""]))
+    body = " ".join(locs)
+    prefix = rng.choice(["", "", "[Isoform 2]: ", "Surface protein gp120: ", "[Isoform 3]:"])
+    note = rng.choice(["", "", " Note=Moves to the nucleus. Binds Foo: bar {ECO:0000269}.",
+                       " Note=Stray { brace. Nucleus.", "Note=[Isoform 4]: x."])
+    text = "SUBCELLULAR LOCATION: " + prefix + body + note + rng.choice(["", " {", " }."])
+    # wrap at random spaces or after a hyphen, as flat files do
+    out, line = [], ""
+    for word in re.split(r"(?<= )|(?<=-)", text):
+        if len(line) + len(word) > rng.randint(20, 70) and line:
+            out.append(line.rstrip(" "))
+            line = ""
+        line += word
+    out.append(line.rstrip())
+    return "\nCC       ".join(out).encode()
+
+
+def test_location_cache_equals_parsing_each_block_whole():
+    """The flat-file parser caches locations one '.'-separated location at a time; that must
+    give exactly what parsing the whole block gives (the oracle: the public
+    parse_subcellular_location on the block's text, evidence sources included)."""
+    import random
+
+    from kb.flatfile import _SL_CACHE, _subcellular_block
+
+    rng = random.Random(7)
+    blocks = [_random_block(rng) for _ in range(3000)]
+    sample = gzip.decompress(SAMPLE.read_bytes())
+    blocks += [b"SUBCELLULAR LOCATION:" + m for m in re.findall(
+        rb"\nCC   -!- SUBCELLULAR LOCATION:(.*?)(?=\nCC   -|\nCC   ---)", sample, re.S)]
+    assert len(blocks) > 3100
+    _SL_CACHE.clear()
+    for _ in range(2):  # cold, then from the cache
+        for raw in blocks:
+            whole = raw.replace(b"-\nCC       ", b"-").replace(b"\nCC       ", b" ").decode()
+            assert _subcellular_block(raw)[1] == tuple(parse_subcellular_location(whole)), raw
+
+
 def test_features_modern_and_old_formats(by_name):
     accs = {e.accession: e for e in by_name.values()}
     cld1 = accs["O95832"].features
@@ -470,3 +526,43 @@ def test_truncated_gzip_names_the_file(tmp_path):
     assert info.value.path == str(cut)
     assert "\n" not in str(info.value)
 
+
+
+def test_chunk_split_into_entries_matches_a_line_by_line_reference():
+    """Entry texts and first line numbers of a chunk (fast path for the usual '//' + 'ID'
+    layout, general path for blank lines between entries and glued '//ID' lines) against a
+    plain loop over the lines."""
+    import random
+
+    from kb.flatfile import _entries_of_chunk
+
+    def reference(chunk: bytes, first: int):
+        out, cur, start = [], [], None
+        for no, ln in enumerate(chunk.split(b"\n"), start=first):
+            if ln.startswith(b"//"):
+                out.append((b"\n".join(cur), start))
+                cur, start = [], None
+                rest = ln[2:]
+                if rest.startswith(b"ID   "):  # glued "//ID   ..." starts the next entry
+                    cur, start = [rest], no
+            elif ln or cur:
+                if start is None:
+                    start = no
+                cur.append(ln)
+        return out, start  # start: line of a trailing entry without '//' (or None)
+
+    rng = random.Random(3)
+    for _ in range(300):
+        entries = [b"\n".join([b"ID   E%d   Reviewed;   3 AA." % i]
+                              + [b"CC   line %d" % j for j in range(rng.randint(0, 4))]
+                              + [b"SQ   SEQUENCE   3 AA;", b"     MKV"])
+                   for i in range(rng.randint(1, 6))]
+        seps = [rng.choice([b"\n//\n", b"\n//\n", b"\n//\n\n", b"\n//"]) for _ in entries]
+        chunk = b"".join(e + sep for e, sep in zip(entries, seps, strict=True))
+        if rng.random() < 0.2:
+            chunk += entries[0]  # truncated: no '//' after the last entry
+        first = rng.randint(1, 1000)
+        texts, truncated, _ = _entries_of_chunk(chunk, first, "x")
+        want, trailing = reference(chunk, first)
+        assert texts == want, chunk
+        assert (truncated.line if truncated else None) == trailing, chunk

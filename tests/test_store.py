@@ -165,14 +165,17 @@ def test_min_evidence_experimental(tmp_path, test_data, con, sample_db):
 
 def test_duplicates_first_wins(tmp_path):
     a = tmp_path / "a.csv"
-    a.write_text("accession,sequence,label\nP1,MKV,Nucleus\nP2,MAA,Cytoplasm\n")
+    a.write_text("accession,sequence,label\nP1,MKV,Nucleus\nP2,MAA,\n")
     b = tmp_path / "b.tsv"
-    b.write_text("Entry\tSequence\nP2\tMWW\nP3\tMCC\n")
+    b.write_text("Entry\tSequence\tlabel\nP2\tMWW\tCytoplasm\nP3\tMCC\tNucleus\n")
     s = build([a, b], tmp_path / "db", progress=False)
     assert (s.entries, s.duplicates) == (3, 1)
     c = duckdb.connect(str(tmp_path / "db" / DB_FILE), read_only=True)
     assert _rows(c, "SELECT accession, sequence FROM entries ORDER BY entry_id") == [
         ("P1", "MKV"), ("P2", "MAA"), ("P3", "MCC")]
+    # the dropped duplicate's label does not count: P1 and P3 have a location, P2 has none
+    n_with = _rows(c, "SELECT count(DISTINCT accession) FROM locations WHERE class IS NOT NULL")
+    assert s.with_location == n_with[0][0] == 2
     c.close()
 
 
@@ -276,12 +279,15 @@ def test_grouped_inserts_equal_one_insert_per_batch(tmp_path, test_data, monkeyp
     assert rows["once"] == rows["each"]
 
 
-@pytest.mark.parametrize("chunk_bytes", [1 << 16, 1 << 23])
+@pytest.mark.parametrize(("chunk_bytes", "slot_bytes"),
+                         [(1 << 16, 1 << 20), (1 << 23, 1 << 25), (1 << 16, 1 << 12)])
 def test_parallel_build_equals_single_process(tmp_path, test_data, sample_db, monkeypatch,
-                                              chunk_bytes):
+                                              chunk_bytes, slot_bytes):
     """workers=2 (chunks parsed and converted in worker processes) == workers=1, row for row,
-    including skipped-entry messages with absolute line numbers across chunk boundaries."""
+    including skipped-entry messages with absolute line numbers across chunk boundaries.
+    Chunks travel through slot files, or (larger than a slot) through the pipe."""
     monkeypatch.setattr(kb_build, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(kb_build, "_SLOT_BYTES", slot_bytes)
     inputs = [test_data / SAMPLE, *sorted((test_data / "swissprot/bad").glob("*.dat"))]
     one = build(inputs, tmp_path / "one", progress=False, workers=1)
     two = build(inputs, tmp_path / "two", progress=False, workers=2)
@@ -344,3 +350,16 @@ def test_blank_lines_after_the_last_entry_are_not_an_entry(tmp_path, test_data, 
     ref = build([test_data / SAMPLE], tmp_path / "ref", progress=False, workers=1)
     got = build([padded], tmp_path / "got", progress=False, workers=workers)
     assert (got.entries, got.residues, got.skipped) == (ref.entries, ref.residues, ref.skipped)
+
+
+def test_chunk_slots_are_removed_after_a_failed_parallel_build(tmp_path, test_data, monkeypatch):
+    """The slot files live in the build's staging directory: nothing is left next to the
+    target when the build fails after the parsing (and the target is not created)."""
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("kb.index.write_index", boom)
+    monkeypatch.setattr("kb.index.build_index", boom)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        build([test_data / SAMPLE], tmp_path / "db", progress=False, workers=2)
+    assert list(tmp_path.iterdir()) == []
