@@ -15,6 +15,7 @@ from kb.errors import (
     KBError,
     KBNotFoundError,
     KBPathError,
+    TaxonNotFoundError,
 )
 from kb.flatfile import FlatFileError
 from kb.flatfile import parse as parse_flatfile
@@ -31,6 +32,7 @@ __all__ = [
     "KBNotFoundError",
     "KBCorruptError",
     "KBPathError",
+    "TaxonNotFoundError",
     "FlatFileError",
     "parse_flatfile",
     "LocationMapper",

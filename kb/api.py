@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from kb.alphabet import sequence_hash
-from kb.errors import KBError, KBNotFoundError
+from kb.errors import KBError, KBNotFoundError, TaxonNotFoundError
 from kb.index import KmerIndex
 from kb.mismatch import check_mismatches, describe_hits, find_mismatches, nonstandard_positions
 from kb.peptides import DistinctPeptides, PeptideBatch, prepare_peptides
@@ -259,7 +259,8 @@ class KnowledgeBase:
             A ``bool`` array of length ``len(self)``, or ``None`` when no filter is given.
 
         Raises:
-            KBError: the taxon matches no entry, or the knowledge base does not record the
+            TaxonNotFoundError: the taxon matches no entry.
+            KBError: the knowledge base does not record the
                 field a filter needs (no taxonomy / no reviewed status in its sources).
         """
         if taxon is None and not reviewed_only:
@@ -283,7 +284,7 @@ class KnowledgeBase:
             ids = self._sql(f"SELECT entry_id FROM entries WHERE {where}", params).fetchnumpy()
             ids = np.asarray(ids["entry_id"], dtype=np.int64)
             if ids.shape[0] == 0:
-                raise KBError(
+                raise TaxonNotFoundError(
                     f"taxon {taxon!r} matches no entry (expected a taxon id, a lineage element "
                     "or an organism name)",
                     self.path,
@@ -555,7 +556,11 @@ class KnowledgeBase:
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         batch = peptides if isinstance(peptides, PeptideBatch) else prepare_peptides(peptides)
-        mask = self.entry_mask(taxon, reviewed_only)
+        return self._count(batch, il_equivalent, self.entry_mask(taxon, reviewed_only), chunk)
+
+    def _count(self, batch: PeptideBatch, il_equivalent: bool, mask: np.ndarray | None,
+               chunk: int) -> pa.Table:
+        """:meth:`count` with the entry filter given as a mask over ``entry_id`` (or None)."""
         unique = batch.unique
         occurrences = np.zeros(len(unique), dtype=np.int64)
         entries = np.zeros(len(unique), dtype=np.int64)

@@ -83,8 +83,12 @@ def connect(scheduler: str, timeout: float = CONNECT_TIMEOUT) -> Any:
     scheduler = scheduler.strip()
     workers = _local_workers(scheduler)
     if workers is not None:
+        # No Dask memory limit: a worker's RSS counts the pages of the shards it has
+        # memory-mapped (file pages the kernel reclaims on its own), so the nanny's limit
+        # would pause or kill healthy workers that search large shards.
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                           processes=True, dashboard_address=":0")
+                                           processes=True, dashboard_address=":0",
+                                           memory_limit=0)
         client = distributed.Client(cluster)
         client._psl_local_cluster = cluster  # closed by close_client
         return client

@@ -67,6 +67,10 @@ class KBCorruptError(KBError):
     """A knowledge-base file whose size or checksum differs from what the build recorded."""
 
 
+class TaxonNotFoundError(KBError):
+    """A taxon filter (id, lineage element or organism name) that matches no entry."""
+
+
 class KBPathError(KBError):
     """A knowledge-base path that cannot be used (e.g. a database locked by another process)."""
 

@@ -625,19 +625,22 @@ class ShardedKnowledgeBase(KnowledgeBase):
         chunk: int = COUNT_CHUNK,
     ) -> pa.Table:
         """As :meth:`KnowledgeBase.count`: the sum of every shard's counts (an entry lies in
-        one shard, so occurrences and distinct entries add up)."""
+        one shard, so occurrences and distinct entries add up). The filters are resolved once
+        over the whole knowledge base (a shard built from inputs without taxonomy simply
+        holds no entry of the taxon) and each shard counts under its slice of the mask."""
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
         batch = peptides if isinstance(peptides, PeptideBatch) else prepare_peptides(peptides)
-        self.entry_mask(taxon, reviewed_only)  # a taxon matching no entry at all fails here
+        mask = self.entry_mask(taxon, reviewed_only)  # a taxon matching no entry fails here
         occurrences = np.zeros(len(batch), dtype=np.int64)
         entries = np.zeros(len(batch), dtype=np.int64)
-        for shard in self.shards:
-            try:
-                part = shard.count(batch, il_equivalent=il_equivalent, taxon=taxon,
-                                   reviewed_only=reviewed_only, chunk=chunk)
-            except KBError as e:
-                if "matches no entry" in str(e):  # this shard holds none of the taxon
+        for s, shard in enumerate(self.shards):
+            part_mask = None
+            if mask is not None:
+                part_mask = mask[self.entry_offsets[s]:self.entry_offsets[s + 1]]
+                if not part_mask.any():  # no entry of this shard passes the filters
                     continue
-                raise
+            part = shard._count(batch, il_equivalent, part_mask, chunk)
             occurrences += part.column("occurrences").to_numpy()
             entries += part.column("entries").to_numpy()
         return pa.table({

@@ -11,7 +11,7 @@ from test_index import brute_force
 
 import kb
 from kb.api import SEARCH_COLUMNS
-from kb.errors import InvalidPeptideError, KBError, KBNotFoundError
+from kb.errors import InvalidPeptideError, KBError, KBNotFoundError, TaxonNotFoundError
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +127,7 @@ def test_reviewed_only_and_combined_filters(knowledge_base, entries):
 
 
 def test_unknown_taxon_is_an_error(knowledge_base):
-    with pytest.raises(KBError, match="'Nowhereia' matches no entry"):
+    with pytest.raises(TaxonNotFoundError, match="'Nowhereia' matches no entry"):
         knowledge_base.search(["MKV"], taxon="Nowhereia")
     with pytest.raises(KBError, match="matches no entry"):
         knowledge_base.search(["MKV"], taxon=123456789)

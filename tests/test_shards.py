@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 import kb
-from kb.errors import KBError
+from kb.errors import KBError, TaxonNotFoundError
 from kb.shardplan import plan, scan_input
 from kb.shards import ShardError, build_sharded, open_sharded
 
@@ -143,7 +143,7 @@ def test_sharded_search_equals_single(kbs):
         facts = sharded.info()
         assert facts["tables"] == {t: n for t, n in kb.store.info(single.path)["tables"].items()
                                    if t != "meta"}
-        with pytest.raises(KBError, match="matches no entry"):
+        with pytest.raises(TaxonNotFoundError, match="matches no entry"):
             sharded.search(["MKV"], taxon="Nowhere land")
 
 
@@ -189,7 +189,16 @@ def test_sharded_mismatches_counts_and_motifs_equal_single(kbs):
             b = sharded.search_with_summary(peps, **options)
             assert a.table.num_rows > 0 and "matched" in a.table.column_names
             assert b.table.equals(a.table, check_metadata=True), options
-        for options in ({}, {"il_equivalent": True}, {"reviewed_only": True}):
+        # a taxon that some shards do not hold (one of them was built from a table without
+        # taxonomy): those shards add nothing, as in the single knowledge base
+        taxon = int(single.con.execute(
+            "SELECT taxon_id FROM entries WHERE taxon_id IS NOT NULL ORDER BY entry_id LIMIT 1"
+        ).fetchone()[0])
+        ids = single.con.execute("SELECT entry_id FROM entries WHERE taxon_id = ?",
+                                 [taxon]).fetchnumpy()["entry_id"]
+        holding = np.unique(np.searchsorted(sharded.entry_offsets, ids, side="right") - 1)
+        assert 0 < len(holding) < len(sharded.shards)
+        for options in ({}, {"il_equivalent": True}, {"reviewed_only": True}, {"taxon": taxon}):
             assert sharded.count(peps, chunk=50, **options).equals(
                 single.count(peps, **options)), options
         patterns = ["N-{P}-[ST]-{P}", "[STAGCN]-[RKH]-[LIVMAFY]>", "C-x(2,4)-C"]
@@ -292,13 +301,19 @@ def test_cli_build_info_search_and_unreachable_scheduler(kbs, tmp_path):
 # ------------------------------------------------------------------------------ cluster
 @pytest.fixture(scope="module")
 def client():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0")
-    c = distributed.Client(cluster)
+    pytest.importorskip("distributed")
+    from kb.cluster import close_client, connect
+
+    c = connect("local:2")  # the local cluster `--scheduler local:2` starts
     yield c
-    c.close()
-    cluster.close()
+    close_client(c)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_local_cluster_has_no_memory_limit_on_mapped_shards(client):
+    # the workers' RSS counts memory-mapped shard pages: no nanny limit may act on it
+    limits = client.run(lambda dask_worker: dask_worker.memory_manager.memory_limit)
+    assert len(limits) == 2 and set(limits.values()) == {None}
 
 
 def _task_numba_threads():
