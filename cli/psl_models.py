@@ -44,6 +44,10 @@ def train_cmd(
         None, "--max-minutes", help="Override [train] max_minutes: stop after the epoch during "
         "which this many minutes of training have passed and keep the best epoch so far "
         "(0 = no limit)."),
+    init: str | None = typer.Option(
+        None, "--init", help="Override [train] init: a checkpoint with the same [model] whose "
+        "weights start the training (continue a run that hit its time budget, or fine-tune); "
+        "'' = random initialisation."),
     progress: bool = typer.Option(True, "--progress/--no-progress",
                                   help="Show a progress bar on stderr."),
 ) -> None:
@@ -62,6 +66,8 @@ def train_cmd(
         run.train = replace(run.train, max_minutes=max_minutes)
     if teacher is not None:
         run.train = replace(run.train, teacher=teacher)
+    if init is not None:
+        run.train = replace(run.train, init=init)
     metrics = train(run, out, device=device, progress=progress,
                     on_epoch=lambda rec: typer.echo(json.dumps(rec)))
     t = metrics["test"]

@@ -12,7 +12,7 @@ import torch
 
 from kb.classes import LOCATION_CLASSES
 from psl.data import encode_batch, load_splits
-from psl.errors import CheckpointError
+from psl.errors import CheckpointError, ConfigError
 from psl.models.checkpoint import load_model, save_model
 from psl.models.family import LocalizationModel, ModelConfig
 from psl.models.inference import predict
@@ -188,6 +188,32 @@ def test_max_minutes_stops_after_the_epoch_that_crosses_it(repo_root, tmp_path):
     assert (full["stopped"], full["epochs_run"]) == ("epochs", 2)
     # the cut run's only epoch is the full run's first (same seed)
     assert _history(tmp_path / "cut")[0] == {**_history(tmp_path / "full")[0], "best": True}
+
+
+def test_init_starts_from_a_checkpoints_weights(repo_root, tmp_path):
+    first = _tiny_run(repo_root)
+    train(first, tmp_path / "first", device="cpu", n_boot=5)
+    start = torch.load(tmp_path / "first" / "weights.pt", weights_only=True)
+    # a step too small to move the weights: the run keeps (and validates) the checkpoint's
+    cont = _tiny_run(repo_root, init=str(tmp_path / "first"), lr=1e-12, seed=1)
+    train(replace(cont, train=replace(cont.train, epochs=1)), tmp_path / "cont", device="cpu",
+          n_boot=5)
+    got = torch.load(tmp_path / "cont" / "weights.pt", weights_only=True)
+    assert all(torch.allclose(got[k].float(), start[k].float(), atol=1e-6) for k in start)
+    rep = evaluate(tmp_path / "first", split="val", n_boot=5, device="cpu")
+    assert _history(tmp_path / "cont")[0]["val_accuracy"] == pytest.approx(rep["accuracy"])
+    # without init, the same seed starts elsewhere
+    fresh = _tiny_run(repo_root, lr=1e-12, seed=1)
+    train(replace(fresh, train=replace(fresh.train, epochs=1)), tmp_path / "fresh",
+          device="cpu", n_boot=5)
+    other = torch.load(tmp_path / "fresh" / "weights.pt", weights_only=True)
+    assert any(not torch.allclose(other[k].float(), start[k].float()) for k in start)
+    wider = RunConfig(replace(first.model, hidden=16), first.data,
+                      replace(first.train, init=str(tmp_path / "first")))
+    with pytest.raises(ConfigError, match="different \\[model\\].*hidden"):
+        train(wider, tmp_path / "wider", device="cpu", n_boot=5)
+    with pytest.raises(ConfigError, match="output directory"):
+        train(cont, tmp_path / "first", device="cpu", n_boot=5)
 
 
 @pytest.mark.parametrize("table, message", [

@@ -60,6 +60,10 @@ class TrainConfig:
         ema_decay: keep an exponential moving average of the weights (updated after every
             step; ``torch.optim.swa_utils.AveragedModel``) and validate/save the average
             instead of the raw weights; 0 = off.
+        init: checkpoint whose weights start the training (continue a run that stopped at
+            its time budget, or fine-tune); its ``[model]`` must equal this run's. The
+            optimizer, learning-rate schedule and weight average start afresh. Empty = random
+            initialisation (seeded).
         teacher: checkpoint (a model or an ensemble) whose class probabilities on the
             training set are distilled into the student (Hinton et al. 2015); empty = off.
         distill_weight: weight of the distillation term; the loss is
@@ -92,6 +96,7 @@ class TrainConfig:
     eval_batch_size: int = 64
     label_smoothing: float = 0.0
     ema_decay: float = 0.0
+    init: str = ""
     teacher: str = ""
     distill_weight: float = 0.5
     distill_temperature: float = 2.0

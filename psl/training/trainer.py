@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,19 @@ class _Best:
     state: dict[str, torch.Tensor] | None = None
 
 
+def _init_from(model: LocalizationModel, run: RunConfig, checkpoint: str) -> None:
+    """Copy the weights of ``checkpoint`` (same ``[model]``) into ``model``."""
+    start = load_model(checkpoint)
+    if not isinstance(start.model, LocalizationModel):
+        raise ConfigError(f"[train] init {checkpoint!r} is an ensemble; give one member")
+    if start.config != run.model:
+        diff = [f.name for f in dataclasses.fields(run.model)
+                if getattr(start.config, f.name) != getattr(run.model, f.name)]
+        raise ConfigError(f"[train] init {checkpoint!r} has a different [model] "
+                          f"(differs in: {', '.join(diff)})")
+    model.load_state_dict(start.model.state_dict())
+
+
 def train(
     run: RunConfig,
     out: str | Path,
@@ -153,6 +167,11 @@ def train(
 
     data = _load_data(run, dev)
     model = LocalizationModel(run.model).to(dev)
+    if tc.init:
+        if Path(tc.init).resolve() == out.resolve():
+            raise ConfigError(f"[train] init {tc.init!r} is the output directory: the run "
+                              "would overwrite the checkpoint it starts from; use another -o")
+        _init_from(model, run, tc.init)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     ema = _ema(model, tc.ema_decay)
     scored = ema.module if ema is not None else model  # the weights validated and saved
