@@ -15,12 +15,12 @@ Every epoch is one JSON line (stdout callback and ``epochs.jsonl``); the best ep
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
