@@ -72,7 +72,6 @@ _SEQ_DELETE = b" \n\t\r"
 _TAXID = re.compile(rb"=\s*([0-9]+)")
 _SEQ_LETTERS = "".join(sorted(SEQUENCE_LETTERS)).encode()
 _SL_TAG = b"\nCC   -!- SUBCELLULAR LOCATION:"
-_NOTE = re.compile(r"(?:^|(?<=[\s.]))Note=")
 _EVIDENCE_OR_QUALIFIER = re.compile(r"\{([^}]*)\}|\((By similarity|Probable|Potential)\)")
 
 
@@ -714,7 +713,9 @@ def _read_ft(t: bytes, hdr_end: int, sq: int) -> list[Feature]:
     """The FT lines of the kinds in ``FEATURE_TYPES`` (other kinds are skipped)."""
     # bytes.find reaches the first FT line much faster than the regex scans the references,
     # comments and cross-references before it
-    ft = t.find(b"\nFT   ", hdr_end, sq + 1)
+    ft = t.find(b"\nFT", hdr_end, sq + 1)  # (a needle ending in blanks skips text slowly)
+    while ft >= 0 and not t.startswith(b"\nFT   ", ft):
+        ft = t.find(b"\nFT", ft + 1, sq + 1)
     if ft < 0:
         return []
     return [
@@ -779,10 +780,20 @@ def _isoform_and_body(text: str) -> tuple[str | None, str]:
         if colon > 0 and not any(c in text[:colon] for c in ".;{(="):
             isoform = text[:colon].strip()  # old style "Surface protein gp120: Virion membrane"
             text = text[colon + 2 :].strip()
-    m = _NOTE.search(text)
-    if m:
-        text = text[: m.start()]
+    note = _note_start(text)
+    if note >= 0:
+        text = text[:note]
     return isoform, text
+
+
+def _note_start(text: str) -> int:
+    """Where the free-text ``Note=`` starts (at the start, or after a blank or a ``.``), or
+    -1. (``str.find`` jumps to the candidates; a regular expression with a look-behind tried
+    every position of the block.)"""
+    i = text.find("Note=")
+    while i > 0 and not (text[i - 1] == "." or text[i - 1].isspace()):
+        i = text.find("Note=", i + 1)
+    return i
 
 
 def _parse_locations(text: str, isoform: str | None) -> list[Location]:

@@ -566,3 +566,18 @@ def test_chunk_split_into_entries_matches_a_line_by_line_reference():
         want, trailing = reference(chunk, first)
         assert texts == want, chunk
         assert (truncated.line if truncated else None) == trailing, chunk
+
+
+def test_note_start_equals_the_look_behind_regular_expression():
+    import random
+
+    from kb.flatfile import _note_start
+
+    note = re.compile(r"(?:^|(?<=[\s.]))Note=")
+    rng = random.Random(11)
+    pieces = ["Note=", "Note=", "xNote=", " ", ".", "\u00a0", "\t", "Cytoplasm", "{ECO:1}",
+              ";", "aNote", "=", "N"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(5000)]
+    for text in texts:
+        m = note.search(text)
+        assert _note_start(text) == (m.start() if m else -1), repr(text)
