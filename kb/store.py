@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from itertools import chain
-from operator import attrgetter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -243,7 +243,8 @@ def entries_to_batch(
         dropped = len(locs) - len(keep)
         loc_rows, locs = loc_rows[keep], [locs[i] for i in keep]
     term, isoform, evidence, topology, label_class = _columns(_LOCATION_FIELDS, locs, 5)
-    matched = [None if c is not None else lookup(t) for t, c in zip(term, label_class)]
+    matched = [None if c is not None else lookup(t)
+               for t, c in zip(term, label_class, strict=True)]
     cols["locations"] = {
         "accession": accession_column.take(loc_rows),
         "isoform": isoform,
