@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -459,7 +459,6 @@ def _build_into(
             writer = KBWriter(tmp, min_evidence=min_evidence)
             _read_inputs(writer, pool, slots, workers, bar, paths, formats, summary,
                          min_evidence, strict)
-            writer.flush()  # the last rows into DuckDB
             if writer.n_entries == 0:
                 first = "; ".join(summary.errors[:3])
                 raise InputFormatError(
@@ -469,25 +468,32 @@ def _build_into(
                 )
             t1 = time.perf_counter()
             bar.add_task("sequence store and k-mer index", total=None, entries=writer.n_entries)
-            store = writer.sequence_store()
-            store.save(tmp)
-            from kb.index import write_index
+            store = writer.sequence_store()  # the last DuckDB inserts continue meanwhile
+            from kb.index import build_index, save_index
 
-            index_meta = write_index(store, tmp, k)
+            t_index = time.perf_counter()
+            index = build_index(store, k)
+            # A second thread writes the index files (4 bytes per residue: seconds of kernel
+            # time) while this one writes the sequence store and finishes the inserts.
+            with ThreadPoolExecutor(1, thread_name_prefix="kb-index-save") as saver:
+                saving = saver.submit(save_index, index, tmp, time.perf_counter() - t_index)
+                store.save(tmp)
+                summary.entries = writer.n_entries
+                summary.residues = writer.n_residues
+                summary.with_location = writer.count_with_location()
+                summary.duplicates = writer.n_duplicates
+                writer.write_meta(  # (waits for the last inserts)
+                    {
+                        "location_rows_dropped_by_min_evidence": writer.n_location_rows_dropped,
+                        "seconds.read_parse_insert": round(t1 - t0, 3),
+                        "workers": workers,
+                    }
+                )
+            index_meta = saving.result()
+            del index
             t2 = time.perf_counter()
-        summary.entries = writer.n_entries
-        summary.residues = writer.n_residues
-        summary.with_location = writer.count_with_location()
-        summary.duplicates = writer.n_duplicates
         writer.write_meta({f"index.{key}": value for key, value in index_meta.items()})
-        writer.write_meta(
-            {
-                "location_rows_dropped_by_min_evidence": writer.n_location_rows_dropped,
-                "seconds.read_parse_insert": round(t1 - t0, 3),
-                "seconds.store_and_index": round(t2 - t1, 3),
-                "workers": workers,
-            }
-        )
+        writer.write_meta({"seconds.store_and_index": round(t2 - t1, 3)})
     except BaseException:
         if writer is not None:
             writer.abort()

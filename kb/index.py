@@ -489,18 +489,28 @@ def write_index(store: SequenceStore, directory: str | Path, k: int = DEFAULT_K)
     if not directory.is_dir():
         raise FileNotFoundError(2, "knowledge-base directory does not exist", str(directory))
     t0 = time.perf_counter()
+    (directory / _META_FILE).unlink(missing_ok=True)
+    index = build_index(store, k)
+    return save_index(index, directory, time.perf_counter() - t0)
+
+
+def save_index(index: KmerIndex, directory: str | Path, build_seconds: float = 0.0
+               ) -> dict[str, Any]:
+    """Write a built index into ``directory`` (``kmer_index.json`` last) and return the facts
+    of :func:`write_index` (``index_seconds``: ``build_seconds`` plus the writing)."""
+    directory = Path(directory)
+    t0 = time.perf_counter()
     meta_path = directory / _META_FILE
     meta_path.unlink(missing_ok=True)
-    index = build_index(store, k)
     _save_npy_atomic(directory / _OFFSETS_FILE, index.kmer_offsets)
     _save_npy_atomic(directory / _POSITIONS_FILE, index.positions)
     info: dict[str, Any] = {
-        "k": int(k),
+        "k": int(index.k),
         "n_buckets": index.n_buckets,
         "n_positions": int(index.positions.shape[0]),
         "positions_dtype": str(index.positions.dtype),
         "index_bytes": int(index.kmer_offsets.nbytes + index.positions.nbytes),
-        "index_seconds": round(time.perf_counter() - t0, 3),
+        "index_seconds": round(build_seconds + time.perf_counter() - t0, 3),
     }
     meta = {"format_version": _FORMAT_VERSION, "alphabet": _alphabet_id(), **info}
     with atomic_path(meta_path) as tmp, open(tmp, "w") as fh:

@@ -321,7 +321,7 @@ class KBWriter:
         # One background thread inserts a group while the caller collects the next one
         # (DuckDB releases the GIL); every other use of ``con`` first waits for it.
         self._inserter = ThreadPoolExecutor(1, thread_name_prefix="kb-insert")
-        self._inserting: Future | None = None
+        self._inserting: list[Future] = []
         # One thread: parser processes keep the cores busy (a second DuckDB thread only adds
         # switching); a small memory limit lets DuckDB drop blocks it has written to the file
         # (the k-mer index needs the memory next).
@@ -409,15 +409,18 @@ class KBWriter:
         if self._pending_entries >= self.insert_rows:
             self._insert_pending()
 
-    def _insert_pending(self) -> None:
+    def _insert_pending(self, wait: bool = True) -> None:
         """Start inserting the collected rows in the background thread (after the previous
-        group): one ``INSERT`` per table (see the module docstring)."""
-        self._wait_insert()
+        group): one ``INSERT`` per table (see the module docstring). ``wait``: first wait for
+        the group in flight (one group at a time bounds the memory); without, the group is
+        queued behind it (the last group of a build)."""
+        if wait:
+            self._wait_insert()
         group = {t: pa.concat_tables(parts) for t, parts in self._pending.items() if parts}
         self._pending = {t: [] for t in _SCHEMAS}
         self._pending_entries = 0
         if group:
-            self._inserting = self._inserter.submit(self._insert_group, group)
+            self._inserting.append(self._inserter.submit(self._insert_group, group))
 
     def _insert_group(self, group: dict[str, pa.Table]) -> None:
         for table, data in group.items():
@@ -428,9 +431,9 @@ class KBWriter:
                 self.con.unregister("_kb_batch")
 
     def _wait_insert(self) -> None:
-        """Wait for the background insert (re-raising its error)."""
-        if self._inserting is not None:
-            done, self._inserting = self._inserting, None
+        """Wait for the background inserts (re-raising the first error)."""
+        inserting, self._inserting = self._inserting, []
+        for done in inserting:
             done.result()
 
     def count_with_location(self) -> int:
@@ -445,7 +448,7 @@ class KBWriter:
         inserted into DuckDB in the background when it returns (the next use of ``con``
         waits for them), so the k-mer index can be built meanwhile."""
         self._convert_buffer()
-        self._insert_pending()
+        self._insert_pending(wait=False)
         residues = np.frombuffer(b"".join(self._residue_chunks), dtype=np.uint8)
         self._residue_chunks = []
         lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64)

@@ -179,11 +179,14 @@ def test_duplicates_first_wins(tmp_path):
     c.close()
 
 
-def test_failure_in_the_middle_leaves_nothing(tmp_path, test_data, monkeypatch):
+@pytest.mark.parametrize("failing", ["kb.index.save_index", "kb.seqstore.SequenceStore.save"])
+def test_failure_in_the_middle_leaves_nothing(tmp_path, test_data, monkeypatch, failing):
+    """The index files are written by a second thread while the main thread writes the
+    sequence store: a failure in either leaves nothing behind."""
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("kb.index.write_index", boom)
+    monkeypatch.setattr(failing, boom)
     db = tmp_path / "db"
     with pytest.raises(RuntimeError, match="disk on fire"):
         build([test_data / SAMPLE], db, progress=False, workers=1)
@@ -193,7 +196,7 @@ def test_failure_in_the_middle_leaves_nothing(tmp_path, test_data, monkeypatch):
     csv_file = tmp_path / "t.csv"
     csv_file.write_text("accession,sequence\nP1,MKV\n")
     build([csv_file], db, progress=False)
-    monkeypatch.setattr("kb.index.write_index", boom)
+    monkeypatch.setattr(failing, boom)
     with pytest.raises(RuntimeError):
         build([test_data / SAMPLE], db, progress=False, force=True, workers=1)
     assert is_complete(db) and read_meta(db)["entries"] == 1
@@ -358,8 +361,7 @@ def test_chunk_slots_are_removed_after_a_failed_parallel_build(tmp_path, test_da
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("kb.index.write_index", boom)
-    monkeypatch.setattr("kb.index.build_index", boom)
+    monkeypatch.setattr("kb.index.save_index", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
         build([test_data / SAMPLE], tmp_path / "db", progress=False, workers=2)
     assert list(tmp_path.iterdir()) == []
