@@ -301,6 +301,9 @@ def _entries_of_chunk(
         (only possible at the end of the input) or ``None``, and the line number that follows
         the chunk.
     """
+    regular = _entries_of_regular_chunk(chunk, line, name)
+    if regular is not None:
+        return regular
     out: list[tuple[bytes, int]] = []
     pieces = chunk.split(b"\n//")
     last = len(pieces) - 1
@@ -337,6 +340,31 @@ def _entries_of_chunk(
 # --------------------------------------------------------------------------------------------
 # One entry
 # --------------------------------------------------------------------------------------------
+
+
+def _entries_of_regular_chunk(
+    chunk: bytes, line: int, name: str
+) -> tuple[list[tuple[bytes, int]], _TruncatedAtEOF | None, int] | None:
+    """:func:`_entries_of_chunk` for the usual chunk, in which every ``//`` line is exactly
+    ``//`` and followed by the next ``ID`` line (or ends the chunk); ``None`` for any other
+    chunk. One ``find`` per entry instead of a split and a re-slice of every piece."""
+    if not chunk.startswith(b"ID   "):
+        return None
+    out: list[tuple[bytes, int]] = []
+    find, count, startswith = chunk.find, chunk.count, chunk.startswith
+    n = len(chunk)
+    pos = 0
+    while (end := find(b"\n//", pos)) >= 0:
+        nxt = end + 4
+        if not startswith(b"\n", end + 3) or (nxt < n and not startswith(b"ID   ", nxt)):
+            return None
+        out.append((chunk[pos:end], line))
+        line += count(b"\n", pos, end) + 2  # the entry's lines and its "//" line
+        pos = nxt
+    if pos < n:  # an entry without its "//" line (only at the end of the input)
+        return out, _TruncatedAtEOF(
+            "entry truncated at end of file: no '//' line after it", name, line), line
+    return out, None, line
 
 
 def _line_of(t: bytes, pos: int, first: int) -> int:
