@@ -292,38 +292,40 @@ def _check_start(buf: bytes, name: str) -> None:
 
 def _entries_of_chunk(
     chunk: bytes, line: int, name: str
-) -> tuple[list[tuple[bytes, int]], _TruncatedAtEOF | None, int]:
-    """Split a chunk into entry texts.
+) -> tuple[list[tuple[int, int, int]], _TruncatedAtEOF | None, int]:
+    """Find the entries of a chunk.
 
     Returns:
-        ``[(text, first_line), ...]`` for every entry (``text`` without its ``//`` line and
-        without the newline before it), the error for trailing text without a ``//`` line
-        (only possible at the end of the input) or ``None``, and the line number that follows
-        the chunk.
+        ``[(start, end, first_line), ...]`` for every entry (``chunk[start:end]`` is its text,
+        without its ``//`` line and without the newline before it), the error for trailing
+        text without a ``//`` line (only possible at the end of the input) or ``None``, and
+        the line number that follows the chunk.
     """
     regular = _entries_of_regular_chunk(chunk, line, name)
     if regular is not None:
         return regular
-    out: list[tuple[bytes, int]] = []
+    out: list[tuple[int, int, int]] = []
     pieces = chunk.split(b"\n//")
     last = len(pieces) - 1
+    start = 0  # of the current piece in the chunk
     for i, piece in enumerate(pieces):
+        end = start + len(piece)
+        skip = 0
         if i > 0:
             # ``piece`` starts with the rest of a ``//`` line: normally just the newline. Some
             # merged real files glue the next ``ID`` line onto ``//`` ("//ID   ..."): accept it.
             if not piece.startswith(b"ID   "):
                 nl = piece.find(b"\n")
                 if nl < 0:  # "//" at the very end of the data without a newline
-                    piece = b""
+                    skip = len(piece)
                 else:
-                    piece = piece[nl + 1 :]
+                    skip = nl + 1
                     line += 1
-        stripped = piece.lstrip(b"\n")  # blank lines between entries
-        if len(stripped) != len(piece):
-            line += len(piece) - len(stripped)
-            piece = stripped
+        blank = len(piece) - skip - len(piece[skip:].lstrip(b"\n"))  # lines between entries
+        skip += blank
+        line += blank
         if i == last:
-            if piece.strip():
+            if piece[skip:].strip():
                 return (
                     out,
                     _TruncatedAtEOF(
@@ -332,25 +334,21 @@ def _entries_of_chunk(
                     line,
                 )
             break
-        out.append((piece, line))
-        line += piece.count(b"\n") + 1  # up to the "//" line (its newline comes next)
+        out.append((start + skip, end, line))
+        line += chunk.count(b"\n", start + skip, end) + 1  # up to the "//" line
+        start = end + 3  # past the "\n//" separator
     return out, None, line
-
-
-# --------------------------------------------------------------------------------------------
-# One entry
-# --------------------------------------------------------------------------------------------
 
 
 def _entries_of_regular_chunk(
     chunk: bytes, line: int, name: str
-) -> tuple[list[tuple[bytes, int]], _TruncatedAtEOF | None, int] | None:
+) -> tuple[list[tuple[int, int, int]], _TruncatedAtEOF | None, int] | None:
     """:func:`_entries_of_chunk` for the usual chunk, in which every ``//`` line is exactly
     ``//`` and followed by the next ``ID`` line (or ends the chunk); ``None`` for any other
-    chunk. One ``find`` per entry instead of a split and a re-slice of every piece."""
+    chunk. One ``find`` per entry instead of a split."""
     if not chunk.startswith(b"ID   "):
         return None
-    out: list[tuple[bytes, int]] = []
+    out: list[tuple[int, int, int]] = []
     find, count, startswith = chunk.find, chunk.count, chunk.startswith
     n = len(chunk)
     pos = 0
@@ -358,13 +356,18 @@ def _entries_of_regular_chunk(
         nxt = end + 4
         if not startswith(b"\n", end + 3) or (nxt < n and not startswith(b"ID   ", nxt)):
             return None
-        out.append((chunk[pos:end], line))
+        out.append((pos, end, line))
         line += count(b"\n", pos, end) + 2  # the entry's lines and its "//" line
         pos = nxt
     if pos < n:  # an entry without its "//" line (only at the end of the input)
         return out, _TruncatedAtEOF(
             "entry truncated at end of file: no '//' line after it", name, line), line
     return out, None, line
+
+
+# --------------------------------------------------------------------------------------------
+# One entry
+# --------------------------------------------------------------------------------------------
 
 
 def _line_of(t: bytes, pos: int, first: int) -> int:
@@ -476,8 +479,11 @@ def _feature(kind: str, rest: bytes, block: bytes) -> Feature:
 _FEATURE_NAMES = {t.encode(): t for t in FEATURE_TYPES}
 
 
-def _parse_entry(t: bytes, first: int, name: str) -> Entry:
-    """Parse one entry text (without its ``//`` line).
+def _parse_entry(t: bytes, first: int, name: str, start: int = 0, end: int | None = None
+                 ) -> Entry:
+    """Parse one entry text (without its ``//`` line): ``t``, or the span ``t[start:end]``
+    of a chunk (no copy of the entry; the line numbers of errors are then only exact for
+    ``start == 0``: callers parse a failing span again as its own text).
 
     One ``_read_xx`` function per line type (as Biopython's ``Bio.SwissProt`` parser): the
     header lines (AC .. OX) are split once and dispatched on their code; the sequence,
@@ -486,15 +492,17 @@ def _parse_entry(t: bytes, first: int, name: str) -> Entry:
     Raises:
         FlatFileError: the entry is malformed (with the line of the problem).
     """
-    nl = t.find(b"\n")
+    if end is None:
+        end = len(t)
+    nl = t.find(b"\n", start, end)
     if nl < 0:
-        nl = len(t)
-    entry_name, reviewed, id_len = _read_id(t[:nl], name, first)
-    hdr_end = _header_end(t, nl)
+        nl = end
+    entry_name, reviewed, id_len = _read_id(t[start:nl], name, first)
+    hdr_end = _header_end(t, nl, end)
     ac_lines, de_lines, gn_lines, os_lines, oc_lines, ox_line = _header_lines(t[nl + 1 : hdr_end])
     accessions = _read_ac(ac_lines, t, name, first, entry_name)
-    sq = t.rfind(b"\nSQ   ")
-    sequence = _read_sq(t, sq, id_len, name, first, entry_name)
+    sq = t.rfind(b"\nSQ   ", start, end)
+    sequence = _read_sq(t, sq, id_len, name, first, entry_name, end)
     sl_texts, locations = _read_cc_subcellular(t, hdr_end, sq)
     return Entry(
         accession=accessions[0].decode(),
@@ -545,13 +553,13 @@ def _read_id(id_line: bytes, name: str, first: int) -> tuple[str | None, bool | 
     return entry_name, reviewed, int(toks[-2])
 
 
-def _header_end(t: bytes, nl: int) -> int:
+def _header_end(t: bytes, nl: int, end: int) -> int:
     """End of the header block AC .. OX: the first reference, comment or sequence header."""
     for tag in (b"\nRN   ", b"\nCC   ", b"\nSQ   "):
-        end = t.find(tag, nl)
-        if end >= 0:
-            return end
-    return len(t)
+        pos = t.find(tag, nl, end)
+        if pos >= 0:
+            return pos
+    return end
 
 
 def _header_lines(header: bytes) -> tuple[
@@ -646,10 +654,11 @@ def _read_ox(ox_line: bytes | None) -> int | None:
 
 
 def _read_sq(
-    t: bytes, sq: int, id_len: int, name: str, first: int, entry_name: str | None
+    t: bytes, sq: int, id_len: int, name: str, first: int, entry_name: str | None, end: int
 ) -> str:
-    """The sequence after the SQ line at ``sq``: only sequence lines follow it, only amino-acid
-    letters (upper-cased), and its length agrees with the ID and SQ lines."""
+    """The sequence after the SQ line at ``sq`` (up to ``end``): only sequence lines follow
+    it, only amino-acid letters (upper-cased), and its length agrees with the ID and SQ
+    lines."""
     if sq < 0:
         raise FlatFileError(
             "missing SQ line (sequence header) before '//'",
@@ -657,9 +666,9 @@ def _read_sq(
             first + t.count(b"\n") + 1,  # the '//' line
             entry_name,
         )
-    sq_end = t.find(b"\n", sq + 1)
+    sq_end = t.find(b"\n", sq + 1, end)
     if sq_end < 0:
-        sq_end = len(t)
+        sq_end = end
     sq_toks = t[sq + 1 : sq_end].split()
     if len(sq_toks) < 4 or sq_toks[1] != b"SEQUENCE" or not sq_toks[2].isdigit():
         raise FlatFileError(
@@ -669,7 +678,7 @@ def _read_sq(
             entry_name,
         )
     sq_len = int(sq_toks[2])
-    block = t[sq_end + 1 :]
+    block = t[sq_end + 1 : end]
     if block and (not block.startswith(b"     ") or block.count(b"\n     ") != block.count(b"\n")):
         k = 0  # start of the first line that is not a sequence line
         while block.startswith(b"     ", k):
@@ -927,19 +936,23 @@ def _parse_chunk(chunk: bytes, line: int, name: str) -> tuple[list, int]:
         (items, next line): entries, and a :class:`FlatFileError` for each malformed one
         (a :class:`_TruncatedAtEOF` last, if the chunk ends inside an entry).
     """
-    texts, truncated, next_line = _entries_of_chunk(chunk, line, name)
+    spans, truncated, next_line = _entries_of_chunk(chunk, line, name)
     items: list = []
     # An entry that lost its '//' swallows the next one. Cheap chunk-level check (one C-speed
     # count): as many sequence headers as entries, else look inside every entry of the chunk.
-    suspicious = chunk.count(b"\nSQ   SEQUENCE") != len(texts)
-    for text, first in texts:
-        if suspicious and text.find(b"\nID   ") >= 0:
-            items.extend(_recover(text, first, name, None))
+    suspicious = chunk.count(b"\nSQ   SEQUENCE") != len(spans)
+    for start, end, first in spans:
+        if suspicious and chunk.find(b"\nID   ", start, end) >= 0:
+            items.extend(_recover(chunk[start:end], first, name, None))
             continue
         try:
-            items.append(_parse_entry(text, first, name))
-        except FlatFileError as exc:
-            items.extend(_recover(text, first, name, exc))
+            items.append(_parse_entry(chunk, first, name, start, end))
+        except FlatFileError:
+            text = chunk[start:end]  # parsed again on its own: the error's exact line
+            try:
+                items.append(_parse_entry(text, first, name))
+            except FlatFileError as exc:
+                items.extend(_recover(text, first, name, exc))
     if truncated is not None:
         items.append(truncated)
     return items, next_line

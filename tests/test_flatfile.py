@@ -562,9 +562,9 @@ def test_chunk_split_into_entries_matches_a_line_by_line_reference():
         if rng.random() < 0.2:
             chunk += entries[0]  # truncated: no '//' after the last entry
         first = rng.randint(1, 1000)
-        texts, truncated, _ = _entries_of_chunk(chunk, first, "x")
+        spans, truncated, _ = _entries_of_chunk(chunk, first, "x")
         want, trailing = reference(chunk, first)
-        assert texts == want, chunk
+        assert [(chunk[a:b], line) for a, b, line in spans] == want, chunk
         assert (truncated.line if truncated else None) == trailing, chunk
 
 
