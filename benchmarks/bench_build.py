@@ -162,18 +162,23 @@ def ensure_flatfile(entries: int, seed: int) -> Path:
     return path
 
 
-def kb_build_cmd(inputs: list[Path], db: Path, extra: list[str]) -> list[str]:
+def kb_build_cmd(inputs: list[Path], db: Path, extra: list[str],
+                 tree: Path | None = None) -> list[str]:
+    """``kb build`` of this checkout, or of the checkout ``tree`` (first on ``sys.path``)."""
     code = "from cli.main import kb_app; kb_app()"
+    if tree is not None:
+        code = f"import sys; sys.path.insert(0, {str(tree)!r}); {code}"
     return [sys.executable, "-c", code, "build", *map(str, inputs), "--db", str(db),
             "--force", "--no-progress", *extra]
 
 
-def old_build_cmd(tree: Path, inputs: list[Path], db: Path, extra: list[str]) -> list[str]:
-    """``kb build`` of the checkout ``tree`` (its packages first on ``sys.path``)."""
-    code = (f"import sys; sys.path.insert(0, {str(tree)!r}); "
-            "from cli.main import kb_app; kb_app()")
-    return [sys.executable, "-c", code, "build", *map(str, inputs), "--db", str(db),
-            "--force", "--no-progress", *extra]
+def run_build(cmd: list[str], label: str) -> dict:
+    """:func:`run_measured` of a build that must succeed (exits with its error otherwise)."""
+    r = run_measured(cmd)
+    if r["returncode"] != 0:
+        raise SystemExit(f"{label} failed: {r['stderr_tail']}")
+    print(f"{label}: {r['seconds']} s", flush=True)
+    return r
 
 
 def add_worktree(rev: str, where: Path) -> Path:
@@ -416,25 +421,19 @@ def main(argv: list[str] | None = None) -> int:
             tree = add_worktree(args.compare_rev, work / "old") if args.compare_rev else None
             runs, old_runs = [], []
             load_before = os.getloadavg()[0]
-            for i in range(args.full_repeats):
-                if i:
+            try:
+                for i in range(args.full_repeats):
                     shutil.rmtree(db, ignore_errors=True)
-                r = run_measured(kb_build_cmd([flat], db, extra))
-                if r["returncode"] != 0:
-                    print(r, file=sys.stderr)
-                    return 1
-                runs.append(r)
-                print(f"full build {i + 1}: {r['seconds']} s", flush=True)
+                    runs.append(run_build(kb_build_cmd([flat], db, extra), f"full build {i + 1}"))
+                    if tree is not None:
+                        old_runs.append(run_build(
+                            kb_build_cmd([flat], work / "old_db", extra, tree),
+                            f"  {args.compare_rev} build {i + 1}"))
+                        shutil.rmtree(work / "old_db", ignore_errors=True)
+            finally:
                 if tree is not None:
-                    o = run_measured(old_build_cmd(tree, [flat], work / "old_db", extra))
-                    shutil.rmtree(work / "old_db", ignore_errors=True)
-                    if o["returncode"] != 0:
-                        print(o, file=sys.stderr)
-                        return 1
-                    old_runs.append(o)
-                    print(f"  {args.compare_rev} build {i + 1}: {o['seconds']} s", flush=True)
+                    remove_worktree(tree)
             if tree is not None:
-                remove_worktree(tree)
                 results["previous_build"] = {
                     "rev": args.compare_rev,
                     "seconds": [o["seconds"] for o in old_runs],
