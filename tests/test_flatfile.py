@@ -581,3 +581,21 @@ def test_note_start_equals_the_look_behind_regular_expression():
     for text in texts:
         m = note.search(text)
         assert _note_start(text) == (m.start() if m else -1), repr(text)
+
+
+def test_parse_chunk_equals_parse_and_checks_the_file_start(sample_text):
+    """What the build's parser processes call: the same entries and errors as parse() on the
+    same bytes (CRLF included); a file that does not start with an ID line is refused."""
+    from kb.flatfile import parse_chunk
+
+    data = sample_text.encode().replace(b"\n", b"\r\n")
+    want_errors: list = []
+    want = list(parse(io.BytesIO(data), errors=want_errors))
+    got_errors: list = []
+    got, next_line = parse_chunk(data, "<stream>", file_start=True, errors=got_errors)
+    assert got == want and [str(e) for e in got_errors] == [str(e) for e in want_errors]
+    assert next_line == sample_text.count("\n") + 1
+    with pytest.raises(InputFormatError, match=r"line 2: not a UniProt flat file"):
+        parse_chunk(b"\n>sp|P1|X\nMKV\n", "x.dat", file_start=True)
+    with pytest.raises(InputFormatError, match="empty input"):
+        parse_chunk(b"\n\n", "x.dat", file_start=True)
