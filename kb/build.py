@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -300,6 +301,13 @@ def _flatfile_batches_parallel(pool, workers, handle, name, strict, min_evidence
         collect()
 
 
+def _warm_up_index(k: int) -> None:
+    from kb.index import build_index
+    from kb.seqstore import SequenceStore
+
+    build_index(SequenceStore.from_sequences(["ACDEFGHIKLMNPQRSTVWY"]), k)
+
+
 def _tool_version() -> str:
     try:
         return metadata.version("psl-toolkit")
@@ -454,6 +462,9 @@ def _build_into(
     try:
         if pool is not None:
             slots = _ChunkSlots(tmp.parent, 2 * workers)  # the staging directory
+            # Load the k-mer index kernels (numba's cache, its thread pool: ~0.5 s) while the
+            # parser processes start, instead of on the critical path after parsing.
+            threading.Thread(target=_warm_up_index, args=(k,), daemon=True).start()
         with _progress(progress) as bar:
             t0 = time.perf_counter()
             writer = KBWriter(tmp, min_evidence=min_evidence)
@@ -469,20 +480,21 @@ def _build_into(
             t1 = time.perf_counter()
             bar.add_task("sequence store and k-mer index", total=None, entries=writer.n_entries)
             store = writer.sequence_store()  # the last DuckDB inserts continue meanwhile
+            store.save(tmp)  # (file writes: kernel time beside DuckDB's)
+            writer.flush()  # the k-mer index runs on every core: DuckDB is done first
             from kb.index import build_index, save_index
 
             t_index = time.perf_counter()
             index = build_index(store, k)
             # A second thread writes the index files (4 bytes per residue: seconds of kernel
-            # time) while this one writes the sequence store and finishes the inserts.
+            # time) while this one writes the build's meta rows.
             with ThreadPoolExecutor(1, thread_name_prefix="kb-index-save") as saver:
                 saving = saver.submit(save_index, index, tmp, time.perf_counter() - t_index)
-                store.save(tmp)
                 summary.entries = writer.n_entries
                 summary.residues = writer.n_residues
                 summary.with_location = writer.count_with_location()
                 summary.duplicates = writer.n_duplicates
-                writer.write_meta(  # (waits for the last inserts)
+                writer.write_meta(
                     {
                         "location_rows_dropped_by_min_evidence": writer.n_location_rows_dropped,
                         "seconds.read_parse_insert": round(t1 - t0, 3),

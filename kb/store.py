@@ -445,8 +445,8 @@ class KBWriter:
 
     def sequence_store(self) -> SequenceStore:
         """The sequence store of everything added so far. The last rows are still being
-        inserted into DuckDB in the background when it returns (the next use of ``con``
-        waits for them), so the k-mer index can be built meanwhile."""
+        inserted into DuckDB in the background when it returns (:meth:`flush` or the next
+        use of ``con`` waits for them), so the store can be written meanwhile."""
         self._convert_buffer()
         self._insert_pending(wait=False)
         residues = np.frombuffer(b"".join(self._residue_chunks), dtype=np.uint8)
