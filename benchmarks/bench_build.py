@@ -244,6 +244,35 @@ def _best_cpu(fn, repeats: int = 3):
     return best, out
 
 
+def worker_cpu(path: Path) -> dict:
+    """CPU seconds, in this one process, of what the build's parser processes do with the
+    whole file (``kb.build._parse_chunk_to_batch`` on every chunk) and of the main process's
+    decompression and cutting into chunks."""
+    from kb.build import _CHUNK_BYTES, _decompressed, _entry_chunks, _parse_chunk_to_batch
+
+    gc.disable()  # as the parser processes run
+    try:
+        cut = work = 0.0
+        n = 0
+        with open(path, "rb") as fh:
+            chunks = _entry_chunks(_decompressed(io.BufferedReader(fh, 1 << 20), str(path),
+                                                 _CHUNK_BYTES))
+            while True:
+                t0 = time.process_time()
+                chunk = next(chunks, None)
+                t1 = time.process_time()
+                cut += t1 - t0
+                if chunk is None:
+                    break
+                _parse_chunk_to_batch((chunk, str(path), False, "any", n == 0))
+                work += time.process_time() - t1
+                n += 1
+    finally:
+        gc.enable()
+    return {"chunks": n, "parse_and_convert_cpu_s": round(work, 1),
+            "decompress_and_cut_cpu_s": round(cut, 1)}
+
+
 def phase_costs(path: Path, n: int, total_entries: int) -> dict:
     """Best-of-3 CPU seconds of each build phase on the first ``n`` entries, scaled linearly to
     ``total_entries``: a load-robust estimate (other jobs inflate wall time much more)."""
@@ -344,6 +373,17 @@ def write_results(results: dict) -> None:
         if f.get("phases"):
             lines += ["Phases (from the build's meta): "
                       + ", ".join(f"{k} {v} s" for k, v in f["phases"].items()), ""]
+    wc = results.get("worker_cpu_full_file")
+    if wc:
+        lines += [
+            "### The parser processes' work on the whole file, in one process",
+            "",
+            f"`kb.build._parse_chunk_to_batch` on all {wc['chunks']} chunks: "
+            f"**{wc['parse_and_convert_cpu_s']} s** of CPU (parse + conversion to columns); "
+            f"decompression and cutting into chunks (the main process's share): "
+            f"{wc['decompress_and_cut_cpu_s']} s.",
+            "",
+        ]
     pc = results.get("phase_cpu_seconds_scaled")
     if pc:
         parts = {k: v for k, v in pc.items() if not k.startswith("_")}
@@ -469,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(db, ignore_errors=True)
             b = baseline(flat, min(args.baseline_entries, args.entries), meta["entries"])
             results["baseline"] = b
+            results["worker_cpu_full_file"] = worker_cpu(flat)
+            print(f"parser-process work, one process: {results['worker_cpu_full_file']}",
+                  flush=True)
             results["phase_cpu_seconds_scaled"] = phase_costs(
                 flat, min(args.baseline_entries, args.entries), meta["entries"])
             print(f"phase CPU (scaled): {results['phase_cpu_seconds_scaled']}", flush=True)
