@@ -141,26 +141,30 @@ _SLOT_BYTES = 4 * _CHUNK_BYTES
 
 
 class _ChunkSlots:
-    """A ring of memory-mapped files in the build's staging directory that carry decompressed
-    chunks to the parser processes.
+    """A ring of memory-mapped files that carry decompressed chunks to the parser processes.
 
     Sending 3 GB of text through the executor's pipe costs about as much CPU (pickling,
     pipe writes and reads in 64 KB steps, on both sides) as a third of the parsing; a slot is
-    one memory copy in and one out. Files in the staging directory (not ``/dev/shm``, which is
-    64 MB in a default Docker container) are removed with it if the build fails.
+    one memory copy in and one out. The files live in a private temporary directory in
+    ``/dev/shm`` when it has room (memory: nothing is written back to a disk, which matters
+    when the knowledge base is built on a network file system), else in the system's
+    temporary directory (``/dev/shm`` is 64 MB in a default Docker container); it is removed
+    when the build ends, failed or not.
     """
 
-    def __init__(self, directory: Path, n: int, size: int | None = None):
+    def __init__(self, n: int, size: int | None = None):
         self.size = size = size or _SLOT_BYTES
+        self.directory = tempfile.mkdtemp(prefix="kb-build-chunks-",
+                                          dir=_slot_directory(n * size))
         self.paths: list[str] = []
         self._maps: list[mmap.mmap] = []
         try:
             for i in range(n):
-                path = directory / f"chunk-slot-{i}"
+                path = os.path.join(self.directory, f"slot-{i}")
                 with open(path, "w+b") as fh:
                     fh.truncate(size)
                     self._maps.append(mmap.mmap(fh.fileno(), size))
-                self.paths.append(str(path))
+                self.paths.append(path)
         except BaseException:
             self.close()
             raise
@@ -176,9 +180,17 @@ class _ChunkSlots:
         for m in self._maps:
             m.close()
         self._maps = []
-        for path in self.paths:
-            Path(path).unlink(missing_ok=True)
-        self.paths = []
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _slot_directory(need: int) -> str | None:
+    """``/dev/shm`` when it has twice ``need`` bytes free, else ``None`` (the system's
+    temporary directory)."""
+    try:
+        st = os.statvfs("/dev/shm")
+    except OSError:
+        return None
+    return "/dev/shm" if st.f_bavail * st.f_frsize >= 2 * need else None
 
 
 _WORKER_MAPS: dict[str, mmap.mmap] = {}  # slot file -> its map, per parser process
@@ -461,7 +473,7 @@ def _build_into(
     slots = None
     try:
         if pool is not None:
-            slots = _ChunkSlots(tmp.parent, 2 * workers)  # the staging directory
+            slots = _ChunkSlots(2 * workers)
             # Load the k-mer index kernels (numba's cache, its thread pool: ~0.5 s) while the
             # parser processes start, instead of on the critical path after parsing.
             threading.Thread(target=_warm_up_index, args=(k,), daemon=True).start()

@@ -355,13 +355,31 @@ def test_blank_lines_after_the_last_entry_are_not_an_entry(tmp_path, test_data, 
     assert (got.entries, got.residues, got.skipped) == (ref.entries, ref.residues, ref.skipped)
 
 
-def test_chunk_slots_are_removed_after_a_failed_parallel_build(tmp_path, test_data, monkeypatch):
-    """The slot files live in the build's staging directory: nothing is left next to the
-    target when the build fails after the parsing (and the target is not created)."""
-    def boom(*args, **kwargs):
-        raise RuntimeError("disk on fire")
+@pytest.mark.parametrize("fail", [True, False])
+def test_chunk_slot_files_are_removed_after_a_parallel_build(tmp_path, test_data, monkeypatch,
+                                                              fail):
+    """The slot files (in a private temporary directory) are gone after the build, failed or
+    not; a failed build leaves nothing next to the target either."""
+    slots = tmp_path / "slots"
+    slots.mkdir()
+    monkeypatch.setattr(kb_build, "_slot_directory", lambda need: str(slots))
+    used = []
+    real = kb_build._ChunkSlots.put
 
-    monkeypatch.setattr("kb.index.save_index", boom)
-    with pytest.raises(RuntimeError, match="disk on fire"):
+    def put(self, i, chunk):
+        used.append(self.directory)
+        return real(self, i, chunk)
+
+    monkeypatch.setattr(kb_build._ChunkSlots, "put", put)
+    if fail:
+        def boom(*args, **kwargs):
+            raise RuntimeError("disk on fire")
+
+        monkeypatch.setattr("kb.index.save_index", boom)
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            build([test_data / SAMPLE], tmp_path / "db", progress=False, workers=2)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["slots"]
+    else:
         build([test_data / SAMPLE], tmp_path / "db", progress=False, workers=2)
-    assert list(tmp_path.iterdir()) == []
+    assert used and all(str(slots) in d for d in used)  # the chunks went through slot files
+    assert list(slots.iterdir()) == []
