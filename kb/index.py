@@ -489,7 +489,6 @@ def write_index(store: SequenceStore, directory: str | Path, k: int = DEFAULT_K)
     if not directory.is_dir():
         raise FileNotFoundError(2, "knowledge-base directory does not exist", str(directory))
     t0 = time.perf_counter()
-    (directory / _META_FILE).unlink(missing_ok=True)
     index = build_index(store, k)
     return save_index(index, directory, time.perf_counter() - t0)
 

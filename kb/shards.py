@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from kb.api import COUNT_CHUNK, MISMATCH_COLUMNS, KnowledgeBase, SearchResult
+from kb.api import MISMATCH_COLUMNS, KnowledgeBase, SearchResult
 from kb.atomic import public_mode
 from kb.build import BuildSummary, build
 from kb.errors import KBError, KBNotFoundError
@@ -615,23 +615,12 @@ class ShardedKnowledgeBase(KnowledgeBase):
         result = self.search_with_summary(peptides, **options)
         return result.table.to_pandas() if as_pandas else result.table
 
-    def count(
-        self,
-        peptides: Sequence[str] | PeptideBatch,
-        *,
-        il_equivalent: bool = False,
-        taxon: int | str | None = None,
-        reviewed_only: bool = False,
-        chunk: int = COUNT_CHUNK,
-    ) -> pa.Table:
-        """As :meth:`KnowledgeBase.count`: the sum of every shard's counts (an entry lies in
-        one shard, so occurrences and distinct entries add up). The filters are resolved once
-        over the whole knowledge base (a shard built from inputs without taxonomy simply
-        holds no entry of the taxon) and each shard counts under its slice of the mask."""
-        if chunk < 1:
-            raise ValueError(f"chunk must be >= 1, got {chunk}")
-        batch = peptides if isinstance(peptides, PeptideBatch) else prepare_peptides(peptides)
-        mask = self.entry_mask(taxon, reviewed_only)  # a taxon matching no entry fails here
+    def _count(self, batch: PeptideBatch, il_equivalent: bool, mask: np.ndarray | None,
+               chunk: int) -> pa.Table:
+        """:meth:`KnowledgeBase.count` over the shards: the sum of every shard's counts (an
+        entry lies in one shard, so occurrences and distinct entries add up). ``mask`` was
+        resolved once over the whole knowledge base (a shard built from inputs without
+        taxonomy simply holds no entry of the taxon); each shard counts under its slice."""
         occurrences = np.zeros(len(batch), dtype=np.int64)
         entries = np.zeros(len(batch), dtype=np.int64)
         for s, shard in enumerate(self.shards):
