@@ -98,6 +98,15 @@ class _TruncatedAtEOF(FlatFileError):
     """The last entry has no ``//`` line: a whole-file problem, always raised."""
 
 
+def _truncated(name: str, line: int) -> _TruncatedAtEOF:
+    return _TruncatedAtEOF("entry truncated at end of file: no '//' line after it", name, line)
+
+
+def _unix_newlines(data: bytes) -> bytes:
+    """``\\r\\n`` and lone ``\\r`` line ends as ``\\n``."""
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
 # --------------------------------------------------------------------------------------------
 # Input: plain or gzip, path or handle; decompressed blocks
 # --------------------------------------------------------------------------------------------
@@ -256,7 +265,7 @@ def _chunks_of_entries(source: Source, block_size: int = _BLOCK) -> Iterator[byt
         if b"\r" in data:
             if data.endswith(b"\r"):  # its "\n" may start the next block
                 data, held_cr = data[:-1], b"\r"
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            data = _unix_newlines(data)
         buf = pending + data if pending else data
         if not checked:
             if not buf.strip():
@@ -328,13 +337,7 @@ def _entries_of_chunk(
         line += blank
         if i == last:
             if piece[skip:].strip():
-                return (
-                    out,
-                    _TruncatedAtEOF(
-                        "entry truncated at end of file: no '//' line after it", name, line
-                    ),
-                    line,
-                )
+                return out, _truncated(name, line), line
             break
         out.append((start + skip, end, line))
         line += chunk.count(b"\n", start + skip, end) + 1  # up to the "//" line
@@ -366,14 +369,14 @@ def _entries_of_regular_chunk(
     follow = nxt[nxt < n]
     if follow.shape[0] and not _starts_with_id(a, follow):
         return None
-    starts = np.concatenate(([0], nxt[:-1])) if ends.shape[0] else ends
-    firsts = line + np.concatenate(([0], idx[:-1] + 2)) if ends.shape[0] else ends
+    if ends.shape[0] == 0:  # one entry without its "//" line (only at the end of the input)
+        return [], _truncated(name, line), line
+    starts = np.concatenate(([0], nxt[:-1]))
+    firsts = line + np.concatenate(([0], idx[:-1] + 2))
     out = list(zip(starts.tolist(), ends.tolist(), firsts.tolist(), strict=True))
-    pos = int(nxt[-1]) if ends.shape[0] else 0
-    next_line = line + int(idx[-1]) + 2 if ends.shape[0] else line
-    if pos < n:  # an entry without its "//" line (only at the end of the input)
-        return out, _TruncatedAtEOF(
-            "entry truncated at end of file: no '//' line after it", name, next_line), next_line
+    next_line = line + int(idx[-1]) + 2
+    if nxt[-1] < n:  # text after the last "//" line: an entry without its own
+        return out, _truncated(name, next_line), next_line
     return out, None, next_line
 
 
@@ -1055,7 +1058,7 @@ def parse_chunk(
         As :func:`parse`.
     """
     if b"\r" in chunk:
-        chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        chunk = _unix_newlines(chunk)
     if file_start:
         if not chunk.strip():
             raise InputFormatError("empty input: no UniProt entry found", name)
