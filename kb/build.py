@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -494,27 +494,20 @@ def _build_into(
             store = writer.sequence_store()  # the last DuckDB inserts continue meanwhile
             store.save(tmp)  # (file writes: kernel time beside DuckDB's)
             writer.flush()  # the k-mer index runs on every core: DuckDB is done first
-            from kb.index import build_index, save_index
+            from kb.index import write_index
 
-            t_index = time.perf_counter()
-            index = build_index(store, k)
-            # A second thread writes the index files (4 bytes per residue: seconds of kernel
-            # time) while this one writes the build's meta rows.
-            with ThreadPoolExecutor(1, thread_name_prefix="kb-index-save") as saver:
-                saving = saver.submit(save_index, index, tmp, time.perf_counter() - t_index)
-                summary.entries = writer.n_entries
-                summary.residues = writer.n_residues
-                summary.with_location = writer.count_with_location()
-                summary.duplicates = writer.n_duplicates
-                writer.write_meta(
-                    {
-                        "location_rows_dropped_by_min_evidence": writer.n_location_rows_dropped,
-                        "seconds.read_parse_insert": round(t1 - t0, 3),
-                        "workers": workers,
-                    }
-                )
-            index_meta = saving.result()
-            del index
+            index_meta = write_index(store, tmp, k)  # positions placed straight into the file
+            summary.entries = writer.n_entries
+            summary.residues = writer.n_residues
+            summary.with_location = writer.count_with_location()
+            summary.duplicates = writer.n_duplicates
+            writer.write_meta(
+                {
+                    "location_rows_dropped_by_min_evidence": writer.n_location_rows_dropped,
+                    "seconds.read_parse_insert": round(t1 - t0, 3),
+                    "workers": workers,
+                }
+            )
             t2 = time.perf_counter()
         writer.write_meta({f"index.{key}": value for key, value in index_meta.items()})
         writer.write_meta({"seconds.store_and_index": round(t2 - t1, 3)})

@@ -93,18 +93,71 @@ _CODES = kmer_code_table()
 
 
 # --------------------------------------------------------------------------- build kernels
+# Both passes walk the windows of a chunk of the store into a block of (key, position) pairs,
+# group the block by the high bits of the key (a stable counting scatter into ~1,000 groups),
+# then count or place the pairs group by group: consecutive pairs then touch a small range of
+# the count table and of ``positions`` (cache-resident) instead of one random cache line each
+# (the whole table is ~10 MB per chunk, ``positions`` 4 bytes per residue). Measured on the
+# full synthetic Swiss-Prot: count 2.3 -> 0.9 s, fill 4-5 -> ~2 s on 2 threads.
+_BLOCK = 1 << 20  # pairs per block (16-32 MB of scratch per thread)
+_GROUP_BITS = 10  # ~2**10 key groups
+
+
+def _group_shift(n_buckets: int) -> int:
+    return max(0, (int(n_buckets) - 1).bit_length() - _GROUP_BITS)
+
+
+@numba.njit(cache=True, nogil=True)
+def _place_block(c, m, keys, poss, shift, groups, gk, gp, table, positions, fill
+                 ):  # pragma: no cover - numba
+    """Group the first ``m`` pairs by ``key >> shift`` (stable), then either count them into
+    ``table[c]`` or (``fill``) write each position at its key's cursor ``table[c, key]``."""
+    n_groups = groups.shape[0] - 1
+    for q in range(n_groups + 1):
+        groups[q] = 0
+    for i in range(m):
+        groups[(keys[i] >> shift) + 1] += 1
+    for q in range(n_groups):
+        groups[q + 1] += groups[q]
+    for i in range(m):
+        q = keys[i] >> shift
+        j = groups[q]
+        gk[j] = keys[i]
+        gp[j] = poss[i]
+        groups[q] = j + 1
+    if fill:
+        for i in range(m):
+            key = gk[i]
+            d = table[c, key]
+            positions[d] = gp[i]
+            table[c, key] = d + 1
+    else:
+        for i in range(m):
+            table[c, gk[i]] += 1
+
+
 @numba.njit(parallel=True, cache=True)
-def _count_chunks(residues, codes, k, n_buckets, counts):  # pragma: no cover - numba
-    """counts[c, b] = number of valid windows with key b starting in chunk c."""
+def _scan_chunks(residues, codes, k, n_buckets, table, positions, fill, block, shift
+                 ):  # pragma: no cover - numba
+    """Every valid window starting in chunk ``c`` (of ``table.shape[0]`` equal chunks of the
+    residues): counted into ``table[c, key]``, or (``fill``) its start written to
+    ``positions`` at the cursor ``table[c, key]`` (advanced), in ascending position order."""
     n = residues.shape[0]
-    n_chunks = counts.shape[0]
+    n_chunks = table.shape[0]
     chunk = (n + n_chunks - 1) // n_chunks
     top = n_buckets // 19  # weight of a window's first residue in its key
+    n_groups = ((n_buckets - 1) >> shift) + 1
     for c in numba.prange(n_chunks):
         lo = c * chunk
         hi = min(n, lo + chunk)
+        keys = np.empty(block, np.int32)
+        poss = np.empty(block, positions.dtype)
+        gk = np.empty(block, np.int32)
+        gp = np.empty(block, positions.dtype)
+        groups = np.empty(n_groups + 1, np.int64)
         key = 0
         valid = 0
+        m = 0
         stop = min(hi + k - 1, n)
         for p in range(lo, stop):
             cd = codes[residues[p]]
@@ -117,7 +170,15 @@ def _count_chunks(residues, codes, k, n_buckets, counts):  # pragma: no cover - 
                 key = key * 19 + cd
                 valid += 1
                 if valid >= k:
-                    counts[c, key] += 1
+                    keys[m] = key
+                    poss[m] = p - k + 1
+                    m += 1
+                    if m == block:
+                        _place_block(c, m, keys, poss, shift, groups, gk, gp, table,
+                                     positions, fill)
+                        m = 0
+        if m:
+            _place_block(c, m, keys, poss, shift, groups, gk, gp, table, positions, fill)
 
 
 @numba.njit(cache=True)
@@ -132,34 +193,6 @@ def _cursors(counts, kmer_offsets):  # pragma: no cover - numba
             counts[c, b] = total
             total += cnt
     kmer_offsets[n_buckets] = total
-
-
-@numba.njit(parallel=True, cache=True)
-def _fill_chunks(residues, codes, k, n_buckets, cursors, positions):  # pragma: no cover
-    n = residues.shape[0]
-    n_chunks = cursors.shape[0]
-    chunk = (n + n_chunks - 1) // n_chunks
-    top = n_buckets // 19
-    for c in numba.prange(n_chunks):
-        lo = c * chunk
-        hi = min(n, lo + chunk)
-        key = 0
-        valid = 0
-        stop = min(hi + k - 1, n)
-        for p in range(lo, stop):
-            cd = codes[residues[p]]
-            if cd == 255:
-                valid = 0
-                key = 0
-            else:
-                if valid >= k:
-                    key -= codes[residues[p - k]] * top
-                key = key * 19 + cd
-                valid += 1
-                if valid >= k:
-                    i = cursors[c, key]
-                    positions[i] = p - k + 1
-                    cursors[c, key] = i + 1
 
 
 # -------------------------------------------------------------------------- search kernels
@@ -425,6 +458,34 @@ def _check_k(k: int) -> None:
         raise ValueError(f"k-mer length k must be an integer in 1..{_MAX_K}, got {k!r}")
 
 
+def _counted(store: SequenceStore, k: int, n_chunks: int | None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The counting pass: ``(residues, cursors, kmer_offsets)``; ``cursors[c, b]`` is where
+    chunk ``c`` writes its first window of bucket ``b``."""
+    _check_k(k)
+    n_buckets = BASE**k
+    if n_chunks is None:
+        n_chunks = min(8, numba.get_num_threads())
+    n_chunks = max(1, int(n_chunks))
+    residues = np.ascontiguousarray(store.residues)
+    # per-chunk counts, later write cursors: int32 where every position fits (half the memory)
+    small = residues.shape[0] < 2**31 - 1
+    counts = np.zeros((n_chunks, n_buckets), dtype=np.int32 if small else np.int64)
+    if residues.shape[0]:
+        _scan_chunks(residues, _CODES, k, n_buckets, counts, np.empty(0, counts.dtype), False,
+                     _BLOCK, _group_shift(n_buckets))
+    kmer_offsets = np.empty(n_buckets + 1, dtype=np.int64)
+    _cursors(counts, kmer_offsets)
+    return residues, counts, kmer_offsets
+
+
+def _fill(residues: np.ndarray, k: int, cursors: np.ndarray, positions: np.ndarray) -> None:
+    if positions.shape[0]:
+        n_buckets = cursors.shape[1]
+        _scan_chunks(residues, _CODES, k, n_buckets, cursors, positions, True, _BLOCK,
+                     _group_shift(n_buckets))
+
+
 def build_index(store: SequenceStore, k: int = DEFAULT_K, n_chunks: int | None = None) -> KmerIndex:
     """Build the k-mer index of ``store`` in memory (two-pass parallel counting sort).
 
@@ -440,24 +501,9 @@ def build_index(store: SequenceStore, k: int = DEFAULT_K, n_chunks: int | None =
     Raises:
         ValueError: if ``k`` is out of range.
     """
-    _check_k(k)
-    n_buckets = BASE**k
-    if n_chunks is None:
-        n_chunks = min(8, numba.get_num_threads())
-    n_chunks = max(1, int(n_chunks))
-    residues = np.ascontiguousarray(store.residues)
-    # per-chunk counts, later write cursors: int32 where every position fits (half the
-    # randomly accessed memory of int64: the counting pass runs ~25% faster)
-    small = residues.shape[0] < 2**31 - 1
-    counts = np.zeros((n_chunks, n_buckets), dtype=np.int32 if small else np.int64)
-    if residues.shape[0]:
-        _count_chunks(residues, _CODES, k, n_buckets, counts)
-    kmer_offsets = np.empty(n_buckets + 1, dtype=np.int64)
-    _cursors(counts, kmer_offsets)
-    pos_dtype = np.int32 if small else np.int64
-    positions = np.empty(int(kmer_offsets[-1]), dtype=pos_dtype)
-    if positions.shape[0]:
-        _fill_chunks(residues, _CODES, k, n_buckets, counts, positions)
+    residues, cursors, kmer_offsets = _counted(store, k, n_chunks)
+    positions = np.empty(int(kmer_offsets[-1]), dtype=cursors.dtype)
+    _fill(residues, k, cursors, positions)
     return KmerIndex(k, kmer_offsets, positions)
 
 
@@ -466,16 +512,20 @@ def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
         np.save(fh, array)
 
 
-def write_index(store: SequenceStore, directory: str | Path, k: int = DEFAULT_K) -> dict[str, Any]:
+def write_index(store: SequenceStore, directory: str | Path, k: int = DEFAULT_K,
+                n_chunks: int | None = None) -> dict[str, Any]:
     """Build the k-mer index of ``store`` and write it into ``directory`` (atomically per file).
 
-    ``kmer_index.json`` is written last; an interrupted build leaves no JSON and
-    :meth:`KmerIndex.load` refuses the directory.
+    The positions are placed straight into their file (a memory map of its temporary file):
+    no second copy of the 4-bytes-per-residue array and no separate write (1.5-2 s of kernel
+    time at Swiss-Prot scale). ``kmer_index.json`` is written last; an interrupted build leaves
+    no JSON and :meth:`KmerIndex.load` refuses the directory.
 
     Arguments:
         store: the sequence store (entry order = ``entry_id``).
         directory: the knowledge-base directory (must exist).
         k: k-mer length (default :data:`DEFAULT_K`).
+        n_chunks: as for :func:`build_index`.
 
     Returns:
         A dict of facts for the build's ``meta`` table: ``k``, ``n_buckets``,
@@ -489,27 +539,29 @@ def write_index(store: SequenceStore, directory: str | Path, k: int = DEFAULT_K)
     if not directory.is_dir():
         raise FileNotFoundError(2, "knowledge-base directory does not exist", str(directory))
     t0 = time.perf_counter()
-    index = build_index(store, k)
-    return save_index(index, directory, time.perf_counter() - t0)
-
-
-def save_index(index: KmerIndex, directory: str | Path, build_seconds: float = 0.0
-               ) -> dict[str, Any]:
-    """Write a built index into ``directory`` (``kmer_index.json`` last) and return the facts
-    of :func:`write_index` (``index_seconds``: ``build_seconds`` plus the writing)."""
-    directory = Path(directory)
-    t0 = time.perf_counter()
     meta_path = directory / _META_FILE
     meta_path.unlink(missing_ok=True)
-    _save_npy_atomic(directory / _OFFSETS_FILE, index.kmer_offsets)
-    _save_npy_atomic(directory / _POSITIONS_FILE, index.positions)
+    residues, cursors, kmer_offsets = _counted(store, k, n_chunks)
+    n_positions = int(kmer_offsets[-1])
+    dtype = cursors.dtype  # of the positions too
+    with atomic_path(directory / _POSITIONS_FILE) as tmp:
+        if n_positions:
+            positions = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype,
+                                                  shape=(n_positions,))
+            _fill(residues, k, cursors, np.asarray(positions))
+            del positions  # unmapped; the pages are in the file
+        else:  # an empty file cannot be memory-mapped
+            with open(tmp, "wb") as fh:
+                np.save(fh, np.empty(0, dtype=dtype))
+    del cursors
+    _save_npy_atomic(directory / _OFFSETS_FILE, kmer_offsets)
     info: dict[str, Any] = {
-        "k": int(index.k),
-        "n_buckets": index.n_buckets,
-        "n_positions": int(index.positions.shape[0]),
-        "positions_dtype": str(index.positions.dtype),
-        "index_bytes": int(index.kmer_offsets.nbytes + index.positions.nbytes),
-        "index_seconds": round(build_seconds + time.perf_counter() - t0, 3),
+        "k": int(k),
+        "n_buckets": int(kmer_offsets.shape[0] - 1),
+        "n_positions": n_positions,
+        "positions_dtype": str(dtype),
+        "index_bytes": int(kmer_offsets.nbytes + n_positions * dtype.itemsize),
+        "index_seconds": round(time.perf_counter() - t0, 3),
     }
     meta = {"format_version": _FORMAT_VERSION, "alphabet": _alphabet_id(), **info}
     with atomic_path(meta_path) as tmp, open(tmp, "w") as fh:

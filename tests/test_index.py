@@ -79,7 +79,12 @@ def plain_index(sequences: list[str], k: int) -> dict[str, list[int]]:
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
 @pytest.mark.parametrize("n_chunks", [1, 3])
-def test_build_matches_plain_loop(k, n_chunks):
+@pytest.mark.parametrize("block", [None, 7])
+def test_build_matches_plain_loop(k, n_chunks, block, monkeypatch):
+    """``block``: the kernels group windows block by block (2**20 windows); 7 makes every
+    chunk span many blocks, so positions of one k-mer come from several blocks."""
+    if block is not None:
+        monkeypatch.setattr("kb.index._BLOCK", block)
     rng = np.random.default_rng(k * 10 + n_chunks)
     seqs = random_sequences(rng, 60, "ACDILKXB", 25)
     store = SequenceStore.from_sequences(seqs)
@@ -162,6 +167,18 @@ def test_write_load_roundtrip(tmp_path):
     np.testing.assert_array_equal(loaded.kmer_offsets, ref.kmer_offsets)
     np.testing.assert_array_equal(loaded.positions, ref.positions)
     assert json.loads((tmp_path / "kmer_index.json").read_text())["k"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "kmer_index.json", "kmer_offsets.npy", "kmer_positions.npy"]  # no temporary file left
+
+
+def test_write_index_without_any_window(tmp_path):
+    """No indexable window (too short, or non-standard letters): an empty positions file
+    (an empty file cannot be memory-mapped while it is filled) that loads and finds nothing."""
+    store = SequenceStore.from_sequences(["AC", "XBXBX", "AXC"])
+    info = write_index(store, tmp_path, k=3)
+    assert info["n_positions"] == 0
+    loaded = KmerIndex.load(tmp_path)
+    assert loaded.positions.shape == (0,) and int(loaded.kmer_offsets[-1]) == 0
 
 
 def test_load_refuses_incomplete_or_foreign_index(tmp_path):

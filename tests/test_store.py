@@ -179,10 +179,10 @@ def test_duplicates_first_wins(tmp_path):
     c.close()
 
 
-@pytest.mark.parametrize("failing", ["kb.index.save_index", "kb.seqstore.SequenceStore.save"])
+@pytest.mark.parametrize("failing", ["kb.index.write_index", "kb.seqstore.SequenceStore.save"])
 def test_failure_in_the_middle_leaves_nothing(tmp_path, test_data, monkeypatch, failing):
-    """The index files are written by a second thread while the main thread writes the
-    sequence store: a failure in either leaves nothing behind."""
+    """A failure while the sequence store or the k-mer index (placed straight into its
+    memory-mapped file) is written leaves nothing behind."""
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
@@ -375,7 +375,7 @@ def test_chunk_slot_files_are_removed_after_a_parallel_build(tmp_path, test_data
         def boom(*args, **kwargs):
             raise RuntimeError("disk on fire")
 
-        monkeypatch.setattr("kb.index.save_index", boom)
+        monkeypatch.setattr("kb.index.write_index", boom)
         with pytest.raises(RuntimeError, match="disk on fire"):
             build([test_data / SAMPLE], tmp_path / "db", progress=False, workers=2)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["slots"]
