@@ -482,6 +482,8 @@ def _build_into(
             writer = KBWriter(tmp, min_evidence=min_evidence)
             _read_inputs(writer, pool, slots, workers, bar, paths, formats, summary,
                          min_evidence, strict)
+            if pool is not None:  # the parser processes' memory is free before the index
+                pool.shutdown(wait=True)
             if writer.n_entries == 0:
                 first = "; ".join(summary.errors[:3])
                 raise InputFormatError(
