@@ -141,7 +141,7 @@ def info_command(
     from kb.shards import is_sharded
     from kb.store import info
 
-    facts = sharded_info(db) if is_sharded(db) else info(db, checksums=check)
+    facts = sharded_info(db, checksums=check) if is_sharded(db) else info(db, checksums=check)
     if as_json:
         typer.echo(json.dumps(facts, indent=1, sort_keys=True, default=str))
         return
@@ -179,7 +179,7 @@ def info_command(
         lines.append(f"shards: {len(facts['shards'])}")
         lines += [f"  {x['name']:<14}{x['entries']:>12,} entries{x['residues']:>16,} residues"
                   f"{x['bytes'] / 1e6:>12,.1f} MB" for x in facts["shards"]]
-    elif facts.get("checked_files"):
+    if facts.get("checked_files"):
         what = "sizes and checksums" if check else "sizes"
         lines.append(f"check: {what} of {len(facts['checked_files'])} files match the manifest")
     else:

@@ -686,11 +686,17 @@ def open_single_on_cluster(path: str | Path, client: Any) -> ShardedKnowledgeBas
 
 
 def info(directory: str | Path, *, manifest: dict[str, Any] | None = None,
-         con: Any = None) -> dict[str, Any]:
+         con: Any = None, checksums: bool = False) -> dict[str, Any]:
     """Facts about a sharded knowledge base, shaped like :func:`kb.store.info` plus
-    ``shards`` (name, entries, residues, bytes per shard)."""
+    ``shards`` (name, entries, residues, bytes per shard) and ``checked_files`` (the shard
+    files whose sizes, and with ``checksums`` SHA-256, match the manifest).
+
+    Raises:
+        ShardError: a shard file missing, or of the wrong size or (``checksums``) checksum.
+    """
     directory = Path(directory)
-    manifest = manifest or read_manifest(directory, verify=False)
+    if manifest is None or checksums:
+        manifest = read_manifest(directory, verify=checksums)
     own = con is None
     con = con if con is not None else _union_connection(directory, manifest)
     try:
@@ -727,6 +733,7 @@ def info(directory: str | Path, *, manifest: dict[str, Any] | None = None,
         "files": files,
         "index_bytes": sum(v for k, v in files.items() if "/kmer_" in k),
         "total_bytes": sum(files.values()),
+        "checked_files": sorted(files),
         "shards": [{"name": s["name"], "entries": s["entries"], "residues": s["residues"],
                     "bytes": sum(f["bytes"] for f in s["files"].values())}
                    for s in manifest["shards"]],

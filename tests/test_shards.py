@@ -259,6 +259,14 @@ def test_missing_or_corrupt_shard_is_named(kbs, tmp_path):
         kb.open(copy)
     assert "shard-0002/residues.u8" in str(err.value)
     open_sharded(copy, verify=False).close()  # sizes still match: opens without hashing
+    # kb info: sizes only by default; --check hashes every shard file (exit 2, file named)
+    from cli.main import kb_app
+
+    ok = CliRunner().invoke(kb_app, ["info", "--db", str(copy)])
+    assert ok.exit_code == 0 and "sizes of" in ok.stdout, ok.output
+    bad = CliRunner().invoke(kb_app, ["info", "--db", str(copy), "--check"])
+    assert bad.exit_code == 2 and "shard-0002/residues.u8" in bad.stderr, bad.output
+    assert "wrong checksum" in bad.stderr and "Traceback" not in bad.output
     shutil.rmtree(copy / "shard-0001")
     with pytest.raises(ShardError, match="shard missing") as err:
         kb.open(copy)
