@@ -542,9 +542,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             results["full_build"] = r
             print(f"full build: {r['seconds']} s, largest process "
-                  f"{r['max_rss_largest_process_gb']} GB, tree RSS {r['peak_rss_tree_sampled_gb']} GB,"
-                  f" tree PSS {r['peak_pss_tree_sampled_gb']} GB",
-                  flush=True)
+                  f"{r['max_rss_largest_process_gb']} GB, tree RSS "
+                  f"{r['peak_rss_tree_sampled_gb']} GB, tree PSS "
+                  f"{r['peak_pss_tree_sampled_gb']} GB", flush=True)
             shutil.rmtree(db, ignore_errors=True)
             b = baseline(flat, min(args.baseline_entries, args.entries), meta["entries"])
             results["baseline"] = b
