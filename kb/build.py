@@ -471,12 +471,14 @@ def _build_into(
                                    initializer=_init_worker)
     writer = None
     slots = None
+    warm_up = None
     try:
         if pool is not None:
             slots = _ChunkSlots(2 * workers)
             # Load the k-mer index kernels (numba's cache, its thread pool: ~0.5 s) while the
             # parser processes start, instead of on the critical path after parsing.
-            threading.Thread(target=_warm_up_index, args=(k,), daemon=True).start()
+            warm_up = threading.Thread(target=_warm_up_index, args=(k,), daemon=True)
+            warm_up.start()
         with _progress(progress) as bar:
             t0 = time.perf_counter()
             writer = KBWriter(tmp, min_evidence=min_evidence)
@@ -496,6 +498,8 @@ def _build_into(
             store = writer.sequence_store()  # the last DuckDB inserts continue meanwhile
             store.save(tmp)  # (file writes: kernel time beside DuckDB's)
             writer.flush()  # the k-mer index runs on every core: DuckDB is done first
+            if warm_up is not None:  # never two parallel numba launches at once (numba's
+                warm_up.join()  # fallback "workqueue" threading layer would abort)
             from kb.index import write_index
 
             index_meta = write_index(store, tmp, k)  # positions placed straight into the file

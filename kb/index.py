@@ -123,7 +123,8 @@ def _place_block(c, m, keys, poss, shift, groups, gk, gp, table, positions, fill
         q = keys[i] >> shift
         j = groups[q]
         gk[j] = keys[i]
-        gp[j] = poss[i]
+        if fill:  # (loop-invariant: the compiler unswitches it)
+            gp[j] = poss[i]
         groups[q] = j + 1
     if fill:
         for i in range(m):
