@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -513,6 +514,18 @@ def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
         np.save(fh, array)
 
 
+def _reserve(path: Path) -> None:
+    """Allocate the disk blocks of a (sparse) file before it is filled through a memory map:
+    a full disk is then an ``OSError`` here (a clean one-line error, the build cleaned up)
+    instead of a SIGBUS killing the process while a page is written."""
+    if hasattr(os, "posix_fallocate"):  # Linux; elsewhere the map is filled as it is
+        with open(path, "r+b") as fh:
+            try:
+                os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
+            except OSError as e:  # name the file (posix_fallocate's error has no name)
+                raise OSError(e.errno, e.strerror, str(path)) from None
+
+
 def write_index(store: SequenceStore, directory: str | Path, k: int = DEFAULT_K,
                 n_chunks: int | None = None) -> dict[str, Any]:
     """Build the k-mer index of ``store`` and write it into ``directory`` (atomically per file).
@@ -549,6 +562,7 @@ def write_index(store: SequenceStore, directory: str | Path, k: int = DEFAULT_K,
         if n_positions:
             positions = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype,
                                                   shape=(n_positions,))
+            _reserve(tmp)
             _fill(residues, k, cursors, np.asarray(positions))
             del positions  # unmapped; the pages are in the file
         else:  # an empty file cannot be memory-mapped

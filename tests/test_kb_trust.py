@@ -382,6 +382,25 @@ def test_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
 
 
+def test_full_disk_at_the_index_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    """The k-mer positions are filled through a memory map of their file: its blocks are
+    reserved first, so a full disk is an error there, not a SIGBUS while a page is written."""
+    import kb.index
+
+    src = _csv(tmp_path / "t.csv", [("P1", "MKVLAAGIW"), ("P2", "MSTTTPKKKRKV")])
+    reserved = []
+
+    def full(fd, offset, length):
+        reserved.append(length)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(kb.index.os, "posix_fallocate", full, raising=False)
+    _one_line_error(_run("build", src, "--db", tmp_path / "kb", "--no-progress"),
+                    "no space left on device", "kmer_positions.npy")
+    assert reserved and reserved[0] > 4 * 10  # the whole positions file, header included
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+
+
 def test_db_dot(tmp_path, monkeypatch):
     src = _csv(tmp_path / "t.csv", [("P1", "MKVL")])
     monkeypatch.chdir(tmp_path)
