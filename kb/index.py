@@ -564,7 +564,10 @@ def write_index(store: SequenceStore, directory: str | Path, k: int = DEFAULT_K,
                                                   shape=(n_positions,))
             _reserve(tmp)
             _fill(residues, k, cursors, np.asarray(positions))
-            del positions  # unmapped; the pages are in the file
+            # written back before the file is published: on a network file system another
+            # node (a Dask worker opening this shard) would otherwise not see the pages yet
+            positions.flush()
+            del positions
         else:  # an empty file cannot be memory-mapped
             with open(tmp, "wb") as fh:
                 np.save(fh, np.empty(0, dtype=dtype))
