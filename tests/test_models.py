@@ -164,6 +164,28 @@ def test_forward_from_embedded_matches_and_is_differentiable_in_eval():
     torch.testing.assert_close(model.forward_from_embedded(x2, b.mask), logits.detach())
 
 
+@pytest.mark.parametrize("pool", [1, 3, 4])
+def test_unpadded_batches_take_a_shorter_path_with_the_same_values_and_gradients(pool):
+    """A batch without padding (one protein; Integrated Gradients' steps) skips masking and
+    packing and max-pools before the ReLU: logits and input gradients equal those of the
+    same protein in a padded batch (the general path), lengths not divisible by the pool."""
+    model = make_model(encoder="cnn_bilstm", conv_kernels=[3, 5], pool=pool, termini=4)
+    for n in (7, 31, 58):
+        s = random_seqs(1, n, n + 1, seed=n)[0]
+        padded = encode_batch([s, "M" * 60], model.config)
+        alone = encode_batch([s], model.config)
+        assert bool(alone.mask.all()) and not bool(padded.mask[0].all())
+        xa = model.embed(alone.tokens).detach().requires_grad_(True)
+        xp = model.embed(padded.tokens).detach().requires_grad_(True)
+        la = model.forward_from_embedded(xa, alone.mask)
+        lp = model.forward_from_embedded(xp, padded.mask)
+        torch.testing.assert_close(la[0], lp[0], atol=1e-5, rtol=1e-5)
+        for c in (0, 4):
+            (ga,) = torch.autograd.grad(la[0, c], xa, retain_graph=True)
+            (gp,) = torch.autograd.grad(lp[0, c], xp, retain_graph=True)
+            torch.testing.assert_close(ga[0], gp[0, : len(s)], atol=1e-5, rtol=1e-4)
+
+
 def test_seeded_initialisation_and_train_mode_dropout():
     a = make_model(seed=3, encoder="bilstm")
     b = make_model(seed=3, encoder="bilstm")
