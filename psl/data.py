@@ -599,6 +599,15 @@ def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.Da
     return splits, report
 
 
+def _display_path(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (the shipped data), else as
+    given."""
+    try:
+        return str(path.resolve().relative_to(DEFAULT_DEEPLOC_PATH.parents[2]))
+    except ValueError:
+        return str(path)
+
+
 def load_splits(data: DataConfig) -> dict[str, pd.DataFrame]:
     """The train/val/test DataFrames a data config describes (seeded, reproducible)."""
     if data.dataset:
@@ -608,8 +617,11 @@ def load_splits(data: DataConfig) -> dict[str, pd.DataFrame]:
     elif data.sources:
         splits = source_splits(data)[0]
     else:
-        df = read_deeploc(data.path or DEFAULT_DEEPLOC_PATH)
+        path = Path(data.path or DEFAULT_DEEPLOC_PATH)
+        df = read_deeploc(path)
         splits = make_splits(df, data.split, data.val_fraction, data.seed, data.exclude_dual)
+        source = _display_path(path)  # the training_set.tsv column, as for the other ways
+        splits = {k: v.assign(source=source) for k, v in splits.items()}
     if data.subset:
         rng = np.random.default_rng(data.seed + 1)
         splits = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -166,3 +167,29 @@ def test_dataset_cli(tmp_path):
     assert json.loads((tmp_path / "r.json").read_text())["identical"] == 1
     res = runner.invoke(psl_app, ["dataset", "-c", str(cfg), "-o", str(out)])
     assert res.exit_code == 2 and "--force" in res.output
+
+
+@pytest.mark.parametrize("model", ["default", "ensemble", "fast"])
+def test_shipped_models_list_the_proteins_they_trained_on(model):
+    """``models/*/training_set.tsv``: the test rows are exactly the official DeepLoc 1.0 test
+    proteins (read straight from the FASTA headers), with their sequences' sha1; train and
+    val hold the rest minus the 146 Cytoplasm-Nucleus proteins (``exclude_dual``), sizes as
+    the checkpoint's metrics record them."""
+    import hashlib
+
+    repo = Path(__file__).resolve().parents[1]
+    table = pd.read_csv(repo / "models" / model / "training_set.tsv", sep="\t")
+    with gzip.open(repo / "data" / "deeploc1" / "deeploc_data.fasta.gz", "rt") as fh:
+        blocks = fh.read().split(">")[1:]
+    records = [(b.split()[0], b.split("\n", 1)[0], "".join(b.split("\n")[1:]))
+               for b in blocks]
+    test = {a: hashlib.sha1(s.encode()).hexdigest() for a, h, s in records if " test" in h}
+    rows = table[table["split"] == "test"]
+    assert dict(zip(rows["accession"], rows["sha1"], strict=True)) == test
+    dual = {a for a, h, _ in records if " test" not in h and "Cytoplasm-Nucleus" in h}
+    rest = {a for a, h, _ in records if " test" not in h} - dual
+    assert set(table.loc[table["split"] != "test", "accession"]) == rest
+    metrics = json.loads((repo / "models" / "default" / "metrics.json").read_text())
+    assert (table["split"] == "train").sum() == metrics["n_train"]
+    assert (table["split"] == "val").sum() == metrics["n_val"]
+    assert set(table["source"]) == {"data/deeploc1/deeploc_data.fasta.gz"}
