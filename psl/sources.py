@@ -233,9 +233,27 @@ def training_set_table(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def write_training_set(splits: dict[str, pd.DataFrame], path: str | Path) -> Path:
-    """Write :func:`training_set_table` as TSV (atomically)."""
+def write_training_set(splits: dict[str, pd.DataFrame], path: str | Path,
+                       init: str | Path | None = None) -> Path:
+    """Write :func:`training_set_table` as TSV (atomically).
+
+    Arguments:
+        splits: the run's splits.
+        path: the TSV to write.
+        init: the checkpoint the run started from (``[train] init``): the proteins it trained
+            on are in this model's weights too, so its ``training_set.tsv`` train rows that
+            are not already train rows here are added (split ``train``, source
+            ``init <checkpoint>: <source>``).
+    """
     path = Path(path)
+    table = training_set_table(splits)
+    if init is not None and (Path(init) / "training_set.tsv").is_file():
+        seen = pd.read_csv(Path(init) / "training_set.tsv", sep="\t", dtype=str,
+                           keep_default_na=False)
+        seen = seen[(seen["split"] == "train")
+                    & ~seen["sha1"].isin(table.loc[table["split"] == "train", "sha1"])]
+        seen = seen.assign(source=[f"init {init}: {x}" for x in seen["source"]])
+        table = pd.concat([table, seen[table.columns]], ignore_index=True)
     with atomic_path(path) as tmp:
-        training_set_table(splits).to_csv(tmp, sep="\t", index=False)
+        table.to_csv(tmp, sep="\t", index=False)
     return path

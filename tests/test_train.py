@@ -7,12 +7,14 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from kb.classes import LOCATION_CLASSES
 from psl.data import encode_batch, load_splits
 from psl.errors import CheckpointError, ConfigError
+from psl.homology import sequence_sha1
 from psl.models.checkpoint import load_model, save_model
 from psl.models.family import LocalizationModel, ModelConfig
 from psl.models.inference import predict
@@ -202,6 +204,23 @@ def test_init_starts_from_a_checkpoints_weights(repo_root, tmp_path):
     assert all(torch.allclose(got[k].float(), start[k].float(), atol=1e-6) for k in start)
     rep = evaluate(tmp_path / "first", split="val", n_boot=5, device="cpu")
     assert _history(tmp_path / "cont")[0]["val_accuracy"] == pytest.approx(rep["accuracy"])
+    # the checkpoint's training proteins are in these weights too: training_set.tsv lists
+    # them (a different data subset here, so some are new)
+    other_data = replace(cont, data=replace(cont.data, seed=5),
+                         train=replace(cont.train, epochs=1))
+    train(other_data, tmp_path / "cont5", device="cpu", n_boot=5)
+    mine = pd.read_csv(tmp_path / "cont5" / "training_set.tsv", sep="\t", dtype=str,
+                       keep_default_na=False)
+    before = pd.read_csv(tmp_path / "first" / "training_set.tsv", sep="\t", dtype=str,
+                         keep_default_na=False)
+    first_train = set(before.loc[before["split"] == "train", "sha1"])
+    own_train = set(load_splits(other_data.data)["train"]["sequence"].map(sequence_sha1))
+    assert first_train - own_train  # the subsets differ
+    listed = mine.loc[mine["split"] == "train"]
+    assert set(listed["sha1"]) == own_train | first_train
+    assert listed["sha1"].is_unique
+    inherited = listed[~listed["sha1"].isin(own_train)]
+    assert all(x.startswith(f"init {tmp_path / 'first'}: ") for x in inherited["source"])
     # without init, the same seed starts elsewhere
     fresh = _tiny_run(repo_root, lr=1e-12, seed=1)
     train(replace(fresh, train=replace(fresh.train, epochs=1)), tmp_path / "fresh",

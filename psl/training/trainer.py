@@ -232,7 +232,7 @@ def train(
     model.cpu()
     save_model(out, model, run.to_dict(), metrics)
     write_json_atomic(out / "history.json", history)
-    write_training_set(data.splits, out / "training_set.tsv")
+    write_training_set(data.splits, out / "training_set.tsv", init=tc.init or None)
     return calibrate_after_training(out, tc.calibrate, metrics, str(dev), n_boot, tc.seed)
 
 
