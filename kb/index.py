@@ -30,6 +30,7 @@ index).
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -514,6 +515,20 @@ def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
         np.save(fh, array)
 
 
+def _mapped_npy(path: Path, dtype: np.dtype, n: int) -> np.memmap | None:
+    """A writable memory map of a new ``.npy`` file of ``n`` values at ``path``, or ``None``
+    when ``n`` is 0 (an empty file cannot be mapped) or the file system does not map files
+    for writing (some FUSE mounts: ``ENODEV``, ``EINVAL``, ``EOPNOTSUPP``)."""
+    if n == 0:
+        return None
+    try:
+        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n,))
+    except OSError as e:
+        if e.errno in (errno.ENODEV, errno.EINVAL, errno.EOPNOTSUPP):
+            return None
+        raise
+
+
 def _reserve(path: Path) -> None:
     """Allocate the disk blocks of a (sparse) file before it is filled through a memory map:
     a full disk is then an ``OSError`` here (a clean one-line error, the build cleaned up)
@@ -559,18 +574,19 @@ def write_index(store: SequenceStore, directory: str | Path, k: int = DEFAULT_K,
     n_positions = int(kmer_offsets[-1])
     dtype = cursors.dtype  # of the positions too
     with atomic_path(directory / _POSITIONS_FILE) as tmp:
-        if n_positions:
-            positions = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype,
-                                                  shape=(n_positions,))
+        positions = _mapped_npy(tmp, dtype, n_positions)
+        if positions is None:  # empty, or a file system that cannot map files for writing
+            positions = np.empty(n_positions, dtype=dtype)
+            _fill(residues, k, cursors, positions)
+            with open(tmp, "wb") as fh:
+                np.save(fh, positions)
+        else:
             _reserve(tmp)
             _fill(residues, k, cursors, np.asarray(positions))
             # written back before the file is published: on a network file system another
             # node (a Dask worker opening this shard) would otherwise not see the pages yet
             positions.flush()
-            del positions
-        else:  # an empty file cannot be memory-mapped
-            with open(tmp, "wb") as fh:
-                np.save(fh, np.empty(0, dtype=dtype))
+        del positions
     del cursors
     _save_npy_atomic(directory / _OFFSETS_FILE, kmer_offsets)
     info: dict[str, Any] = {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import numpy as np
 import pytest
@@ -169,6 +171,30 @@ def test_write_load_roundtrip(tmp_path):
     assert json.loads((tmp_path / "kmer_index.json").read_text())["k"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "kmer_index.json", "kmer_offsets.npy", "kmer_positions.npy"]  # no temporary file left
+
+
+@pytest.mark.parametrize("code", [errno.ENODEV, errno.EPERM])
+def test_write_index_where_files_cannot_be_mapped(tmp_path, monkeypatch, code):
+    """A file system that cannot map a file for writing (some FUSE mounts: ENODEV): the
+    positions are filled in memory and written instead, the same files; any other error of
+    the map is the user's to see."""
+    rng = np.random.default_rng(3)
+    store = SequenceStore.from_sequences(random_sequences(rng, 30, STANDARD, 40))
+
+    def no_map(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(np.lib.format, "open_memmap", no_map)
+    if code == errno.EPERM:
+        with pytest.raises(PermissionError):
+            write_index(store, tmp_path, k=3)
+        return
+    write_index(store, tmp_path, k=3)
+    monkeypatch.undo()  # (loading maps the files)
+    ref = build_index(store, 3)
+    loaded = KmerIndex.load(tmp_path)
+    np.testing.assert_array_equal(loaded.positions, ref.positions)
+    np.testing.assert_array_equal(loaded.kmer_offsets, ref.kmer_offsets)
 
 
 def test_write_index_without_any_window(tmp_path):
