@@ -101,7 +101,7 @@ _CODES = kmer_code_table()
 # the count table and of ``positions`` (cache-resident) instead of one random cache line each
 # (the whole table is ~10 MB per chunk, ``positions`` 4 bytes per residue). Measured on the
 # full synthetic Swiss-Prot: count 2.3 -> 0.9 s, fill 4-5 -> ~2 s on 2 threads.
-_BLOCK = 1 << 20  # pairs per block (16-32 MB of scratch per thread)
+_BLOCK = 1 << 20  # pairs per block (16-24 MB of scratch per thread)
 _GROUP_BITS = 10  # ~2**10 key groups
 
 
@@ -125,7 +125,7 @@ def _place_block(c, m, keys, poss, shift, groups, gk, gp, table, positions, fill
         q = keys[i] >> shift
         j = groups[q]
         gk[j] = keys[i]
-        if fill:  # (loop-invariant: the compiler unswitches it)
+        if fill:  # (counting needs the grouped keys only)
             gp[j] = poss[i]
         groups[q] = j + 1
     if fill:
