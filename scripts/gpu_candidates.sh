@@ -5,7 +5,7 @@
 #        psl dataset -c configs/data/deeploc2_vs_deeploc1_test.toml \
 #                    -o runs/data/dl12_vs_dl1test.tsv.gz --report runs/data/dl12_vs_dl1test.json
 #      (carry runs/data to the GPU machine);
-#   2. the four candidates, each with a training-time budget (MINUTES, default 8) and the
+#   2. the candidates named in CANDIDATES (default below), each with a training-time budget (MINUTES, default 8) and the
 #      calibration fitted on validation at the end ([train] calibrate);
 #   3. validation and test reports (psl evaluate --json) of each, in runs/candidates/NAME/.
 # Choose with the rule in configs/candidates/README.md (validation only), then copy the
@@ -20,14 +20,24 @@ if [ ! -f runs/data/dl12_vs_dl1test.tsv.gz ]; then
     echo "runs/data/dl12_vs_dl1test.tsv.gz missing: build it first (step 1 above)" >&2
     exit 2
 fi
-for cfg in configs/candidates/*.toml; do
-    name=$(basename "$cfg" .toml)
+# Few runs at a time (14 parallel runs left every model under-trained in the third session).
+# The continuations (dl12_termini_cont, dl12_distill) start from runs/cand/dl12_termini: they
+# run only when that checkpoint was carried to the machine.
+CANDIDATES=${CANDIDATES:-"dl12_termini dl12_termini_focal dl12_from_default"}
+started=()
+for name in $CANDIDATES; do
+    cfg=configs/candidates/$name.toml
+    init=$(sed -n 's/^init *= *"\(.*\)"/\1/p' "$cfg")
+    if [ -n "$init" ] && [ ! -e "$init" ]; then
+        echo "$name: skipped, its init checkpoint $init is not here" >&2
+        continue
+    fi
     psl train -c "$cfg" --out "$OUT/$name" --device "$DEVICE" --max-minutes "$MINUTES" \
         --no-progress > "$OUT/$name.log" 2>&1 &
+    started+=("$name")
 done
 wait
-for cfg in configs/candidates/*.toml; do
-    name=$(basename "$cfg" .toml)
+for name in "${started[@]}"; do
     for split in val test; do
         psl evaluate --model "$OUT/$name" --split "$split" --device "$DEVICE" --json \
             > "$OUT/$name/eval_$split.json" 2>> "$OUT/$name.log"
