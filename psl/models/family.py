@@ -372,6 +372,11 @@ class LocalizationModel(ModelBase):
         """:meth:`encode` from the stem's outputs."""
         if len(self.convs) and self.mlp is None and bool(mask.all()):
             return self._encode_unpadded(parts, mask)
+        return self._encode_padded(parts, mask)
+
+    def _encode_padded(self, parts: Sequence[torch.Tensor],
+                       mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_encode` for any batch (pads masked, sequences packed)."""
         if len(self.convs):
             x = torch.cat([torch.relu(z) for z in parts[: len(self.convs)]],
                           dim=1).transpose(1, 2)
