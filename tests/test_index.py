@@ -197,6 +197,30 @@ def test_write_index_where_files_cannot_be_mapped(tmp_path, monkeypatch, code):
     np.testing.assert_array_equal(loaded.kmer_offsets, ref.kmer_offsets)
 
 
+def test_int64_positions_equal_int32(monkeypatch):
+    """Stores of 2**31 residues or more get int64 cursors and positions (UniProtKB-sized
+    single knowledge bases); the kernels are the same: on a small store, forced to int64,
+    they give the int32 result, across many blocks."""
+    import kb.index as ki
+
+    monkeypatch.setattr(ki, "_BLOCK", 11)
+    rng = np.random.default_rng(11)
+    store = SequenceStore.from_sequences(random_sequences(rng, 80, "ACDILKXB", 30))
+    residues, cursors, offsets = ki._counted(store, 3, 2)
+    ref = np.empty(int(offsets[-1]), dtype=np.int32)
+    ki._fill(residues, 3, cursors, ref)
+    counts64 = np.zeros((2, 19**3), dtype=np.int64)
+    shift = ki._group_shift(19**3)
+    ki._scan_chunks(residues, ki._CODES, 3, 19**3, counts64, np.empty(0, np.int64), False,
+                    11, shift)
+    offsets64 = np.empty(19**3 + 1, dtype=np.int64)
+    ki._cursors(counts64, offsets64)
+    np.testing.assert_array_equal(offsets64, offsets)
+    got = np.empty(int(offsets64[-1]), dtype=np.int64)
+    ki._scan_chunks(residues, ki._CODES, 3, 19**3, counts64, got, True, 11, shift)
+    np.testing.assert_array_equal(got, ref)
+
+
 def test_write_index_without_any_window(tmp_path):
     """No indexable window (too short, or non-standard letters): an empty positions file
     (an empty file cannot be memory-mapped while it is filled) that loads and finds nothing."""
