@@ -36,6 +36,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -64,6 +65,9 @@ MANIFEST_FILE = "manifest.json"
 SUCCESS_FILE = "_SUCCESS"
 DB_FILE = "kb.duckdb"
 _VERSION_PREFIX = "v-"
+#: Exactly the names :func:`new_version_name` and :func:`_point_current` make.
+_VERSION_NAME = re.compile(r"v-[0-9]{8}T[0-9]{6}-[0-9]+-[0-9a-f]{6}")
+_TMP_LINK = re.compile(r"\.tmp-current-[0-9]+-[0-9a-f]{6}")
 _LOCK_FILE = ".lock"
 #: Files a build writes into a version (besides the manifest and marker).
 KB_FILES = ("kb.duckdb", "residues.u8", "offsets.npy", "kmer_offsets.npy",
@@ -87,7 +91,8 @@ def resolve(directory: str | Path) -> Path:
 
 def _known_name(name: str) -> bool:
     return (name in KB_FILES or name in (CURRENT, MANIFEST_FILE, SUCCESS_FILE, _LOCK_FILE)
-            or name == DB_FILE + ".wal" or name.startswith((_VERSION_PREFIX, ".tmp-")))
+            or name == DB_FILE + ".wal" or bool(_VERSION_NAME.fullmatch(name))
+            or bool(_TMP_LINK.fullmatch(name)))
 
 
 def is_knowledge_base(directory: str | Path) -> bool:
@@ -252,13 +257,17 @@ def _clean_versions(db: Path) -> list[Path]:
     removed: list[Path] = []
     current = os.readlink(db / CURRENT)
     for p in db.iterdir():
-        if p.name.startswith(".tmp-") or (p.name.startswith(_VERSION_PREFIX)
-                                          and p.name != current):
-            if p.is_symlink() or p.is_file():
-                p.unlink(missing_ok=True)
-            else:
-                shutil.rmtree(p, ignore_errors=True)
-            removed.append(p)
+        if p.name == current:
+            continue
+        if _TMP_LINK.fullmatch(p.name) and p.is_symlink():
+            p.unlink(missing_ok=True)
+        elif (_VERSION_NAME.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
+              and all(_known_name(q.name) or (q.name.startswith(".") and q.name.endswith(".tmp"))
+                      for q in p.iterdir())):
+            shutil.rmtree(p, ignore_errors=True)
+        else:  # not something a build makes: a user's file or folder stays
+            continue
+        removed.append(p)
     return removed
 
 

@@ -235,6 +235,21 @@ def test_kill_between_publishing_steps_keeps_the_old_kb(tmp_path, monkeypatch):
     assert [p.name for p in db.iterdir() if p.name.startswith("v-")] == [layout.resolve(db).name]
     with kb.open(db) as k:
         assert k.accessions.to_pylist() == ["Q1"]
+    # Inside the knowledge base, only names a build makes count as its own: a user's folder
+    # that merely starts with "v-" makes --force refuse, and no clean-up touches it.
+    notes = db / "v-notes"
+    notes.mkdir()
+    (notes / "n.txt").write_text("keep me")
+    with pytest.raises(KBError, match="not a knowledge base \\(it holds v-notes\\)"):
+        kb.build([a], db, progress=False, force=True)
+    layout.clean_stale(db)
+    assert (notes / "n.txt").read_text() == "keep me"
+    # a version-shaped folder holding a user's file is not removed either
+    lookalike = db / "v-20260101T000000-1-abcdef"
+    lookalike.mkdir()
+    (lookalike / "thesis.docx").write_text("keep me")
+    layout.clean_stale(db)
+    assert (lookalike / "thesis.docx").read_text() == "keep me"
 
 
 def test_kill_between_two_renames_of_a_flat_kb_keeps_a_kb(tmp_path, monkeypatch):
