@@ -129,7 +129,7 @@ def read_entries(
 # --- parallel flat-file parsing -------------------------------------------------------------
 #
 # The main process reads and decompresses the file and cuts it into chunks of whole entries
-# (at "//" lines). Each worker parses a chunk with kb.flatfile.parse AND converts the entries
+# (at "//" lines). Each worker parses a chunk with kb.flatfile.parse_chunk AND converts the entries
 # into a columnar kb.store.Batch (pyarrow tables + residue bytes), which is cheap to send back;
 # sending Entry objects instead costs more to unpickle in the main process than parsing them.
 # At most 2 chunks per worker are in flight, so memory stays bounded. The chunks themselves
@@ -484,8 +484,9 @@ def _build_into(
             writer = KBWriter(tmp, min_evidence=min_evidence)
             _read_inputs(writer, pool, slots, workers, bar, paths, formats, summary,
                          min_evidence, strict)
-            if pool is not None:  # the parser processes' memory is free before the index
-                pool.shutdown(wait=True)
+            if pool is not None:  # the parser processes' memory (and the slots') is free
+                pool.shutdown(wait=True)  # before the index
+                slots.close()
             if writer.n_entries == 0:
                 first = "; ".join(summary.errors[:3])
                 raise InputFormatError(
