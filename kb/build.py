@@ -154,8 +154,9 @@ class _ChunkSlots:
 
     def __init__(self, n: int, size: int | None = None):
         self.size = size = size or _SLOT_BYTES
-        self.directory = tempfile.mkdtemp(prefix="kb-build-chunks-",
-                                          dir=_slot_directory(n * size))
+        parent = _slot_directory(n * size)
+        _remove_stale_slots(parent)
+        self.directory = tempfile.mkdtemp(prefix=f"{_SLOTS_PREFIX}{os.getpid()}-", dir=parent)
         self.paths: list[str] = []
         self._maps: list[mmap.mmap] = []
         try:
@@ -181,6 +182,27 @@ class _ChunkSlots:
             m.close()
         self._maps = []
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+_SLOTS_PREFIX = "kb-build-chunks-"
+
+
+def _remove_stale_slots(parent: str | None) -> list[Path]:
+    """Remove the slot directories of builds that were killed (``kb-build-chunks-<pid>-*``
+    whose process is gone, holding nothing but ``slot-<i>`` files): in ``/dev/shm`` they
+    would hold memory until the next reboot."""
+    from kb.layout import _pid_alive
+
+    removed = []
+    root = Path(parent or tempfile.gettempdir())
+    for d in root.glob(f"{_SLOTS_PREFIX}*-*"):
+        pid = d.name[len(_SLOTS_PREFIX):].split("-", 1)[0]
+        if (pid.isdigit() and not _pid_alive(int(pid)) and d.is_dir() and not d.is_symlink()
+                and all(f.name.startswith("slot-") and f.name[5:].isdigit()
+                        for f in d.iterdir())):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
 
 
 def _slot_directory(need: int) -> str | None:

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import importlib
 import io
+import os
 import re
 
 import duckdb
@@ -383,3 +384,22 @@ def test_chunk_slot_files_are_removed_after_a_parallel_build(tmp_path, test_data
         build([test_data / SAMPLE], tmp_path / "db", progress=False, workers=2)
     assert used and all(str(slots) in d for d in used)  # the chunks went through slot files
     assert list(slots.iterdir()) == []
+
+
+def test_slot_directories_of_killed_builds_are_removed(tmp_path, test_data, monkeypatch):
+    """A killed build cannot remove its slot directory (in /dev/shm: memory until reboot);
+    the next parallel build removes those of dead processes, and nothing else."""
+    monkeypatch.setattr(kb_build, "_slot_directory", lambda need: str(tmp_path))
+    dead = tmp_path / "kb-build-chunks-999999999-abc"
+    dead.mkdir()
+    (dead / "slot-0").write_bytes(b"x" * 10)
+    alive = tmp_path / f"kb-build-chunks-{os.getpid()}-def"  # a build still running
+    alive.mkdir()
+    mine = tmp_path / "kb-build-chunks-999999998-ghi"  # a user's file inside: kept
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    other = tmp_path / "kb-build-chunks-notes"
+    other.mkdir()
+    build([test_data / SAMPLE], tmp_path / "db", progress=False, workers=2)
+    assert not dead.exists() and alive.is_dir() and other.is_dir()
+    assert (mine / "notes.txt").read_text() == "keep me"
