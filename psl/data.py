@@ -465,7 +465,9 @@ class DataConfig:
         sources: training sources (paths); non-empty selects the second way.
         test_set: the test set of ``sources``: a DeepLoc FASTA (its ``test`` proteins) or a
             labelled table/FASTA (all of it); empty = the shipped DeepLoc 1.0 test set.
-        multilabel: ``drop`` or ``first`` (:mod:`psl.sources`).
+        multilabel: ``drop``, ``first`` or ``soft`` (:mod:`psl.sources`); with ``soft`` the
+            multi-label proteins (and DeepLoc 1.0's ``Cytoplasm-Nucleus`` ones) join the
+            training split only, with soft targets; validation and test stay single-label.
         evidence: ``any`` or ``experimental`` (knowledge-base sources only).
         exclude_homologs: remove training proteins homologous to a test protein (identical
             ones are always removed).
@@ -497,8 +499,8 @@ class DataConfig:
         if isinstance(self.sources, str):
             self.sources = [self.sources]
         self.sources = [str(s) for s in self.sources]
-        if self.multilabel not in ("drop", "first"):
-            raise ConfigError(f"[data] multilabel must be 'drop' or 'first', got "
+        if self.multilabel not in ("drop", "first", "soft"):
+            raise ConfigError(f"[data] multilabel must be 'drop', 'first' or 'soft', got "
                               f"{self.multilabel!r}")
         if self.evidence not in ("any", "experimental"):
             raise ConfigError(f"[data] evidence must be 'any' or 'experimental', got "
@@ -525,9 +527,15 @@ def _read_source(path: str, data: DataConfig) -> tuple[pd.DataFrame, dict[str, i
     except InputFormatError:
         return read_labelled(p, data.multilabel)
     n = len(df)
-    df = df[~df["is_test"] & (df["label"] >= 0)]
+    df = df[~df["is_test"]]
+    dual = (df["label"] < 0).to_numpy()
+    if data.multilabel == "soft":  # Cytoplasm-Nucleus -> Cytoplasm|Nucleus, first = Cytoplasm
+        df = df.assign(location=df["location"].where(~dual, "Cytoplasm|Nucleus"),
+                       label=df["label"].where(~dual, LOCATION_CLASSES.index("Cytoplasm")))
+    else:
+        df = df[~dual]
     return (df.assign(source=str(p))[["accession", "sequence", "location", "label", "source"]],
-            {"read": n, "kept": len(df)})
+            {"read": n, "multilabel": int(dual.sum()), "kept": len(df)})
 
 
 def _read_test_set(data: DataConfig) -> pd.DataFrame:
@@ -536,8 +544,8 @@ def _read_test_set(data: DataConfig) -> pd.DataFrame:
     p = Path(data.test_set) if data.test_set else DEFAULT_DEEPLOC_PATH
     try:
         df = read_deeploc(p)
-    except InputFormatError:
-        return read_labelled(p, data.multilabel)[0]
+    except InputFormatError:  # a test set is scored single-label: soft -> drop
+        return read_labelled(p, "drop" if data.multilabel == "soft" else data.multilabel)[0]
     df = df[df["is_test"] & (df["label"] >= 0)]
     return df.assign(source=str(p))[["accession", "sequence", "location", "label", "source"]]
 
@@ -547,9 +555,11 @@ def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.Da
     """Train/val/test of ``data.sources`` against ``data.test_set`` with homologs removed.
 
     Training proteins are pooled over the sources in order, duplicates (same sequence) kept
-    once (first source wins); every one identical to a test protein is removed, and with
+    once (first source wins; with ``multilabel = "soft"`` a single-label copy wins over a
+    multi-label one); every one identical to a test protein is removed, and with
     ``exclude_homologs`` every one homologous to one (:func:`psl.homology.find_homologs`);
-    then ``val_fraction`` of each class is carved out for validation (seeded).
+    then ``val_fraction`` of each class of the single-label proteins is carved out for
+    validation (seeded); multi-label proteins are training proteins only.
 
     Arguments:
         data: the ``[data]`` table (``sources`` non-empty).
@@ -560,6 +570,7 @@ def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.Da
         source, duplicates, identical, homologous, prefilter candidates, seconds).
     """
     from psl.homology import find_homologs
+    from psl.sources import LABEL_SEPARATOR
 
     say = log if callable(log) else (lambda _m: None)
     report: dict[str, object] = {"sources": {}}
@@ -570,8 +581,13 @@ def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.Da
         frames.append(df)
     pool = pd.concat(frames, ignore_index=True)
     n_pool = len(pool)
+    # Single-label proteins first (so that their splits do not depend on the multi-label
+    # ones), then the multi-label ones whose sequence is not among them.
+    multi = pool["location"].str.contains(LABEL_SEPARATOR, regex=False).to_numpy()
+    pool = pd.concat([pool[~multi], pool[multi]], ignore_index=True)
     pool = pool[~pool["sequence"].duplicated(keep="first")].reset_index(drop=True)
     report["duplicates_removed"] = n_pool - len(pool)
+    multi = pool["location"].str.contains(LABEL_SEPARATOR, regex=False).to_numpy()
     test = _read_test_set(data)
     report["test"] = {"path": data.test_set or str(DEFAULT_DEEPLOC_PATH), "n": int(len(test))}
     say(f"{len(pool)} training proteins vs {len(test)} test proteins: homology search")
@@ -590,12 +606,16 @@ def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.Da
         src: {"identical": int((identical & (pool["source"] == src)).sum()),
               "homologous": int((related & ~identical & (pool["source"] == src)).sum())}
         for src in data.sources}
-    train = pool[~related].reset_index(drop=True)
-    take = _stratified_take(train["label"].to_numpy(), data.val_fraction,
+    single = pool[~related & ~multi].reset_index(drop=True)
+    take = _stratified_take(single["label"].to_numpy(), data.val_fraction,
                             np.random.default_rng(data.seed))
-    splits = {"train": train[~take].reset_index(drop=True),
-              "val": train[take].reset_index(drop=True), "test": test.reset_index(drop=True)}
+    multi_kept = pool[~related & multi]
+    splits = {"train": pd.concat([single[~take], multi_kept], ignore_index=True),
+              "val": single[take].reset_index(drop=True), "test": test.reset_index(drop=True)}
     report["n"] = {k: int(len(v)) for k, v in splits.items()}
+    if data.multilabel == "soft":
+        report["multilabel_in_train"] = int(len(multi_kept))
+        report["multilabel_removed"] = {"identical_or_homologous": int((related & multi).sum())}
     return splits, report
 
 

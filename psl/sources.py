@@ -13,8 +13,11 @@ path it came from), one row per single-label protein:
 
 Multi-label proteins (more than one class): ``multilabel = "drop"`` (default) leaves them out
 (as the 146 ``Cytoplasm-Nucleus`` DeepLoc 1.0 proteins are left out); ``"first"`` keeps the
-first class listed (for DeepLoc 2.0 that is the file's order, not a primary location). Counts of
-both are returned so they can be reported.
+first class listed (for DeepLoc 2.0 that is the file's order, not a primary location);
+``"soft"`` keeps all of them: ``location`` lists the classes joined by ``|`` (e.g.
+``Lysosome/Vacuole|Cell.membrane``), ``label`` is the first, and training uses the uniform
+distribution over the listed classes as a soft target (:func:`target_distribution`). Counts
+are returned so they can be reported.
 
 A dataset table (``psl dataset``) records where every protein of a split came from:
 ``accession``, ``source``, ``sha1`` (of the sequence), ``split``, ``location``, ``sequence``.
@@ -35,6 +38,7 @@ from psl.homology import sequence_sha1
 
 __all__ = [
     "MULTILABEL_RULES",
+    "LABEL_SEPARATOR",
     "EVIDENCE_RULES",
     "EXPERIMENTAL_EVIDENCE",
     "DATASET_COLUMNS",
@@ -44,9 +48,12 @@ __all__ = [
     "read_dataset",
     "training_set_table",
     "write_training_set",
+    "target_distribution",
 ]
 
-MULTILABEL_RULES = ("drop", "first")
+MULTILABEL_RULES = ("drop", "first", "soft")
+#: Separator of the classes of a multi-label protein in a ``location`` column.
+LABEL_SEPARATOR = "|"
 EVIDENCE_RULES = ("any", "experimental")
 #: ECO code of experimental evidence (published experiment).
 EXPERIMENTAL_EVIDENCE = "ECO:0000269"
@@ -75,12 +82,14 @@ def _single_label(rows: list[tuple[str, str, list[str]]], multilabel: str,
             n_multi += 1
             if multilabel == "drop":
                 continue
-        keep.append((acc, seq.rstrip("*").upper(), distinct[0]))
-    df = pd.DataFrame(keep, columns=["accession", "sequence", "location"])
-    df["label"] = [LOCATION_CLASSES.index(c) for c in df["location"]]
+        location = LABEL_SEPARATOR.join(distinct) if multilabel == "soft" else distinct[0]
+        keep.append((acc, seq.rstrip("*").upper(), location, distinct[0]))
+    df = pd.DataFrame(keep, columns=["accession", "sequence", "location", "first"])
+    df["label"] = [LOCATION_CLASSES.index(c) for c in df.pop("first")]
     df["source"] = source
     counts = {"read": len(rows), "unlabelled": n_none, "multilabel": n_multi,
               "multilabel_kept_first": n_multi if multilabel == "first" else 0,
+              "multilabel_kept_soft": n_multi if multilabel == "soft" else 0,
               "kept": len(df)}
     return df[_COLUMNS], counts
 
@@ -91,7 +100,7 @@ def read_labelled(path: str | Path, multilabel: str = "drop"
 
     Arguments:
         path: the file (plain or gzip).
-        multilabel: ``drop`` or ``first`` (module docstring).
+        multilabel: ``drop``, ``first`` or ``soft`` (module docstring).
 
     Returns:
         ``(frame, counts)``: the single-label proteins and how many were read, unlabelled,
@@ -116,7 +125,7 @@ def read_labelled(path: str | Path, multilabel: str = "drop"
         rows.append((e.accession, e.sequence, classes))
     df, counts = _single_label(rows, multilabel, str(path))
     if df.empty:
-        raise PslError("no single-label protein with a location class", path)
+        raise PslError("no labelled protein with a location class", path)
     return df, counts
 
 
@@ -129,7 +138,8 @@ def read_kb(path: str | Path, multilabel: str = "drop", evidence: str = "any"
 
     Arguments:
         path: the knowledge-base directory.
-        multilabel: ``drop`` or ``first`` (classes in the order ``locations`` lists them).
+        multilabel: ``drop``, ``first`` or ``soft`` (classes in the order ``locations``
+            lists them).
         evidence: ``any`` or ``experimental`` (only locations with ECO:0000269).
 
     Returns:
@@ -207,10 +217,21 @@ def read_dataset(path: str | Path) -> dict[str, pd.DataFrame]:
         i = int(wrong[0])
         raise InputFormatError(f"sha1 of {df['accession'].iat[i]!r} does not match its "
                                "sequence", path, i + 2)
+    multi = df["location"].str.contains(LABEL_SEPARATOR, regex=False).to_numpy()
+    held_out = np.flatnonzero(multi & (df["split"] != "train").to_numpy())
+    if len(held_out):
+        i = int(held_out[0])
+        raise InputFormatError(f"{df['accession'].iat[i]!r} in the {df['split'].iat[i]} split "
+                               f"has several classes ({df['location'].iat[i]}); only training "
+                               "proteins may (validation and test are scored single-label)",
+                               path, i + 2)
     try:
-        df["label"] = [LOCATION_CLASSES.index(normalize_class(c)) for c in df["location"]]
+        locations = [LABEL_SEPARATOR.join(normalize_class(c) for c in loc.split(LABEL_SEPARATOR))
+                     for loc in df["location"]]
     except ValueError as e:
         raise InputFormatError(str(e), path) from None
+    df["location"] = locations
+    df["label"] = [LOCATION_CLASSES.index(loc.split(LABEL_SEPARATOR)[0]) for loc in locations]
     out = {}
     for name in ("train", "val", "test"):
         part = df[df["split"] == name].drop(columns=["split"]).reset_index(drop=True)
@@ -257,3 +278,26 @@ def write_training_set(splits: dict[str, pd.DataFrame], path: str | Path,
     with atomic_path(path) as tmp:
         table.to_csv(tmp, sep="\t", index=False)
     return path
+
+
+def target_distribution(locations: list[str] | pd.Series) -> np.ndarray | None:
+    """Soft training targets: the uniform distribution over each protein's classes.
+
+    Arguments:
+        locations: ``location`` values; a multi-label one lists its classes joined by ``|``.
+
+    Returns:
+        An ``N x C`` float32 array (rows sum to 1; a single-label row is one-hot), or ``None``
+        when every protein has one class (plain labels suffice).
+
+    Raises:
+        ValueError: a class that is not one of :data:`kb.classes.LOCATION_CLASSES`.
+    """
+    locations = list(locations)
+    if not any(LABEL_SEPARATOR in loc for loc in locations):
+        return None
+    q = np.zeros((len(locations), len(LOCATION_CLASSES)), dtype=np.float32)
+    for i, loc in enumerate(locations):
+        classes = list(dict.fromkeys(loc.split(LABEL_SEPARATOR)))
+        q[i, [LOCATION_CLASSES.index(c) for c in classes]] = 1.0 / len(classes)
+    return q

@@ -18,6 +18,7 @@ from psl.training.imbalance import (
     class_weights,
     focal_loss,
     make_loss,
+    soft_cross_entropy,
     training_batches,
 )
 
@@ -99,6 +100,41 @@ def test_train_config_rejects_bad_imbalance_options(table, message):
         TrainConfig(**table)
 
 
+def test_soft_cross_entropy_by_hand_and_against_torch():
+    torch.manual_seed(0)
+    z = torch.randn(6, 10)
+    y = torch.tensor([0, 3, 3, 8, 9, 1])
+    onehot = F.one_hot(y, 10).float()
+    w = torch.rand(10) + 0.1
+    for weight, ls in ((None, 0.0), (w, 0.0), (w, 0.1)):
+        torch.testing.assert_close(soft_cross_entropy(z, onehot, weight, ls),
+                                   F.cross_entropy(z, y, weight=weight, label_smoothing=ls))
+    # two classes, half an example of each (weighted by each class's weight)
+    q = torch.zeros(2, 10)
+    q[0, [2, 5]] = 0.5
+    q[1, 7] = 1.0
+    logp = F.log_softmax(z[:2], dim=1)
+    num = -(0.5 * w[2] * logp[0, 2] + 0.5 * w[5] * logp[0, 5] + w[7] * logp[1, 7])
+    torch.testing.assert_close(soft_cross_entropy(z[:2], q, w),
+                               num / (0.5 * w[2] + 0.5 * w[5] + w[7]))
+    torch.testing.assert_close(soft_cross_entropy(z[:2], q),
+                               -((logp[0, 2] + logp[0, 5]) / 2 + logp[1, 7]) / 2)
+
+
+def test_class_weights_and_loss_from_soft_targets():
+    y = np.array([0, 0, 0, 1, 2, 2])
+    q = np.eye(3)[y]
+    np.testing.assert_allclose(class_weights(q, 3, "inv_sqrt"), class_weights(y, 3, "inv_sqrt"))
+    q2 = np.vstack([q, [[0, 0.5, 0.5]]])  # counts 3, 1.5, 2.5
+    w = 1 / np.sqrt([3, 1.5, 2.5])
+    np.testing.assert_allclose(class_weights(q2, 3, "inv_sqrt"), w * 7 / (w * [3, 1.5, 2.5]).sum())
+    loss = make_loss(q2, 3, "inv_sqrt")
+    z = torch.zeros(1, 3)
+    assert math.isclose(float(loss(z, torch.tensor([[0, 0.5, 0.5]]))), math.log(3), rel_tol=1e-6)
+    with pytest.raises(ValueError, match="soft"):
+        make_loss(q2, 3, "none", gamma=2.0)
+
+
 def test_one_tiny_run_with_every_new_option(repo_root, tmp_path):
     from psl.models.checkpoint import load_model
     from psl.training.config import RunConfig, load_run_config
@@ -117,3 +153,37 @@ def test_one_tiny_run_with_every_new_option(repo_root, tmp_path):
     assert loaded.config.termini == 12 and loaded.calibration.offsets is not None
     tset = (tmp_path / "run" / "training_set.tsv").read_text().splitlines()
     assert tset[0] == "accession\tsource\tsha1\tsplit" and len(tset) == 1 + 3 * 80
+
+
+def test_tiny_run_on_a_dataset_with_multilabel_training_proteins(repo_root, tmp_path):
+    """A dataset table whose training split has multi-label proteins trains with soft targets
+    (the run lists them in training_set.tsv); the focal loss is refused for it."""
+    import pandas as pd
+
+    from psl.data import DataConfig, read_deeploc
+    from psl.sources import write_dataset
+    from psl.training.config import RunConfig, load_run_config
+    from psl.training.trainer import _load_data, train
+
+    dl1 = read_deeploc()
+    train_df = dl1[~dl1.is_test & (dl1.label >= 0)].sample(40, random_state=0)
+    dual = dl1[dl1.label < 0].head(6).assign(location="Cytoplasm|Nucleus", label=1)
+    splits = {"train": pd.concat([train_df, dual]),
+              "val": dl1[~dl1.is_test & (dl1.label >= 0)].drop(train_df.index).head(20),
+              "test": dl1[dl1.is_test].head(20)}
+    table = tmp_path / "ds.tsv"
+    write_dataset(splits, table)
+    run = load_run_config(repo_root / "configs" / "quick.toml")
+    run = RunConfig(replace(run.model, hidden=8, conv_channels=8),
+                    DataConfig(dataset=str(table)),
+                    replace(run.train, epochs=1, class_weights="inv_sqrt"))
+    data = _load_data(run, torch.device("cpu"))
+    assert data.targets is not None and data.targets.shape == (46, 10)
+    np.testing.assert_allclose(data.targets[-1][[1, 0]], [0.5, 0.5])
+    metrics = train(run, tmp_path / "run", device="cpu", n_boot=10)
+    assert metrics["n_train"] == 46 and metrics["n_val"] == 20
+    tset = pd.read_csv(tmp_path / "run" / "training_set.tsv", sep="\t")
+    assert set(dual.accession) <= set(tset[tset.split == "train"].accession)
+    run_focal = RunConfig(run.model, run.data, replace(run.train, focal_gamma=2.0))
+    with pytest.raises(ConfigError, match="soft"):
+        train(run_focal, tmp_path / "run2", device="cpu", n_boot=10)

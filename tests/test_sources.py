@@ -17,7 +17,13 @@ from kb.errors import InputFormatError
 from psl.data import DataConfig, load_splits, read_deeploc, source_splits
 from psl.errors import ConfigError, PslError
 from psl.homology import sequence_sha1
-from psl.sources import read_dataset, read_kb, read_labelled, write_dataset
+from psl.sources import (
+    read_dataset,
+    read_kb,
+    read_labelled,
+    target_distribution,
+    write_dataset,
+)
 
 AA = list("ACDEFGHIKLMNPQRSTVWY")
 
@@ -36,12 +42,92 @@ def test_read_labelled_table_multilabel_rules(tmp_path):
     assert df.location.tolist() == ["Nucleus", "Endoplasmic.reticulum", "Nucleus"]
     assert df.label.tolist() == [LOCATION_CLASSES.index(c) for c in df.location]
     assert counts == {"read": 4, "unlabelled": 0, "multilabel": 1, "multilabel_kept_first": 0,
-                      "kept": 3}
+                      "multilabel_kept_soft": 0, "kept": 3}
     df, counts = read_labelled(p, "first")
     assert df.set_index("accession").location["P2"] == "Cytoplasm"
     assert counts["multilabel_kept_first"] == 1
+    df, counts = read_labelled(p, "soft")
+    assert df.location.tolist() == ["Nucleus", "Cytoplasm|Nucleus", "Endoplasmic.reticulum",
+                                    "Nucleus"]
+    assert df.label.tolist() == [0, 1, 5, 0] and counts["multilabel_kept_soft"] == 1
     with pytest.raises(PslError, match="multilabel"):
         read_labelled(p, "all")
+
+
+def test_target_distribution_by_hand():
+    assert target_distribution(["Nucleus", "Plastid"]) is None
+    q = target_distribution(["Nucleus", "Cytoplasm|Nucleus", "Golgi.apparatus|Nucleus|Cytoplasm"])
+    want = np.zeros((3, 10), dtype=np.float32)
+    want[0, 0] = 1
+    want[1, [1, 0]] = 0.5
+    want[2, [7, 0, 1]] = 1 / 3
+    np.testing.assert_allclose(q, want, rtol=1e-6)
+    with pytest.raises(ValueError):
+        target_distribution(["Nucleus|Cytosol"])
+
+
+def test_soft_multilabel_splits_keep_the_single_label_splits(tmp_path):
+    """multilabel = "soft": the single-label train/val/test equal those of "drop"; multi-label
+    proteins are training proteins only, a single-label copy of the same sequence wins, and
+    one identical to a test protein is removed like any other."""
+    rng = np.random.default_rng(5)
+    test_seqs = [_rand(rng, 100) for _ in range(2)]
+    test = tmp_path / "test.fasta"
+    _write_fasta(test, [(f"T{i}", "Nucleus", s, True) for i, s in enumerate(test_seqs)])
+    rows = [(f"S{i}", LOCATION_CLASSES[i % 3], _rand(rng, 80)) for i in range(30)]
+    rows += [("M1", "Lysosome/Vacuole|Cell membrane", _rand(rng, 70)),
+             ("M2", "Golgi apparatus|Nucleus", rows[4][2]),        # same sequence as S4
+             ("M3", "Peroxisome|Cytoplasm", test_seqs[0]),         # identical to a test protein
+             ("M4", "Golgi apparatus|Lysosome/Vacuole", _rand(rng, 90))]
+    rng.shuffle(rows)
+    csv = tmp_path / "dl2.csv"
+    pd.DataFrame(rows, columns=["accession", "label", "sequence"]).to_csv(csv, index=False)
+    drop = DataConfig(sources=[str(csv)], test_set=str(test), val_fraction=0.2, seed=1,
+                      exclude_homologs=False)
+    soft = DataConfig(sources=[str(csv)], test_set=str(test), val_fraction=0.2, seed=1,
+                      exclude_homologs=False, multilabel="soft")
+    a, _ = source_splits(drop)
+    b, rep = source_splits(soft)
+    for k in ("val", "test"):
+        assert b[k].accession.tolist() == a[k].accession.tolist()
+    n = len(a["train"])
+    assert b["train"].accession.tolist()[:n] == a["train"].accession.tolist()
+    assert sorted(b["train"].accession.tolist()[n:]) == ["M1", "M4"]
+    loc = b["train"].set_index("accession").location
+    assert loc["M1"] == "Lysosome/Vacuole|Cell.membrane" and loc["S4"] == rows_loc(rows, "S4")
+    assert rep["multilabel_in_train"] == 2
+    assert rep["multilabel_removed"] == {"identical_or_homologous": 1}
+    # the dataset table keeps the classes; multi-label proteins outside train are refused
+    table = tmp_path / "ds.tsv"
+    write_dataset(b, table)
+    back = read_dataset(table)
+    assert back["train"].location.tolist() == b["train"].location.tolist()
+    assert back["train"].label.tolist() == b["train"].label.tolist()
+    raw = pd.read_csv(table, sep="\t")
+    i = int(np.flatnonzero(raw.split.eq("val"))[0])
+    raw.loc[i, "location"] = "Nucleus|Cytoplasm"
+    raw.to_csv(table, sep="\t", index=False)
+    with pytest.raises(InputFormatError, match=f"line {i + 2}.*only training"):
+        read_dataset(table)
+
+
+def rows_loc(rows, acc):
+    return next(loc for a, loc, _ in rows if a == acc)
+
+
+def test_deeploc_dual_label_proteins_join_training_as_soft(tmp_path):
+    rng = np.random.default_rng(2)
+    fasta = tmp_path / "dl1.fasta"
+    recs = [(f"A{i}", LOCATION_CLASSES[i % 2], _rand(rng, 60), False) for i in range(20)]
+    recs += [("D1", "Cytoplasm-Nucleus", _rand(rng, 60), False)]
+    recs += [("T1", "Nucleus", _rand(rng, 60), True)]
+    _write_fasta(fasta, recs)
+    cfg = dict(sources=[str(fasta)], test_set=str(fasta), exclude_homologs=False, seed=0)
+    drop, _ = source_splits(DataConfig(**cfg))
+    soft, _ = source_splits(DataConfig(**cfg, multilabel="soft"))
+    assert "D1" not in set(drop["train"].accession)
+    assert soft["train"].accession.tolist() == drop["train"].accession.tolist() + ["D1"]
+    assert soft["train"].location.iat[-1] == "Cytoplasm|Nucleus"
 
 
 def test_read_labelled_fasta_and_a_flat_file_is_refused(tmp_path, test_data):

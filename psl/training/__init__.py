@@ -8,7 +8,12 @@ from psl.training.calibrate import calibrate, fit_calibration
 from psl.training.config import RunConfig, TrainConfig, load_run_config, read_toml
 from psl.training.ensemble import assemble
 from psl.training.evaluation import evaluate, write_evaluation
-from psl.training.imbalance import class_weights, focal_loss, training_batches
+from psl.training.imbalance import (
+    class_weights,
+    focal_loss,
+    soft_cross_entropy,
+    training_batches,
+)
 from psl.training.trainer import train
 
 __all__ = [
@@ -22,6 +27,7 @@ __all__ = [
     "read_toml",
     "class_weights",
     "focal_loss",
+    "soft_cross_entropy",
     "train",
     "training_batches",
     "write_evaluation",

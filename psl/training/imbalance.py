@@ -12,6 +12,12 @@ cross-entropy learns to ignore the rare classes. The ``[train]`` table chooses:
 - ``sampler``: ``shuffle`` (every protein once per epoch) or ``balanced`` (as many draws per
   epoch as proteins, with replacement, each class equally likely, uniform within a class).
 
+Multi-label training proteins (``[data] multilabel = "soft"``) have soft targets ``q`` (the
+uniform distribution over their classes) and count as a fraction ``q_c`` of an example of each
+class: the loss is the soft cross-entropy ``-sum_c q_c w_c log p_c`` (normalised by
+``sum_i sum_c q_ic w_c``) and the class counts are ``n_c = sum_i q_ic`` (for one-hot targets
+both equal the plain weighted cross-entropy).
+
 Per-class decision offsets chosen on validation are a post-hoc step
 (:func:`psl.models.calibration.fit_logit_offsets`, ``[train] calibrate``).
 """
@@ -31,6 +37,7 @@ __all__ = [
     "SAMPLERS",
     "class_weights",
     "focal_loss",
+    "soft_cross_entropy",
     "make_loss",
     "balanced_indices",
     "training_batches",
@@ -44,7 +51,8 @@ def class_weights(labels: np.ndarray, n_classes: int, scheme: str = "inv_sqrt") 
     """Per-class loss weights from training labels (mean weight over the proteins = 1).
 
     Arguments:
-        labels: training class indices.
+        labels: training class indices, or an ``N x C`` matrix of soft targets (the class
+            counts are then its column sums).
         n_classes: number of classes.
         scheme: ``none`` (all 1), ``inv_sqrt`` (``1/sqrt(n_c)``) or ``inverse`` (``1/n_c``).
 
@@ -56,14 +64,17 @@ def class_weights(labels: np.ndarray, n_classes: int, scheme: str = "inv_sqrt") 
     """
     if scheme not in CLASS_WEIGHTS:
         raise ValueError(f"class_weights must be one of {CLASS_WEIGHTS}, got {scheme!r}")
-    y = np.asarray(labels, dtype=np.int64)
+    y = np.asarray(labels)
     if len(y) == 0:
         raise ValueError("no training labels to weight")
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    if y.ndim == 2:
+        counts = y.astype(np.float64).sum(0)
+    else:
+        counts = np.bincount(y.astype(np.int64), minlength=n_classes).astype(np.float64)
     if scheme == "none":
         return np.ones(n_classes)
     power = 0.5 if scheme == "inv_sqrt" else 1.0
-    w = np.where(counts > 0, 1.0 / np.maximum(counts, 1.0) ** power, 0.0)
+    w = np.where(counts > 1e-9, 1.0 / np.maximum(counts, 1e-9) ** power, 0.0)
     return w * len(y) / float((w * counts).sum())
 
 
@@ -83,6 +94,26 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
     return (w * loss).sum() / w.sum()
 
 
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
+                       weight: torch.Tensor | None = None,
+                       label_smoothing: float = 0.0) -> torch.Tensor:
+    """Mean cross-entropy ``-sum_c q_c log p_c`` against soft targets ``q`` (``B x C``).
+
+    A protein with classes ``c`` counts as a fraction ``q_c`` of an example of each, so with
+    ``weight`` the loss is ``sum_i sum_c q'_ic w_c (-log p_ic) / sum_i sum_c q_ic w_c``, where
+    ``q'`` is ``q`` mixed with the uniform distribution by ``label_smoothing``. For one-hot
+    ``q`` this equals ``F.cross_entropy(logits, labels, weight=weight,
+    label_smoothing=label_smoothing)``.
+    """
+    q = target
+    if label_smoothing:
+        q = (1.0 - label_smoothing) * q + label_smoothing / q.shape[1]
+    nll = -F.log_softmax(logits, dim=-1)
+    if weight is None:
+        return (q * nll).sum(1).mean()
+    return (q * nll * weight).sum() / (target @ weight).sum()
+
+
 def make_loss(train_labels: np.ndarray, n_classes: int, weights: str = "none",
               gamma: float = 0.0, label_smoothing: float = 0.0,
               device: torch.device | str = "cpu",
@@ -90,11 +121,15 @@ def make_loss(train_labels: np.ndarray, n_classes: int, weights: str = "none",
     """The training loss of a ``[train]`` table: ``loss(logits, labels)``.
 
     Cross-entropy (with ``label_smoothing``) when ``gamma == 0``, else the focal loss;
-    class-weighted by ``weights`` (see :func:`class_weights`).
+    class-weighted by ``weights`` (see :func:`class_weights`). With soft targets
+    (``train_labels`` an ``N x C`` matrix) the loss takes ``B x C`` targets and is
+    :func:`soft_cross_entropy`.
 
     Raises:
-        ValueError: label smoothing combined with the focal loss, unknown weights.
+        ValueError: label smoothing combined with the focal loss, the focal loss with soft
+            targets, unknown weights.
     """
+    soft = np.asarray(train_labels).ndim == 2
     w = None
     if weights != "none":
         w = torch.as_tensor(class_weights(train_labels, n_classes, weights),
@@ -102,7 +137,12 @@ def make_loss(train_labels: np.ndarray, n_classes: int, weights: str = "none",
     if gamma:
         if label_smoothing:
             raise ValueError("[train] focal_gamma cannot be combined with label_smoothing")
+        if soft:
+            raise ValueError("[train] focal_gamma cannot be combined with multi-label "
+                             "(soft) targets; use [data] multilabel = 'drop' or 'first'")
         return lambda z, y: focal_loss(z, y, gamma, w)
+    if soft:
+        return lambda z, q: soft_cross_entropy(z, q, w, label_smoothing)
     return lambda z, y: F.cross_entropy(z, y, weight=w, label_smoothing=label_smoothing)
 
 

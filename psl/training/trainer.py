@@ -38,7 +38,7 @@ from psl.models.checkpoint import load_model, save_model, write_json_atomic
 from psl.models.device import resolve_device
 from psl.models.family import LocalizationModel
 from psl.models.inference import infer, preset_batch
-from psl.sources import write_training_set
+from psl.sources import target_distribution, write_training_set
 from psl.training.calibrate import calibrate_after_training
 from psl.training.config import RunConfig, TrainConfig
 from psl.training.imbalance import make_loss, training_batches
@@ -106,6 +106,7 @@ class _Data:
     sets: dict[str, EncodedSet]
     presets: dict[str, list[np.ndarray]] | None
     soft: np.ndarray | None
+    targets: np.ndarray | None  # soft training targets of multi-label proteins (N x C)
     encode_seconds: float
     splits: dict[str, pd.DataFrame]
 
@@ -179,8 +180,12 @@ def train(
         opt, mode="min" if tc.select == "loss" else "max", factor=0.5,
         patience=tc.lr_decay_patience,
     )
-    criterion = make_loss(data.sets["train"].labels.numpy(), run.model.n_classes,
-                          tc.class_weights, tc.focal_gamma, tc.label_smoothing, dev)
+    try:
+        criterion = make_loss(data.targets if data.targets is not None
+                              else data.sets["train"].labels.numpy(), run.model.n_classes,
+                              tc.class_weights, tc.focal_gamma, tc.label_smoothing, dev)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     sign = -1.0 if tc.select == "loss" else 1.0
     best = _Best()
     history: list[dict[str, Any]] = []
@@ -251,7 +256,8 @@ def _load_data(run: RunConfig, dev: torch.device) -> _Data:
     if tc.teacher:
         soft = teacher_probabilities(tc.teacher, splits["train"]["sequence"].tolist(), dev,
                                      tc.distill_temperature, tc.eval_batch_size)
-    return _Data(sets, presets, soft, time.perf_counter() - t0, splits)
+    targets = target_distribution(splits["train"]["location"])
+    return _Data(sets, presets, soft, targets, time.perf_counter() - t0, splits)
 
 
 def _ema(model: LocalizationModel, decay: float) -> Any:
@@ -314,7 +320,8 @@ def _train_epoch(
                if presets else None)
         outp = model(b.tokens, b.mask, attention="preset" if presets else "learned",
                      preset=pre)
-        loss = criterion(outp.logits, y)
+        loss = criterion(outp.logits, y if data.targets is None
+                         else torch.from_numpy(data.targets[idx]).to(dev))
         if soft is not None:
             t_probs = torch.from_numpy(soft[idx]).to(dev)
             temp = tc.distill_temperature
