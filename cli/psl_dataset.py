@@ -23,8 +23,10 @@ __all__ = ["dataset_cmd", "calibrate_cmd"]
 def dataset_cmd(
     config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False,
                                 help="TOML whose [data] table names sources, test_set, "
-                                "multilabel, evidence, exclude_homologs, min_identity, "
-                                "min_coverage, val_fraction and seed (other tables ignored)."),
+                                "multilabel (drop, first, or soft: multi-label proteins "
+                                "join training with soft targets), evidence, "
+                                "exclude_homologs, min_identity, min_coverage, val_fraction "
+                                "and seed (other tables ignored)."),
     out: Path = typer.Option(..., "--out", "-o", help="Dataset table to write (TSV; .gz "
                              "compresses): accession, source, sha1, split, location, sequence. "
                              "Name it as [data] dataset in a run config to train on it."),

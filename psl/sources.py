@@ -125,7 +125,15 @@ def read_labelled(path: str | Path, multilabel: str = "drop"
         rows.append((e.accession, e.sequence, classes))
     df, counts = _single_label(rows, multilabel, str(path))
     if df.empty:
-        raise PslError("no labelled protein with a location class", path)
+        hint = ""
+        if counts["unlabelled"] == counts["read"]:
+            hint = (": none of its proteins has a location (a table needs a column label, "
+                    "location or locations with DeepLoc classes, or UniProt's 'Subcellular "
+                    "location [CC]'; a FASTA needs DeepLoc or UniProt headers with a location)")
+        elif multilabel == "drop":
+            hint = (f": all {counts['multilabel']} labelled proteins have several classes "
+                    "(multilabel = 'drop'); use 'first' or 'soft'")
+        raise PslError(f"no labelled protein with a location class{hint}", path)
     return df, counts
 
 

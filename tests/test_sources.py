@@ -54,6 +54,17 @@ def test_read_labelled_table_multilabel_rules(tmp_path):
         read_labelled(p, "all")
 
 
+def test_read_labelled_says_why_nothing_is_labelled(tmp_path):
+    p = tmp_path / "mine.csv"
+    p.write_text("Entry,Sequence,Subcellular location\nP1,MKVLAAG,Nucleus\n")
+    with pytest.raises(PslError, match="mine.csv.*none of its proteins has a location"):
+        read_labelled(p)
+    p.write_text("accession,sequence,label\nP1,MKVLAAG,Nucleus|Cytoplasm\n")
+    with pytest.raises(PslError, match="all 1 labelled proteins have several.*'soft'"):
+        read_labelled(p)
+    assert read_labelled(p, "soft")[0].location.tolist() == ["Nucleus|Cytoplasm"]
+
+
 def test_target_distribution_by_hand():
     assert target_distribution(["Nucleus", "Plastid"]) is None
     q = target_distribution(["Nucleus", "Cytoplasm|Nucleus", "Golgi.apparatus|Nucleus|Cytoplasm"])
