@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Issue 13: train the candidates of configs/candidates/ on one GPU, few long runs in parallel.
 #
-#   1. (CPU, before the GPU session; about an hour on 2 loaded cores) the training table:
+#   1. (CPU, before the GPU session; about a minute each on 2 idle cores) the training tables:
 #        psl dataset -c configs/data/deeploc2_vs_deeploc1_test.toml \
 #                    -o runs/data/dl12_vs_dl1test.tsv.gz --report runs/data/dl12_vs_dl1test.json
-#      (carry runs/data to the GPU machine);
+#        psl dataset -c configs/data/deeploc2_vs_deeploc1_test_multilabel.toml \
+#                    -o runs/data/dl12ml_vs_dl1test.tsv.gz --report runs/data/dl12ml_vs_dl1test.json
+#      (carry runs/data to the GPU machine; a candidate whose table is missing is skipped);
 #   2. the candidates named in CANDIDATES (default below), each with a training-time budget (MINUTES, default 8) and the
 #      calibration fitted on validation at the end ([train] calibrate);
 #   3. validation and test reports (psl evaluate --json) of each, in runs/candidates/NAME/.
@@ -16,20 +18,21 @@ DEVICE=${DEVICE:-cuda}
 MINUTES=${MINUTES:-8}
 OUT=${OUT:-runs/candidates}
 mkdir -p "$OUT"
-if [ ! -f runs/data/dl12_vs_dl1test.tsv.gz ]; then
-    echo "runs/data/dl12_vs_dl1test.tsv.gz missing: build it first (step 1 above)" >&2
-    exit 2
-fi
 # Few runs at a time (14 parallel runs left every model under-trained in the third session).
 # The continuations (dl12_termini_cont, dl12_distill) start from runs/cand/dl12_termini: they
 # run only when that checkpoint was carried to the machine.
-CANDIDATES=${CANDIDATES:-"dl12_termini dl12_termini_focal dl12_from_default"}
+CANDIDATES=${CANDIDATES:-"dl12ml_termini dl12_termini_focal dl12_from_default"}
 started=()
 for name in $CANDIDATES; do
     cfg=configs/candidates/$name.toml
     init=$(sed -n 's/^init *= *"\(.*\)"/\1/p' "$cfg")
     if [ -n "$init" ] && [ ! -e "$init" ]; then
         echo "$name: skipped, its init checkpoint $init is not here" >&2
+        continue
+    fi
+    table=$(sed -n 's/^dataset *= *"\(.*\)"/\1/p' "$cfg")
+    if [ -n "$table" ] && [ ! -f "$table" ]; then
+        echo "$name: skipped, its dataset table $table is missing (step 1 above)" >&2
         continue
     fi
     psl train -c "$cfg" --out "$OUT/$name" --device "$DEVICE" --max-minutes "$MINUTES" \
