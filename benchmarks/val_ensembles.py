@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Validation split of `{args.dataset}`: {len(val)} proteins. Ensemble = mean of the "
         "members' probabilities (uncalibrated).",
         "",
-        "| members | n | val accuracy | val macro-F1 | Lysosome/Vacuole recall | min class recall |",
+        "| members | n | val accuracy | val macro-F1 | Lysosome/Vacuole recall "
+        "| min class recall |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in range(1, len(named) + 1):
