@@ -5,8 +5,10 @@ Every reader returns one DataFrame with columns ``accession``, ``sequence``, ``l
 path it came from), one row per single-label protein:
 
 - a labelled CSV/TSV (e.g. ``data/deeploc2/deeploc2_swissprot.csv.gz``: ``accession``,
-  ``sequence``, ``label`` with ``|``-separated classes) or a labelled FASTA (DeepLoc or UniProt
-  headers), read through :mod:`kb.tables`;
+  ``sequence``, ``label`` with ``|``-separated classes), a UniProt TSV export with
+  ``Subcellular location [CC]`` (its terms mapped to classes by :func:`kb.locations.default_mapper`,
+  as ``kb build`` maps them) or a labelled FASTA (DeepLoc or UniProt headers), read through
+  :mod:`kb.tables`;
 - a knowledge base built with ``kb build`` (through :func:`kb.open`: the entries whose
   locations map to a class; with ``evidence = "experimental"`` only locations with evidence
   ECO:0000269, experimental evidence in the literature).
@@ -110,6 +112,7 @@ def read_labelled(path: str | Path, multilabel: str = "drop"
         InputFormatError: a malformed file (file and line in the message).
         PslError: an unknown rule or no labelled protein.
     """
+    from kb.locations import default_mapper
     from kb.tables import detect_format, read_fasta, read_table
 
     _check_rules(multilabel)
@@ -119,9 +122,11 @@ def read_labelled(path: str | Path, multilabel: str = "drop"
         raise PslError(f"expected a labelled CSV/TSV or FASTA file, found a {fmt} (build a "
                        "knowledge base from it with `kb build` and name its directory)", path)
     reader = read_fasta if fmt == "fasta" else read_table
+    class_of = default_mapper().class_of  # UniProt's location terms, as `kb build` maps them
     rows = []
     for e in reader(path, strict=True):
-        classes = [loc.label_class for loc in e.locations if loc.label_class]
+        classes = [c for c in (loc.label_class or class_of(loc.term) for loc in e.locations)
+                   if c]
         rows.append((e.accession, e.sequence, classes))
     df, counts = _single_label(rows, multilabel, str(path))
     if df.empty:

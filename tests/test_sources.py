@@ -180,6 +180,32 @@ def test_read_kb_against_the_flat_file(tmp_path, test_data):
     assert dict(zip(exp.accession, exp.location, strict=True)) == want_exp
 
 
+def test_uniprot_tsv_export_gets_the_classes_a_knowledge_base_gives(tmp_path, test_data):
+    """A UniProt TSV export ('Subcellular location [CC]') of the real sample entries: its
+    location terms map to the classes the knowledge base built from the flat file gives."""
+    from kb.build import build
+    from kb.flatfile import parse
+
+    src = test_data / "swissprot" / "sample_entries.dat.gz"
+    entries = [e for e in parse(src) if e.subcellular_location_text]
+    tsv = tmp_path / "uniprot.tsv"
+    def cc(text):  # the export's one line: each CC block prefixed with its topic
+        return " ".join(f"SUBCELLULAR LOCATION: {b}" for b in text.splitlines() if b.strip())
+
+    tsv.write_text("Entry\tEntry Name\tSequence\tSubcellular location [CC]\n" + "".join(
+        f"{e.accession}\t{e.entry_name}\t{e.sequence}\t{cc(e.subcellular_location_text)}\n"
+        for e in entries))
+    build([src], tmp_path / "kb", progress=False)
+    want, _ = read_kb(tmp_path / "kb", "soft")
+    got, counts = read_labelled(tsv, "soft")
+    assert counts["multilabel_kept_soft"] > 0 and len(got) > 20
+
+    def classes(df):
+        return {a: set(loc.split("|")) for a, loc in zip(df.accession, df.location, strict=True)}
+
+    assert classes(got) == classes(want)
+
+
 def _write_fasta(path, rows):
     path.write_text("".join(f">{a} {loc}-U{' test' if t else ''}\n{s}\n" for a, loc, s, t in rows))
 
