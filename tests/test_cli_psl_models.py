@@ -90,6 +90,19 @@ def test_evaluate_json_and_files(trained, fasta_file, tmp_path):
                                   "--attention", "permute", "--n-boot", "10"])
     assert res.exit_code == 0, res.output
     assert f"n={len(df)}, attention=permute" in res.output
+    # the same proteins as a user's CSV (one multi-label row more, skipped): the same scores
+    csv = tmp_path / "mine.csv"
+    rows = [f"{a},{s},{loc}\n" for a, s, loc in zip(df.accession, df.sequence, df.location,
+                                                    strict=True)]
+    csv.write_text("accession,sequence,label\n" + "".join(rows)
+                   + "X1,MKVLAAGKDEL,Nucleus|Cytoplasm\n")
+    a = json.loads(runner.invoke(psl_app, ["evaluate", "--model", str(out), "--fasta", str(fa),
+                                           "--json", "--n-boot", "10"]).output)
+    res = runner.invoke(psl_app, ["evaluate", "--model", str(out), "--fasta", str(csv),
+                                  "--json", "--n-boot", "10"])
+    assert res.exit_code == 0, res.output
+    b = json.loads(res.output)
+    assert (b["n"], b["accuracy"], b["per_class"]) == (a["n"], a["accuracy"], a["per_class"])
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from kb.classes import LOCATION_CLASSES
+from kb.errors import InputFormatError
 from psl.choices import INFERENCE_ATTENTION
 from psl.data import DataConfig, EncodedSet, load_splits, read_deeploc
 from psl.errors import PslError
@@ -37,8 +38,9 @@ def evaluate(
         model: checkpoint directory (default: the shipped model).
         split: ``test`` or ``val`` of the data config stored with the model.
         attention: ``learned``, ``uniform``, ``permute`` or ``random`` (inference ablation).
-        fasta: a labelled DeepLoc-style FASTA to score instead of ``split`` (dual-label
-            proteins are skipped).
+        fasta: a labelled file to score instead of ``split``: a DeepLoc-style FASTA, or any
+            labelled FASTA/CSV/TSV :func:`psl.sources.read_labelled` reads (UniProt headers
+            or TSV export, DeepLoc 2.0 CSV); multi-label proteins are skipped.
         seed: seed of the ablation randomness and of the bootstrap.
         n_boot: bootstrap resamples for the 95% intervals.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -63,7 +65,12 @@ def evaluate(
     dev = resolve_device(device)
     loaded = load_model(model, device=dev)
     if fasta is not None:
-        df = read_deeploc(fasta)
+        try:
+            df = read_deeploc(fasta)
+        except InputFormatError:  # not DeepLoc headers: any labelled FASTA/CSV/TSV
+            from psl.sources import read_labelled
+
+            df = read_labelled(fasta, "drop")[0]
         df = df[df["label"] >= 0]
         if df.empty:
             raise PslError("no single-label protein to evaluate", fasta)
