@@ -112,10 +112,11 @@ def evaluate_cmd(
         AttentionMode.learned, "--attention", help="Attention at inference (uniform, permute "
         "and random are the ablations of the learned one)."),
     fasta: Path | None = typer.Option(None, "--fasta", help="Evaluate on this labelled file "
-                                      "instead of --split: a FASTA with DeepLoc ('>ACC "
-                                      "Location-Solubility') or UniProt headers, or a "
-                                      "CSV/TSV with a location column (DeepLoc 2.0 CSV, "
-                                      "UniProt TSV export); multi-label proteins skipped."),
+                                      "instead of --split: a FASTA with DeepLoc headers ('>ACC "
+                                      "Location-Solubility'), or a CSV/TSV with a location "
+                                      "column (DeepLoc 2.0 CSV) or UniProt's 'Subcellular "
+                                      "location [CC]' (TSV export); multi-label proteins "
+                                      "skipped."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Directory for metrics.json, "
                                     "confusion.csv and confusion.png."),
     seed: int = typer.Option(0, "--seed", help="Seed of the permute/random ablations and of "

@@ -7,7 +7,7 @@ path it came from), one row per single-label protein:
 - a labelled CSV/TSV (e.g. ``data/deeploc2/deeploc2_swissprot.csv.gz``: ``accession``,
   ``sequence``, ``label`` with ``|``-separated classes), a UniProt TSV export with
   ``Subcellular location [CC]`` (its terms mapped to classes by :func:`kb.locations.default_mapper`,
-  as ``kb build`` maps them) or a labelled FASTA (DeepLoc or UniProt headers), read through
+  as ``kb build`` maps them) or a labelled FASTA (DeepLoc headers), read through
   :mod:`kb.tables`;
 - a knowledge base built with ``kb build`` (through :func:`kb.open`: the entries whose
   locations map to a class; with ``evidence = "experimental"`` only locations with evidence
@@ -134,7 +134,7 @@ def read_labelled(path: str | Path, multilabel: str = "drop"
         if counts["unlabelled"] == counts["read"]:
             hint = (": none of its proteins has a location (a table needs a column label, "
                     "location or locations with DeepLoc classes, or UniProt's 'Subcellular "
-                    "location [CC]'; a FASTA needs DeepLoc or UniProt headers with a location)")
+                    "location [CC]'; a FASTA needs DeepLoc headers '>ACC Location-Solubility')")
         elif multilabel == "drop":
             hint = (f": all {counts['multilabel']} labelled proteins have several classes "
                     "(multilabel = 'drop'); use 'first' or 'soft'")

@@ -39,8 +39,8 @@ def evaluate(
         split: ``test`` or ``val`` of the data config stored with the model.
         attention: ``learned``, ``uniform``, ``permute`` or ``random`` (inference ablation).
         fasta: a labelled file to score instead of ``split``: a DeepLoc-style FASTA, or any
-            labelled FASTA/CSV/TSV :func:`psl.sources.read_labelled` reads (UniProt headers
-            or TSV export, DeepLoc 2.0 CSV); multi-label proteins are skipped.
+            labelled CSV/TSV :func:`psl.sources.read_labelled` reads (DeepLoc 2.0 CSV, UniProt
+            TSV export); multi-label proteins are skipped.
         seed: seed of the ablation randomness and of the bootstrap.
         n_boot: bootstrap resamples for the 95% intervals.
         device: ``auto``, ``cpu`` or ``cuda``.
