@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _report import emit, run_specs  # benchmarks/ is on sys.path when run as a script
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results/val_ensembles.md")
     args = ap.parse_args(argv)
-    named = [m.split("=", 1) for m in args.models]
+    named = run_specs(args.models)
     if len(named) < 2:
         ap.error("give at least two NAME=DIR checkpoints")
     val = load_splits(DataConfig(dataset=str(args.dataset)))["val"]
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "# Ensembles on a shared validation split",
         "",
         f"`python benchmarks/val_ensembles.py --dataset {args.dataset} "
-        + " ".join(f"{n}={d}" for n, d in named) + "`",
+        + " ".join(args.models) + "`",
         "",
         f"Validation split of `{args.dataset}`: {len(val)} proteins. Ensemble = mean of the "
         "members' probabilities (uncalibrated).",
@@ -76,9 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for r in range(1, len(named) + 1):
         lines += [score(c) for c in itertools.combinations([n for n, _ in named], r)]
-    text = "\n".join(lines) + "\n"
-    args.out.write_text(text)
-    print(text)
+    emit("\n".join(lines) + "\n", args.out)
     return 0
 
 
