@@ -16,7 +16,8 @@ Multi-label training proteins (``[data] multilabel = "soft"``) have soft targets
 uniform distribution over their classes) and count as a fraction ``q_c`` of an example of each
 class: the loss is the soft cross-entropy ``-sum_c q_c w_c log p_c`` (normalised by
 ``sum_i sum_c q_ic w_c``) and the class counts are ``n_c = sum_i q_ic`` (for one-hot targets
-both equal the plain weighted cross-entropy).
+both equal the plain weighted cross-entropy). The ``balanced`` sampler draws them by their
+first class (their ``label``).
 
 Per-class decision offsets chosen on validation are a post-hoc step
 (:func:`psl.models.calibration.fit_logit_offsets`, ``[train] calibrate``).
