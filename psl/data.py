@@ -514,42 +514,6 @@ class DataConfig:
             raise ConfigError("[data] give path (one DeepLoc FASTA) or sources, not both")
 
 
-def _read_source(path: str, data: DataConfig) -> tuple[pd.DataFrame, dict[str, int]]:
-    """A training source as (accession, sequence, location, label, source), non-test only,
-    with its counts (read, multi-label, kept)."""
-    from psl.sources import read_kb, read_labelled
-
-    p = Path(path)
-    if p.is_dir():
-        return read_kb(p, data.multilabel, data.evidence)
-    try:
-        df = read_deeploc(p)
-    except InputFormatError:
-        return read_labelled(p, data.multilabel)
-    n = len(df)
-    df = df[~df["is_test"]]
-    dual = (df["label"] < 0).to_numpy()
-    if data.multilabel == "soft":  # Cytoplasm-Nucleus -> Cytoplasm|Nucleus, first = Cytoplasm
-        df = df.assign(location=df["location"].where(~dual, "Cytoplasm|Nucleus"),
-                       label=df["label"].where(~dual, LOCATION_CLASSES.index("Cytoplasm")))
-    else:
-        df = df[~dual]
-    return (df.assign(source=str(p))[["accession", "sequence", "location", "label", "source"]],
-            {"read": n, "multilabel": int(dual.sum()), "kept": len(df)})
-
-
-def _read_test_set(data: DataConfig) -> pd.DataFrame:
-    from psl.sources import read_labelled
-
-    p = Path(data.test_set) if data.test_set else DEFAULT_DEEPLOC_PATH
-    try:
-        df = read_deeploc(p)
-    except InputFormatError:  # a test set is scored single-label: soft -> drop
-        return read_labelled(p, "drop" if data.multilabel == "soft" else data.multilabel)[0]
-    df = df[df["is_test"] & (df["label"] >= 0)]
-    return df.assign(source=str(p))[["accession", "sequence", "location", "label", "source"]]
-
-
 def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.DataFrame],
                                                                  dict[str, object]]:
     """Train/val/test of ``data.sources`` against ``data.test_set`` with homologs removed.
@@ -570,13 +534,13 @@ def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.Da
         source, duplicates, identical, homologous, prefilter candidates, seconds).
     """
     from psl.homology import find_homologs
-    from psl.sources import LABEL_SEPARATOR
+    from psl.sources import LABEL_SEPARATOR, read_source
 
     say = log if callable(log) else (lambda _m: None)
     report: dict[str, object] = {"sources": {}}
     frames = []
     for src in data.sources:
-        df, counts = _read_source(src, data)
+        df, counts = read_source(src, data.multilabel, data.evidence, part="train")
         report["sources"][src] = counts
         frames.append(df)
     pool = pd.concat(frames, ignore_index=True)
@@ -588,7 +552,10 @@ def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.Da
     pool = pool[~pool["sequence"].duplicated(keep="first")].reset_index(drop=True)
     report["duplicates_removed"] = n_pool - len(pool)
     multi = pool["location"].str.contains(LABEL_SEPARATOR, regex=False).to_numpy()
-    test = _read_test_set(data)
+    # a test set is scored single-label: soft -> drop
+    test = read_source(data.test_set or DEFAULT_DEEPLOC_PATH,
+                       "drop" if data.multilabel == "soft" else data.multilabel,
+                       part="test")[0]
     report["test"] = {"path": data.test_set or str(DEFAULT_DEEPLOC_PATH), "n": int(len(test))}
     say(f"{len(pool)} training proteins vs {len(test)} test proteins: homology search")
     if data.exclude_homologs:

@@ -46,6 +46,7 @@ __all__ = [
     "DATASET_COLUMNS",
     "read_labelled",
     "read_kb",
+    "read_source",
     "write_dataset",
     "read_dataset",
     "training_set_table",
@@ -181,6 +182,51 @@ def read_kb(path: str | Path, multilabel: str = "drop", evidence: str = "any"
     if df.empty:
         raise PslError(f"no entry with a mapped location class (evidence={evidence})", path)
     return df, counts
+
+
+def read_source(path: str | Path, multilabel: str = "drop", evidence: str = "any",
+                part: str = "all") -> tuple[pd.DataFrame, dict[str, int]]:
+    """Any labelled source: a knowledge-base directory, a DeepLoc 1.0 FASTA or a labelled file.
+
+    A directory is read with :func:`read_kb`; a FASTA with DeepLoc 1.0 headers with
+    :func:`psl.data.read_deeploc`, its 146-style ``Cytoplasm-Nucleus`` proteins treated as
+    multi-label (``Cytoplasm|Nucleus`` under ``soft``, left out otherwise); anything else with
+    :func:`read_labelled`.
+
+    Arguments:
+        path: the source.
+        multilabel: ``drop``, ``first`` or ``soft`` (module docstring).
+        evidence: ``any`` or ``experimental`` (knowledge bases only).
+        part: ``all``, ``train`` or ``test``: which proteins of a DeepLoc 1.0 FASTA (its
+            official partition, the ``test`` header flag); other sources have no partition
+            and are read whole.
+
+    Returns:
+        ``(frame, counts)`` as :func:`read_labelled`.
+    """
+    from psl.data import read_deeploc
+
+    if part not in ("all", "train", "test"):
+        raise PslError(f"part must be all, train or test, got {part!r}", param="part")
+    p = Path(path)
+    if p.is_dir():
+        return read_kb(p, multilabel, evidence)
+    try:
+        df = read_deeploc(p)
+    except InputFormatError:
+        return read_labelled(p, multilabel)
+    _check_rules(multilabel, evidence)
+    n = len(df)
+    if part != "all":
+        df = df[df["is_test"] == (part == "test")]
+    dual = (df["label"] < 0).to_numpy()
+    if multilabel == "soft":  # Cytoplasm-Nucleus -> Cytoplasm|Nucleus, first = Cytoplasm
+        df = df.assign(location=df["location"].where(~dual, "Cytoplasm|Nucleus"),
+                       label=df["label"].where(~dual, LOCATION_CLASSES.index("Cytoplasm")))
+    else:
+        df = df[~dual]
+    return (df.assign(source=str(p))[_COLUMNS],
+            {"read": n, "multilabel": int(dual.sum()), "kept": len(df)})
 
 
 def write_dataset(splits: dict[str, pd.DataFrame], path: str | Path) -> Path:

@@ -21,6 +21,7 @@ from psl.sources import (
     read_dataset,
     read_kb,
     read_labelled,
+    read_source,
     target_distribution,
     write_dataset,
 )
@@ -139,6 +140,34 @@ def test_deeploc_dual_label_proteins_join_training_as_soft(tmp_path):
     assert "D1" not in set(drop["train"].accession)
     assert soft["train"].accession.tolist() == drop["train"].accession.tolist() + ["D1"]
     assert soft["train"].location.iat[-1] == "Cytoplasm|Nucleus"
+
+
+def test_read_source_parts_of_a_deeploc_fasta_and_other_files(tmp_path):
+    rng = np.random.default_rng(3)
+    fasta = tmp_path / "dl1.fasta"
+    recs = [(f"A{i}", LOCATION_CLASSES[i % 3], _rand(rng, 40), i % 4 == 0) for i in range(12)]
+    recs += [("D1", "Cytoplasm-Nucleus", _rand(rng, 40), False)]
+    _write_fasta(fasta, recs)
+    by_hand = {  # accessions each part should hold, from the records themselves
+        "all": [a for a, _, _, _ in recs[:-1]],
+        "train": [a for a, _, _, t in recs[:-1] if not t],
+        "test": [a for a, _, _, t in recs[:-1] if t],
+    }
+    for part, accs in by_hand.items():
+        df, counts = read_source(fasta, "drop", part=part)
+        assert df.accession.tolist() == accs
+        assert counts == {"read": 13, "multilabel": int(part != "test"), "kept": len(accs)}
+    soft, _ = read_source(fasta, "soft", part="train")
+    assert soft.accession.tolist() == by_hand["train"] + ["D1"]
+    assert soft.location.iat[-1] == "Cytoplasm|Nucleus"
+    assert soft.label.iat[-1] == LOCATION_CLASSES.index("Cytoplasm")
+    # Any other labelled file is read whole, whatever the part.
+    csv = tmp_path / "x.csv"
+    csv.write_text("accession,sequence,label\nQ1,MKVLA,Nucleus\nQ2,MKSKL,Cytoplasm|Nucleus\n")
+    for part in ("all", "test"):
+        assert read_source(csv, "drop", part=part)[0].accession.tolist() == ["Q1"]
+    with pytest.raises(PslError, match="part"):
+        read_source(fasta, part="val")
 
 
 def test_read_labelled_fasta_and_a_flat_file_is_refused(tmp_path, test_data):

@@ -8,15 +8,15 @@ from typing import Any
 import numpy as np
 
 from kb.classes import LOCATION_CLASSES
-from kb.errors import InputFormatError
 from psl.choices import INFERENCE_ATTENTION
-from psl.data import DataConfig, EncodedSet, load_splits, read_deeploc
+from psl.data import DataConfig, EncodedSet, load_splits
 from psl.errors import PslError
 from psl.metrics import classification_report, expected_calibration_error, plot_confusion
 from psl.models.calibration import Calibration, softmax
 from psl.models.checkpoint import load_model, write_json_atomic
 from psl.models.device import resolve_device
 from psl.models.inference import infer
+from psl.sources import read_source
 
 __all__ = ["evaluate", "write_evaluation"]
 
@@ -65,13 +65,9 @@ def evaluate(
     dev = resolve_device(device)
     loaded = load_model(model, device=dev)
     if fasta is not None:
-        try:
-            df = read_deeploc(fasta)
-        except InputFormatError:  # not DeepLoc headers: any labelled FASTA/CSV/TSV
-            from psl.sources import read_labelled
-
-            df = read_labelled(fasta, "drop")[0]
-        df = df[df["label"] >= 0]
+        if Path(fasta).is_dir():
+            raise PslError("expected a labelled FASTA/CSV/TSV file, got a directory", fasta)
+        df = read_source(fasta, "drop")[0]  # DeepLoc headers or any labelled FASTA/CSV/TSV
         if df.empty:
             raise PslError("no single-label protein to evaluate", fasta)
         source = str(fasta)
