@@ -103,6 +103,10 @@ def test_evaluate_json_and_files(trained, fasta_file, tmp_path):
     assert res.exit_code == 0, res.output
     b = json.loads(res.output)
     assert (b["n"], b["accuracy"], b["per_class"]) == (a["n"], a["accuracy"], a["per_class"])
+    # a directory (e.g. a knowledge base) is no labelled file: refused, not read as one
+    res = runner.invoke(psl_app, ["evaluate", "--model", str(out), "--fasta", str(tmp_path)])
+    assert res.exit_code == 2 and "got a directory" in res.output, res.output
+    assert "Traceback" not in res.output
 
 
 @pytest.mark.parametrize(
