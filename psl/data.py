@@ -38,6 +38,7 @@ __all__ = [
     "DataConfig",
     "load_splits",
     "source_splits",
+    "read_source",
     "DEFAULT_DEEPLOC_PATH",
     "DUAL_LOCATION",
     "TOKEN_LETTERS",
@@ -514,6 +515,51 @@ class DataConfig:
             raise ConfigError("[data] give path (one DeepLoc FASTA) or sources, not both")
 
 
+def read_source(path: str | Path, multilabel: str = "drop", evidence: str = "any",
+                part: str = "all") -> tuple[pd.DataFrame, dict[str, int]]:
+    """Any labelled source: a knowledge-base directory, a DeepLoc 1.0 FASTA or a labelled file.
+
+    A directory is read with :func:`psl.sources.read_kb`; a FASTA with DeepLoc 1.0 headers with
+    :func:`read_deeploc`, its 146-style ``Cytoplasm-Nucleus`` proteins treated as
+    multi-label (``Cytoplasm|Nucleus`` under ``soft``, left out otherwise); anything else with
+    :func:`psl.sources.read_labelled`.
+
+    Arguments:
+        path: the source.
+        multilabel: ``drop``, ``first`` or ``soft`` (module docstring).
+        evidence: ``any`` or ``experimental`` (knowledge bases only).
+        part: ``all``, ``train`` or ``test``: which proteins of a DeepLoc 1.0 FASTA (its
+            official partition, the ``test`` header flag); other sources have no partition
+            and are read whole.
+
+    Returns:
+        ``(frame, counts)`` as :func:`psl.sources.read_labelled`.
+    """
+    from psl.sources import SOURCE_COLUMNS, check_rules, read_kb, read_labelled
+
+    if part not in ("all", "train", "test"):
+        raise PslError(f"part must be all, train or test, got {part!r}", param="part")
+    p = Path(path)
+    if p.is_dir():
+        return read_kb(p, multilabel, evidence)
+    try:
+        df = read_deeploc(p)
+    except InputFormatError:
+        return read_labelled(p, multilabel)
+    check_rules(multilabel, evidence)
+    n = len(df)
+    if part != "all":
+        df = df[df["is_test"] == (part == "test")]
+    dual = (df["label"] < 0).to_numpy()
+    if multilabel == "soft":  # Cytoplasm-Nucleus -> Cytoplasm|Nucleus, first = Cytoplasm
+        df = df.assign(location=df["location"].where(~dual, "Cytoplasm|Nucleus"),
+                       label=df["label"].where(~dual, LOCATION_CLASSES.index("Cytoplasm")))
+    else:
+        df = df[~dual]
+    return (df.assign(source=str(p))[SOURCE_COLUMNS],
+            {"read": n, "multilabel": int(dual.sum()), "kept": len(df)})
+
+
 def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.DataFrame],
                                                                  dict[str, object]]:
     """Train/val/test of ``data.sources`` against ``data.test_set`` with homologs removed.
@@ -534,7 +580,7 @@ def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.Da
         source, duplicates, identical, homologous, prefilter candidates, seconds).
     """
     from psl.homology import find_homologs
-    from psl.sources import LABEL_SEPARATOR, read_source
+    from psl.sources import LABEL_SEPARATOR
 
     say = log if callable(log) else (lambda _m: None)
     report: dict[str, object] = {"sources": {}}

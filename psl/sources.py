@@ -44,9 +44,10 @@ __all__ = [
     "EVIDENCE_RULES",
     "EXPERIMENTAL_EVIDENCE",
     "DATASET_COLUMNS",
+    "SOURCE_COLUMNS",
+    "check_rules",
     "read_labelled",
     "read_kb",
-    "read_source",
     "write_dataset",
     "read_dataset",
     "training_set_table",
@@ -61,10 +62,12 @@ EVIDENCE_RULES = ("any", "experimental")
 #: ECO code of experimental evidence (published experiment).
 EXPERIMENTAL_EVIDENCE = "ECO:0000269"
 DATASET_COLUMNS = ["accession", "source", "sha1", "split", "location", "sequence"]
-_COLUMNS = ["accession", "sequence", "location", "label", "source"]
+#: Columns of every reader's frame.
+SOURCE_COLUMNS = ["accession", "sequence", "location", "label", "source"]
 
 
-def _check_rules(multilabel: str, evidence: str = "any") -> None:
+def check_rules(multilabel: str, evidence: str = "any") -> None:
+    """Raise :class:`PslError` unless ``multilabel`` and ``evidence`` name known rules."""
     if multilabel not in MULTILABEL_RULES:
         raise PslError(f"[data] multilabel must be one of {MULTILABEL_RULES}, got {multilabel!r}")
     if evidence not in EVIDENCE_RULES:
@@ -94,7 +97,7 @@ def _single_label(rows: list[tuple[str, str, list[str]]], multilabel: str,
               "multilabel_kept_first": n_multi if multilabel == "first" else 0,
               "multilabel_kept_soft": n_multi if multilabel == "soft" else 0,
               "kept": len(df)}
-    return df[_COLUMNS], counts
+    return df[SOURCE_COLUMNS], counts
 
 
 def read_labelled(path: str | Path, multilabel: str = "drop"
@@ -116,7 +119,7 @@ def read_labelled(path: str | Path, multilabel: str = "drop"
     from kb.locations import default_mapper
     from kb.tables import detect_format, read_fasta, read_table
 
-    _check_rules(multilabel)
+    check_rules(multilabel)
     path = Path(path)
     fmt = detect_format(path)
     if fmt not in ("fasta", "table"):
@@ -165,7 +168,7 @@ def read_kb(path: str | Path, multilabel: str = "drop", evidence: str = "any"
     """
     import kb
 
-    _check_rules(multilabel, evidence)
+    check_rules(multilabel, evidence)
     with kb.open(path) as base:
         accs = base.accessions.to_pylist()
         loc = base.locations(accs).to_pandas()
@@ -182,51 +185,6 @@ def read_kb(path: str | Path, multilabel: str = "drop", evidence: str = "any"
     if df.empty:
         raise PslError(f"no entry with a mapped location class (evidence={evidence})", path)
     return df, counts
-
-
-def read_source(path: str | Path, multilabel: str = "drop", evidence: str = "any",
-                part: str = "all") -> tuple[pd.DataFrame, dict[str, int]]:
-    """Any labelled source: a knowledge-base directory, a DeepLoc 1.0 FASTA or a labelled file.
-
-    A directory is read with :func:`read_kb`; a FASTA with DeepLoc 1.0 headers with
-    :func:`psl.data.read_deeploc`, its 146-style ``Cytoplasm-Nucleus`` proteins treated as
-    multi-label (``Cytoplasm|Nucleus`` under ``soft``, left out otherwise); anything else with
-    :func:`read_labelled`.
-
-    Arguments:
-        path: the source.
-        multilabel: ``drop``, ``first`` or ``soft`` (module docstring).
-        evidence: ``any`` or ``experimental`` (knowledge bases only).
-        part: ``all``, ``train`` or ``test``: which proteins of a DeepLoc 1.0 FASTA (its
-            official partition, the ``test`` header flag); other sources have no partition
-            and are read whole.
-
-    Returns:
-        ``(frame, counts)`` as :func:`read_labelled`.
-    """
-    from psl.data import read_deeploc
-
-    if part not in ("all", "train", "test"):
-        raise PslError(f"part must be all, train or test, got {part!r}", param="part")
-    p = Path(path)
-    if p.is_dir():
-        return read_kb(p, multilabel, evidence)
-    try:
-        df = read_deeploc(p)
-    except InputFormatError:
-        return read_labelled(p, multilabel)
-    _check_rules(multilabel, evidence)
-    n = len(df)
-    if part != "all":
-        df = df[df["is_test"] == (part == "test")]
-    dual = (df["label"] < 0).to_numpy()
-    if multilabel == "soft":  # Cytoplasm-Nucleus -> Cytoplasm|Nucleus, first = Cytoplasm
-        df = df.assign(location=df["location"].where(~dual, "Cytoplasm|Nucleus"),
-                       label=df["label"].where(~dual, LOCATION_CLASSES.index("Cytoplasm")))
-    else:
-        df = df[~dual]
-    return (df.assign(source=str(p))[_COLUMNS],
-            {"read": n, "multilabel": int(dual.sum()), "kept": len(df)})
 
 
 def write_dataset(splits: dict[str, pd.DataFrame], path: str | Path) -> Path:

@@ -14,14 +14,13 @@ from typer.testing import CliRunner
 
 from kb.classes import LOCATION_CLASSES
 from kb.errors import InputFormatError
-from psl.data import DataConfig, load_splits, read_deeploc, source_splits
+from psl.data import DataConfig, load_splits, read_deeploc, read_source, source_splits
 from psl.errors import ConfigError, PslError
 from psl.homology import sequence_sha1
 from psl.sources import (
     read_dataset,
     read_kb,
     read_labelled,
-    read_source,
     target_distribution,
     write_dataset,
 )

@@ -9,14 +9,13 @@ import numpy as np
 
 from kb.classes import LOCATION_CLASSES
 from psl.choices import INFERENCE_ATTENTION
-from psl.data import DataConfig, EncodedSet, load_splits
+from psl.data import DataConfig, EncodedSet, load_splits, read_source
 from psl.errors import PslError
 from psl.metrics import classification_report, expected_calibration_error, plot_confusion
 from psl.models.calibration import Calibration, softmax
 from psl.models.checkpoint import load_model, write_json_atomic
 from psl.models.device import resolve_device
 from psl.models.inference import infer
-from psl.sources import read_source
 
 __all__ = ["evaluate", "write_evaluation"]
 
