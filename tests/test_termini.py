@@ -50,10 +50,13 @@ def test_termini_features_ignore_the_middle():
     assert not torch.allclose(f[0], f[1])
 
 
-def test_shipped_checkpoint_loads_unchanged():
-    loaded = load_model(DEFAULT_MODEL_DIR)
-    assert loaded.config.termini == 0
-    assert not hasattr(loaded.model, "term_conv")
+@pytest.mark.parametrize(("model", "termini"), [("fast", 0), ("default", 40)])
+def test_shipped_checkpoints_load_with_and_without_terminal_windows(model, termini):
+    """models/fast predates terminal windows (no termini keys in its config or weights);
+    models/default has them: both load strictly and predict."""
+    loaded = load_model(DEFAULT_MODEL_DIR.parent / model)
+    assert loaded.config.termini == termini
+    assert hasattr(loaded.model, "term_conv") == (termini > 0)
     b = encode_batch(SEQS, loaded.config.max_len)
     with torch.no_grad():
         assert loaded.model(b.tokens, b.mask).logits.shape == (3, 10)

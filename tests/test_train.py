@@ -262,7 +262,15 @@ def test_every_shipped_run_config_loads(repo_root):
         assert m.data == student.data
         assert (m.model.encoding, m.model.max_len, m.model.pool) == (
             student.model.encoding, student.model.max_len, student.model.pool)
-    # scripts/train_default.sh assembles the teacher where configs/default.toml reads it
+    # the teacher configs/default.toml names ships, with the members listed in
+    # configs/distill/, and scripts/train_default.sh distills it (or its rebuilt copy)
     script = (repo_root / "scripts" / "train_default.sh").read_text()
-    if student.train.teacher:
-        assert f'--out "$RUNS/{student.train.teacher.split("/", 1)[1]}"' in script
+    assert student.train.teacher == "models/ensemble"
+    assert f"TEACHER={student.train.teacher}" in script and '--teacher "$TEACHER"' in script
+    teacher = json.loads((repo_root / "models" / "ensemble" / "config.json").read_text())
+    names = ("member_h64_short", "member_h64", "member_h128", "member_h64_ema")
+    assert len(teacher["members"]) == len(names)
+    for name, shipped in zip(names, teacher["members"], strict=True):
+        assert f"{name} " in script
+        cfg = runs[f"distill/{name}.toml"].model
+        assert {k: getattr(cfg, k) for k in shipped} == shipped
