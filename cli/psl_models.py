@@ -80,9 +80,11 @@ def train_cmd(
 @user_errors
 def ensemble_cmd(
     members: list[Path] = typer.Argument(..., metavar="MEMBER", help="Two or more checkpoint "
-                                         "directories trained "
-                                         "on the same [data] split (e.g. psl train runs of one "
-                                         "config with different --seed)."),
+                                         "directories with the same validation and test "
+                                         "proteins: the same [data] split (e.g. psl train runs "
+                                         "of one config with different --seed) or "
+                                         "training_set.tsv files listing the same val/test "
+                                         "sequences."),
     out: Path = typer.Option(..., "--out", "-o", help="Output checkpoint directory of the "
                              "ensemble (weights.pt, config.json, meta.json, metrics.json)."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% "

@@ -4,9 +4,11 @@ checkpoints, assemble and the CLI."""
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -154,6 +156,26 @@ def test_cli_ensemble(two_quick_runs, tmp_path):
     res = runner.invoke(psl_app, ["ensemble", str(dirs[0]), str(tmp_path / "other"), "--out",
                                   str(tmp_path / "e2"), "--device", "cpu"])
     assert res.exit_code == 2 and "different [data] split" in res.output
+    assert "no training_set.tsv" in res.output
+    # another [data] table, but the same validation and test proteins (training_set.tsv):
+    # accepted, and scored on the first member's split
+    shutil.copytree(dirs[1], tmp_path / "same_held_out")
+    cfg = json.loads((tmp_path / "same_held_out" / "config.json").read_text())
+    cfg["data"]["multilabel"] = "soft"  # what a table with multi-label training proteins says
+    (tmp_path / "same_held_out" / "config.json").write_text(json.dumps(cfg))
+    res = runner.invoke(psl_app, ["ensemble", str(dirs[0]), str(tmp_path / "same_held_out"),
+                                  "--out", str(tmp_path / "e4"), "--n-boot", "10",
+                                  "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.strip().splitlines()[-1]) == summary | {
+        "out": str(tmp_path / "e4")}
+    # one validation protein moved to train: refused
+    ts = pd.read_csv(tmp_path / "same_held_out" / "training_set.tsv", sep="\t")
+    ts.loc[ts.index[ts["split"] == "val"][0], "split"] = "train"
+    ts.to_csv(tmp_path / "same_held_out" / "training_set.tsv", sep="\t", index=False)
+    res = runner.invoke(psl_app, ["ensemble", str(dirs[0]), str(tmp_path / "same_held_out"),
+                                  "--out", str(tmp_path / "e5"), "--device", "cpu"])
+    assert res.exit_code == 2 and "different validation or test proteins" in res.output
     res = runner.invoke(psl_app, ["ensemble", str(dirs[0]), "--out", str(tmp_path / "e3")])
     assert res.exit_code == 2 and "at least two" in res.output
 

@@ -34,12 +34,16 @@ def assemble(
 
     Returns:
         The metrics stored in ``metrics.json``: ``val`` and ``test`` reports of the ensemble
-        (on the members' shared data split) and each member's path, seed and accuracies.
+        (on the first member's data split) and each member's path, seed and accuracies.
+
+    Members must share their validation and test proteins: the same ``[data]`` table, or
+    ``training_set.tsv`` files that list the same ``val`` and ``test`` sequences (tables that
+    differ only in training proteins, e.g. with and without multi-label proteins).
 
     Raises:
         PslError: fewer than two members; CheckpointError: a member that is itself an
-            ensemble, members trained on different data splits; PslError: members that differ
-            in :data:`SHARED_KEYS`.
+            ensemble, members with different validation or test proteins; PslError: members
+            that differ in :data:`SHARED_KEYS`.
     """
     if len(member_dirs) < 2:
         raise PslError(f"an ensemble needs at least two member checkpoints, got "
@@ -51,9 +55,18 @@ def assemble(
             raise CheckpointError("is already an ensemble; give its member checkpoints instead", d)
     data0 = loaded[0].run_config.get("data", {})
     for d, m in zip(member_dirs[1:], loaded[1:], strict=True):
-        if m.run_config.get("data", {}) != data0:
+        if m.run_config.get("data", {}) == data0:
+            continue
+        # different [data] tables may still describe the same held-out proteins (e.g. two
+        # dataset tables that differ only in their training proteins): compare those
+        ours, theirs = _held_out(member_dirs[0]), _held_out(d)
+        if ours is None or theirs is None or ours != theirs:
+            why = ("and no training_set.tsv to compare their validation and test proteins"
+                   if ours is None or theirs is None else
+                   "and different validation or test proteins (training_set.tsv)")
             raise CheckpointError(f"was trained on a different [data] split than "
-                                  f"{member_dirs[0]}: {m.run_config.get('data')} vs {data0}", d)
+                                  f"{member_dirs[0]} ({m.run_config.get('data')} vs {data0}) "
+                                  f"{why}", d)
     ens = ModelEnsemble([m.model for m in loaded])
     metrics: dict[str, Any] = {"finished": False, "n_members": len(loaded), "members": []}
     for d, m in zip(member_dirs, loaded, strict=True):
@@ -77,3 +90,14 @@ def assemble(
     write_json_atomic(Path(out) / "metrics.json", metrics)
     return metrics
 
+
+def _held_out(checkpoint: str | Path) -> dict[str, set[str]] | None:
+    """The sequence SHA-1s of a checkpoint's ``val`` and ``test`` proteins, from its
+    ``training_set.tsv``; None when it has none."""
+    import pandas as pd
+
+    path = Path(checkpoint) / "training_set.tsv"
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path, sep="\t", usecols=["sha1", "split"])
+    return {name: set(table.loc[table["split"] == name, "sha1"]) for name in ("val", "test")}
