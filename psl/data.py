@@ -520,7 +520,7 @@ def read_source(path: str | Path, multilabel: str = "drop", evidence: str = "any
     """Any labelled source: a knowledge-base directory, a DeepLoc 1.0 FASTA or a labelled file.
 
     A directory is read with :func:`psl.sources.read_kb`; a FASTA with DeepLoc 1.0 headers with
-    :func:`read_deeploc`, its 146-style ``Cytoplasm-Nucleus`` proteins treated as
+    :func:`read_deeploc`, its dual-label ``Cytoplasm-Nucleus`` proteins treated as
     multi-label (``Cytoplasm|Nucleus`` under ``soft``, left out otherwise); anything else with
     :func:`psl.sources.read_labelled`.
 

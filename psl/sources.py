@@ -51,6 +51,7 @@ __all__ = [
     "write_dataset",
     "read_dataset",
     "training_set_table",
+    "read_training_set",
     "write_training_set",
     "target_distribution",
 ]
@@ -271,6 +272,14 @@ def training_set_table(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def read_training_set(checkpoint: str | Path) -> pd.DataFrame | None:
+    """A checkpoint's ``training_set.tsv`` (all columns as strings), or None without one."""
+    path = Path(checkpoint) / "training_set.tsv"
+    if not path.is_file():
+        return None
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+
+
 def write_training_set(splits: dict[str, pd.DataFrame], path: str | Path,
                        init: str | Path | None = None) -> Path:
     """Write :func:`training_set_table` as TSV (atomically).
@@ -285,9 +294,8 @@ def write_training_set(splits: dict[str, pd.DataFrame], path: str | Path,
     """
     path = Path(path)
     table = training_set_table(splits)
-    if init is not None and (Path(init) / "training_set.tsv").is_file():
-        seen = pd.read_csv(Path(init) / "training_set.tsv", sep="\t", dtype=str,
-                           keep_default_na=False)
+    seen = read_training_set(init) if init is not None else None
+    if seen is not None:
         seen = seen[(seen["split"] == "train")
                     & ~seen["sha1"].isin(table.loc[table["split"] == "train", "sha1"])]
         seen = seen.assign(source=[f"init {init}: {x}" for x in seen["source"]])

@@ -10,6 +10,7 @@ from psl.errors import CheckpointError, PslError
 from psl.models.checkpoint import load_model, save_model, write_json_atomic
 from psl.models.device import resolve_device
 from psl.models.ensemble import ModelEnsemble
+from psl.sources import read_training_set
 from psl.training.evaluation import evaluate
 
 __all__ = ["assemble"]
@@ -54,12 +55,14 @@ def assemble(
         if isinstance(m.model, ModelEnsemble):
             raise CheckpointError("is already an ensemble; give its member checkpoints instead", d)
     data0 = loaded[0].run_config.get("data", {})
+    ours: dict[str, set[str]] | None = None
     for d, m in zip(member_dirs[1:], loaded[1:], strict=True):
         if m.run_config.get("data", {}) == data0:
             continue
         # different [data] tables may still describe the same held-out proteins (e.g. two
         # dataset tables that differ only in their training proteins): compare those
-        ours, theirs = _held_out(member_dirs[0]), _held_out(d)
+        ours = ours if ours is not None else _held_out(member_dirs[0])
+        theirs = _held_out(d)
         if ours is None or theirs is None or ours != theirs:
             why = ("and no training_set.tsv to compare their validation and test proteins"
                    if ours is None or theirs is None else
@@ -94,10 +97,7 @@ def assemble(
 def _held_out(checkpoint: str | Path) -> dict[str, set[str]] | None:
     """The sequence SHA-1s of a checkpoint's ``val`` and ``test`` proteins, from its
     ``training_set.tsv``; None when it has none."""
-    import pandas as pd
-
-    path = Path(checkpoint) / "training_set.tsv"
-    if not path.is_file():
+    table = read_training_set(checkpoint)
+    if table is None:
         return None
-    table = pd.read_csv(path, sep="\t", usecols=["sha1", "split"])
     return {name: set(table.loc[table["split"] == name, "sha1"]) for name in ("val", "test")}
