@@ -84,7 +84,8 @@ def ensemble_cmd(
                                          "proteins: the same [data] split (e.g. psl train runs "
                                          "of one config with different --seed) or "
                                          "training_set.tsv files listing the same val/test "
-                                         "sequences."),
+                                         "sequences. An ensemble given as a member adds its "
+                                         "members one by one (each model weighs the same)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output checkpoint directory of the "
                              "ensemble (weights.pt, config.json, meta.json, metrics.json)."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% "

@@ -137,8 +137,17 @@ def test_assemble_scores_the_mean_of_member_probabilities(two_quick_runs, tmp_pa
                     for m in members)
         correct += int(int(p.argmax()) == label)
     assert metrics["test"]["accuracy"] == pytest.approx(correct / len(test))
-    with pytest.raises(ValueError, match="already an ensemble"):
-        assemble([tmp_path / "ens", dirs[0]], tmp_path / "x", device="cpu")
+    # an ensemble given as a member contributes its members one by one: ens (2 members) +
+    # member 0 again = 3 models of equal weight; oracle: the plain mean of the three
+    nested = assemble([tmp_path / "ens", dirs[0]], tmp_path / "x", device="cpu", n_boot=10)
+    assert nested["n_members"] == 3 and len(nested["members"]) == 3
+    flat = load_model(tmp_path / "x")
+    b = encode_batch(list(test["sequence"][:5]), flat.config)
+    with torch.no_grad():
+        got = torch.softmax(flat.model(b.tokens, b.mask).logits, -1)
+        want = sum(torch.softmax(members[i].model(b.tokens, b.mask).logits, -1)
+                   for i in (0, 1, 0)) / 3
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_cli_ensemble(two_quick_runs, tmp_path):
@@ -169,6 +178,19 @@ def test_cli_ensemble(two_quick_runs, tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads(res.output.strip().splitlines()[-1]) == summary | {
         "out": str(tmp_path / "e4")}
+    # a checkpoint written before some [data] keys existed (missing keys = their defaults)
+    # and without training_set.tsv: the same split, accepted
+    shutil.copytree(dirs[1], tmp_path / "old_format")
+    cfg = json.loads((tmp_path / "old_format" / "config.json").read_text())
+    cfg["data"] = {k: cfg["data"][k] for k in ("split", "seed", "subset")}
+    (tmp_path / "old_format" / "config.json").write_text(json.dumps(cfg))
+    (tmp_path / "old_format" / "training_set.tsv").unlink()
+    res = runner.invoke(psl_app, ["ensemble", str(dirs[0]), str(tmp_path / "old_format"),
+                                  "--out", str(tmp_path / "e6"), "--n-boot", "10",
+                                  "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.strip().splitlines()[-1])["test_accuracy"] == summary[
+        "test_accuracy"]
     # one validation protein moved to train: refused
     ts = pd.read_csv(tmp_path / "same_held_out" / "training_set.tsv", sep="\t")
     ts.loc[ts.index[ts["split"] == "val"][0], "split"] = "train"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from psl.data import DataConfig
 from psl.errors import CheckpointError, PslError
 from psl.models.checkpoint import load_model, save_model, write_json_atomic
 from psl.models.device import resolve_device
@@ -26,8 +27,9 @@ def assemble(
     """Combine trained checkpoints into one ensemble checkpoint and score it on val and test.
 
     Arguments:
-        member_dirs: at least two checkpoint directories (single models, e.g. ``psl train``
-            runs of one config with different ``--seed``).
+        member_dirs: at least two checkpoint directories: single models (e.g. ``psl train``
+            runs of one config with different ``--seed``) or ensembles, whose members join
+            the new ensemble one by one (every model has the same weight).
         out: output checkpoint directory.
         device: ``auto``, ``cpu`` or ``cuda``.
         n_boot: bootstrap resamples for the 95% intervals.
@@ -42,22 +44,19 @@ def assemble(
     differ only in training proteins, e.g. with and without multi-label proteins).
 
     Raises:
-        PslError: fewer than two members; CheckpointError: a member that is itself an
-            ensemble, members with different validation or test proteins; PslError: members
-            that differ in :data:`SHARED_KEYS`.
+        PslError: fewer than two members; CheckpointError: members with different
+            validation or test proteins; PslError: members that differ in
+            :data:`SHARED_KEYS`.
     """
     if len(member_dirs) < 2:
         raise PslError(f"an ensemble needs at least two member checkpoints, got "
                        f"{len(member_dirs)}")
     dev = resolve_device(device)
     loaded = [load_model(d, device=dev) for d in member_dirs]
-    for d, m in zip(member_dirs, loaded, strict=True):
-        if isinstance(m.model, ModelEnsemble):
-            raise CheckpointError("is already an ensemble; give its member checkpoints instead", d)
     data0 = loaded[0].run_config.get("data", {})
     ours: dict[str, set[str]] | None = None
     for d, m in zip(member_dirs[1:], loaded[1:], strict=True):
-        if m.run_config.get("data", {}) == data0:
+        if _same_data(m.run_config.get("data", {}), data0):
             continue
         # different [data] tables may still describe the same held-out proteins (e.g. two
         # dataset tables that differ only in their training proteins): compare those
@@ -70,9 +69,16 @@ def assemble(
             raise CheckpointError(f"was trained on a different [data] split than "
                                   f"{member_dirs[0]} ({m.run_config.get('data')} vs {data0}) "
                                   f"{why}", d)
-    ens = ModelEnsemble([m.model for m in loaded])
-    metrics: dict[str, Any] = {"finished": False, "n_members": len(loaded), "members": []}
+    models: list[Any] = []
+    metrics: dict[str, Any] = {"finished": False, "members": []}
     for d, m in zip(member_dirs, loaded, strict=True):
+        if isinstance(m.model, ModelEnsemble):  # its members join one by one
+            models.extend(m.model.members)
+            inner = m.metrics.get("members") or [{} for _ in m.model.members]
+            metrics["members"].extend({**e, "path": f"{d} (member {i})"}
+                                      for i, e in enumerate(inner))
+            continue
+        models.append(m.model)
         metrics["members"].append({
             "path": str(d),
             "seed": m.run_config.get("train", {}).get("seed"),
@@ -80,9 +86,11 @@ def assemble(
             "val_accuracy": m.metrics.get("val", {}).get("accuracy"),
             "test_accuracy": m.metrics.get("test", {}).get("accuracy"),
         })
+    ens = ModelEnsemble(models)
+    metrics["n_members"] = len(models)
     run_config = dict(loaded[0].run_config)
     run_config["member_checkpoints"] = [str(d) for d in member_dirs]
-    run_config["member_seeds"] = [m["seed"] for m in metrics["members"]]
+    run_config["member_seeds"] = [m.get("seed") for m in metrics["members"]]
     save_model(out, ens, run_config, metrics)
     # score the saved checkpoint on its members' split, exactly as `psl evaluate` does
     seed = int(loaded[0].run_config.get("train", {}).get("seed", 0))
@@ -92,6 +100,15 @@ def assemble(
     metrics["finished"] = True
     write_json_atomic(Path(out) / "metrics.json", metrics)
     return metrics
+
+
+def _same_data(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two stored ``[data]`` tables describe the same data, keys left out of one
+    (a checkpoint written before the key existed) taking their default value."""
+    try:
+        return DataConfig(**a) == DataConfig(**b)
+    except (TypeError, ValueError):  # not a [data] table this version reads
+        return a == b
 
 
 def _held_out(checkpoint: str | Path) -> dict[str, set[str]] | None:
