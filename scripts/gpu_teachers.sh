@@ -13,6 +13,13 @@
 #      and of models/ensemble's four members plus them (runs/gpu/teacher8), for distilling
 #      students afterwards on the CPU.
 #
+# It ran once, on 2026-11-30 (one H200; 448 s; benchmarks/results/default_model.md, "Ninth
+# session"): a wide member took 7 s per epoch and a student 11-14 s with the six processes
+# sharing the GPU; the wide members stopped by patience after 42-48 epochs (one at its budget
+# after 50), the students at their budget after 38. On the device machine, with the project's
+# missing packages carried as wheels (.whl, see the device tool's notes) and `psl` a wrapper
+# around `python3 -c "from cli.main import psl_app; psl_app()"`:
+#   PACK_DIR=$OUT bash scripts/gpu_teachers.sh
 # Every run ends with its val/test scores in metrics.json. With PACK_DIR set, each run
 # directory is packed to PACK_DIR/NAME.tgz as soon as it ends (what a device call brings back).
 # Environment: DEVICE (cuda), RUNS (runs/gpu), DEADLINE (seconds after the start by which

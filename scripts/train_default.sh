@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# Reproduce the shipped default model (models/default): distill the shipped four-model ensemble
-# (models/ensemble) into one model with terminal windows and class weights, then evaluate it.
-# With REBUILD_TEACHER=1 the teacher is retrained first: its four members (configs/distill/,
-# the seeds models/ensemble/README.md lists), combined with `psl ensemble` into
-# $RUNS/teacher, which the student then distills instead of models/ensemble.
+# Reproduce the shipped default model (models/default): distill the eight-model teacher
+# (models/ensemble's four CPU members + four wide members trained on a GPU) into one model
+# with a max-pool of 8, a BiLSTM of 96 and terminal windows, then evaluate it.
+#
+# The teacher ($TEACHER, default runs/gpu/teacher8, what configs/default.toml names) is built
+# here with `psl ensemble` when it is missing and the wide members runs/gpu/wide_s0..3 are
+# there; they come from `bash scripts/gpu_teachers.sh` on a GPU (about 6 minutes on one
+# H200; on the 2-core CPU a wide member would take hours). Without them the script stops and
+# says so; TEACHER=models/ensemble distils the shipped four-model ensemble alone instead (the
+# CPU-only variant, configs/candidates/pool8_h96_distill.toml: validation 0.737 / 0.652
+# against 0.746 / 0.669).
+# With REBUILD_TEACHER=1 the four CPU members are retrained first (configs/distill/, the
+# seeds models/ensemble/README.md lists) and replace models/ensemble in the teacher.
 # Members are independent and run in parallel (JOBS=2 runs two at a time, one torch thread each).
-# CPU time on the 2-core machine used: the student about 50 minutes (2 torch threads, 83-113 s
-# per epoch, best epoch 23 of 33); with REBUILD_TEACHER=1 about 4 x 25 minutes more.
+# CPU time on the 2-core machine used: the student about 30 minutes (2 torch threads, 40 s per
+# epoch, best epoch 23 of 33, plus 5 minutes for the teacher's probabilities); with
+# REBUILD_TEACHER=1 about 4 x 25 minutes more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=runs
 JOBS=${JOBS:-2}
-TEACHER=models/ensemble  # what configs/default.toml names
+TEACHER=${TEACHER:-runs/gpu/teacher8}  # what configs/default.toml names
+CPU_TEACHER=models/ensemble  # the teacher's four CPU members
+WIDE=(runs/gpu/wide_s0 runs/gpu/wide_s1 runs/gpu/wide_s2 runs/gpu/wide_s3)
 mkdir -p "$RUNS"
 
 train_member() {  # config seed out
@@ -29,10 +40,27 @@ if [ "${REBUILD_TEACHER:-0}" = 1 ]; then
         train_member $m &
     done
     wait
-    echo "== 2. the teacher: an ensemble of the four members (as models/ensemble)"
+    echo "== 2. an ensemble of the four members (as models/ensemble)"
     psl ensemble "$RUNS"/teacher_a "$RUNS"/teacher_b "$RUNS"/teacher_c "$RUNS"/teacher_d \
         --out "$RUNS/teacher"
-    TEACHER=$RUNS/teacher
+    CPU_TEACHER=$RUNS/teacher
+    case $TEACHER in
+        runs/gpu/teacher8) TEACHER=$RUNS/teacher8 ;;
+        models/ensemble) TEACHER=$RUNS/teacher ;;
+    esac
+fi
+
+if [ ! -e "$TEACHER/weights.pt" ] && [ "$TEACHER" != models/ensemble ]; then
+    for w in "${WIDE[@]}"; do
+        if [ ! -e "$w/weights.pt" ]; then
+            echo "error: the teacher $TEACHER is missing, and so is its wide member $w:" \
+                 "train the wide members on a GPU (bash scripts/gpu_teachers.sh), or run" \
+                 "TEACHER=models/ensemble $0 for the CPU-only variant" >&2
+            exit 2
+        fi
+    done
+    echo "== the teacher: $CPU_TEACHER + the four wide GPU members -> $TEACHER"
+    psl ensemble "$CPU_TEACHER" "${WIDE[@]}" --out "$TEACHER"
 fi
 
 echo "== 3. the student (configs/default.toml, teacher $TEACHER)"

@@ -146,11 +146,19 @@ def test_one_tiny_run_with_every_new_option(repo_root, tmp_path):
                     replace(run.train, epochs=1, class_weights="inv_sqrt", focal_gamma=1.0,
                             sampler="balanced", calibrate="temperature+offsets"))
     metrics = train(run, tmp_path / "run", device="cpu", n_boot=10)
-    assert metrics["calibration"]["temperature"] > 0
-    assert len(metrics["calibration"]["offsets"]) == 10
-    assert set(metrics["calibrated"]) == {"val", "test"}
+    cal = metrics["calibration"]
+    assert cal["temperature"] > 0
+    # the offsets are kept exactly when their cross-validation on validation says they help
+    cv = cal["offsets_cv"]
+    assert cal["offsets_kept"] == (cv["macro_f1_with"] > cv["macro_f1_without"])
     loaded = load_model(tmp_path / "run")
-    assert loaded.config.termini == 12 and loaded.calibration.offsets is not None
+    assert loaded.config.termini == 12
+    if cal["offsets_kept"]:
+        assert len(cal["offsets"]) == 10 and set(metrics["calibrated"]) == {"val", "test"}
+        assert loaded.calibration.offsets is not None
+    else:
+        assert cal["offsets"] is None and "calibrated" not in metrics
+        assert loaded.calibration.offsets is None
     tset = (tmp_path / "run" / "training_set.tsv").read_text().splitlines()
     assert tset[0] == "accession\tsource\tsha1\tsplit" and len(tset) == 1 + 3 * 80
 

@@ -255,18 +255,29 @@ def test_every_shipped_run_config_loads(repo_root):
     runs = {p.relative_to(repo_root / "configs").as_posix(): load_run_config(p) for p in paths
             if p.name != "hitrates.toml"}
     assert "default.toml" in runs and len(runs) >= 6
-    # the distillation recipe: members and student share the data split and the input space
+    # the distillation recipe: members and student share the data split and the input space;
+    # the members (one ensemble) also share their pooling, which the student need not
     members = [r for name, r in runs.items() if name.startswith("distill/")]
     student = runs["default.toml"]
     for m in members:
         assert m.data == student.data
         assert (m.model.encoding, m.model.max_len, m.model.pool) == (
-            student.model.encoding, student.model.max_len, student.model.pool)
-    # the teacher configs/default.toml names ships, with the members listed in
-    # configs/distill/, and scripts/train_default.sh distills it (or its rebuilt copy)
+            student.model.encoding, student.model.max_len, members[0].model.pool)
+    # the teacher configs/default.toml names is models/ensemble (shipped, its members listed
+    # in configs/distill/) + the wide GPU members of scripts/gpu_teachers.sh;
+    # scripts/train_default.sh assembles it (or its rebuilt copy) and distills it
     script = (repo_root / "scripts" / "train_default.sh").read_text()
-    assert student.train.teacher == "models/ensemble"
-    assert f"TEACHER={student.train.teacher}" in script and '--teacher "$TEACHER"' in script
+    assert student.train.teacher == "runs/gpu/teacher8"
+    assert f"TEACHER=${{TEACHER:-{student.train.teacher}}}" in script
+    assert '--teacher "$TEACHER"' in script and "CPU_TEACHER=models/ensemble" in script
+    wide = runs["distill/gpu_wide_termini.toml"]
+    gpu_script = (repo_root / "scripts" / "gpu_teachers.sh").read_text()
+    assert "configs/distill/gpu_wide_termini.toml" in gpu_script
+    assert "for s in 0 1 2 3" in gpu_script and "WIDE=(runs/gpu/wide_s0 runs/gpu/wide_s1 " \
+        "runs/gpu/wide_s2 runs/gpu/wide_s3)" in script
+    assert (wide.model.encoding, wide.model.max_len) == (student.model.encoding,
+                                                         student.model.max_len)
+    assert wide.model.pool == members[0].model.pool  # one ensemble with models/ensemble
     teacher = json.loads((repo_root / "models" / "ensemble" / "config.json").read_text())
     names = ("member_h64_short", "member_h64", "member_h128", "member_h64_ema")
     assert len(teacher["members"]) == len(names)
