@@ -141,6 +141,8 @@ def test_assemble_scores_the_mean_of_member_probabilities(two_quick_runs, tmp_pa
     # member 0 again = 3 models of equal weight; oracle: the plain mean of the three
     nested = assemble([tmp_path / "ens", dirs[0]], tmp_path / "x", device="cpu", n_boot=10)
     assert nested["n_members"] == 3 and len(nested["members"]) == 3
+    assert nested["members"][0]["path"] == f"{tmp_path / 'ens'} (member 0: {dirs[0]})"
+    assert [m["seed"] for m in nested["members"]] == [0, 1, 0]
     flat = load_model(tmp_path / "x")
     b = encode_batch(list(test["sequence"][:5]), flat.config)
     with torch.no_grad():

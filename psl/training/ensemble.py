@@ -74,9 +74,12 @@ def assemble(
     for d, m in zip(member_dirs, loaded, strict=True):
         if isinstance(m.model, ModelEnsemble):  # its members join one by one
             models.extend(m.model.members)
-            inner = m.metrics.get("members") or [{} for _ in m.model.members]
-            metrics["members"].extend({**e, "path": f"{d} (member {i})"}
-                                      for i, e in enumerate(inner))
+            inner = m.metrics.get("members") or []
+            if len(inner) != len(m.model.members):  # no per-member record to carry over
+                inner = [{} for _ in m.model.members]
+            metrics["members"].extend(
+                {**e, "path": f"{d} (member {i}" + (f": {e['path']})" if "path" in e else ")")}
+                for i, e in enumerate(inner))
             continue
         models.append(m.model)
         metrics["members"].append({
