@@ -48,7 +48,9 @@ pack() {  # pack NAME PATH...: tar the existing paths into PACK_DIR/NAME.tgz
     [ ${#have[@]} -gt 0 ] && tar czf "$PACK_DIR/$name.tgz" "${have[@]}" \
         && say "packed $name.tgz ($(du -h "$PACK_DIR/$name.tgz" | cut -f1))"
 }
-summary() {  # one line per finished run: best epoch, val and test accuracy / macro-F1
+summary() {  # one line per run: best epoch and validation accuracy / macro-F1 (the rule's
+    # inputs; the test scores stay in metrics.json, to be read after the decision: the run of
+    # 2026-11-30 printed them here too, which put them on screen before the choice)
     python3 - "$@" <<'EOF'
 import json, sys
 for d in sys.argv[1:]:
@@ -56,9 +58,9 @@ for d in sys.argv[1:]:
         m = json.load(open(f"{d}/metrics.json"))
     except OSError:
         print(f"{d}: no metrics.json"); continue
-    v, t = m.get("val", {}), m.get("test", {})
+    v = m.get("val") or m.get("val_so_far") or {}
     print(f"{d}: best epoch {m.get('best_epoch')} val {v.get('accuracy', 0):.3f}/"
-          f"{v.get('macro_f1', 0):.3f} test {t.get('accuracy', 0):.3f}/{t.get('macro_f1', 0):.3f}")
+          f"{v.get('macro_f1', 0):.3f}")
 EOF
 }
 
