@@ -147,18 +147,21 @@ def test_distilling_one_hot_teacher_equals_plain_training(repo_root, tmp_path, m
     train(plain, tmp_path / "plain", device="cpu", n_boot=5)
     labels = load_splits(plain.data)["train"]["label"].to_numpy()
     calls = []
+    fake = tmp_path / "teacher"  # a checkpoint directory the stand-in below never reads
+    fake.mkdir()
+    (fake / "weights.pt").write_bytes(b"")
 
     def one_hot_teacher(teacher_dir, sequences, device, temperature, batch_size=64):
         calls.append(teacher_dir)
-        assert teacher_dir == "some/teacher" and temperature == 1.0
+        assert teacher_dir == str(fake) and temperature == 1.0
         assert len(sequences) == len(labels)
         return np.eye(len(LOCATION_CLASSES), dtype=np.float32)[labels]
 
     monkeypatch.setattr(pt, "teacher_probabilities", one_hot_teacher)
-    distilled = _tiny_run(repo_root, teacher="some/teacher", distill_weight=weight,
+    distilled = _tiny_run(repo_root, teacher=str(fake), distill_weight=weight,
                           distill_temperature=1.0)
     train(distilled, tmp_path / "kd", device="cpu", n_boot=5)
-    assert calls == ["some/teacher"]
+    assert calls == [str(fake)]
     a, b = _history(tmp_path / "plain"), _history(tmp_path / "kd")
     for ra, rb in zip(a, b, strict=True):
         assert ra["train_loss"] == pytest.approx(rb["train_loss"], rel=1e-4)
@@ -285,3 +288,14 @@ def test_every_shipped_run_config_loads(repo_root):
         assert f"{name} " in script
         cfg = runs[f"distill/{name}.toml"].model
         assert {k: getattr(cfg, k) for k in shipped} == shipped
+
+
+@pytest.mark.parametrize("key", ["teacher", "init", "preset_model"])
+def test_a_missing_checkpoint_in_the_config_is_refused_before_anything_is_written(
+        repo_root, tmp_path, key):
+    run = load_run_config(repo_root / "configs" / "quick.toml")
+    run.train = replace(run.train, **{key: str(tmp_path / "no_such_run")})
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=rf"\[train\] {key} .*no_such_run.*no checkpoint"):
+        train(run, out, device="cpu")
+    assert not out.exists()

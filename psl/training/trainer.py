@@ -164,14 +164,20 @@ def train(
     torch.manual_seed(tc.seed)
     np.random.seed(tc.seed)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if tc.init and Path(tc.init).resolve() == out.resolve():
+        raise ConfigError(f"[train] init {tc.init!r} is the output directory: the run "
+                          "would overwrite the checkpoint it starts from; use another -o")
+    for key in ("teacher", "init", "preset_model"):  # before anything is read or written
+        path = getattr(tc, key)
+        if path and not (Path(path) / "weights.pt").is_file():
+            raise ConfigError(f"[train] {key} {path!r}: no checkpoint there (expected a "
+                              "directory written by psl train or psl ensemble, with "
+                              "weights.pt)")
 
     data = _load_data(run, dev)
+    out.mkdir(parents=True, exist_ok=True)  # once the inputs have loaded
     model = LocalizationModel(run.model).to(dev)
     if tc.init:
-        if Path(tc.init).resolve() == out.resolve():
-            raise ConfigError(f"[train] init {tc.init!r} is the output directory: the run "
-                              "would overwrite the checkpoint it starts from; use another -o")
         _init_from(model, run, tc.init)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     ema = _ema(model, tc.ema_decay)
