@@ -149,7 +149,8 @@ def test_distilling_one_hot_teacher_equals_plain_training(repo_root, tmp_path, m
     calls = []
     fake = tmp_path / "teacher"  # a checkpoint directory the stand-in below never reads
     fake.mkdir()
-    (fake / "weights.pt").write_bytes(b"")
+    for name in ("weights.pt", "config.json", "meta.json"):
+        (fake / name).write_bytes(b"")
 
     def one_hot_teacher(teacher_dir, sequences, device, temperature, batch_size=64):
         calls.append(teacher_dir)
@@ -296,6 +297,12 @@ def test_a_missing_checkpoint_in_the_config_is_refused_before_anything_is_writte
     run = load_run_config(repo_root / "configs" / "quick.toml")
     run.train = replace(run.train, **{key: str(tmp_path / "no_such_run")})
     out = tmp_path / "out"
-    with pytest.raises(ValueError, match=rf"\[train\] {key} .*no_such_run.*no checkpoint"):
+    with pytest.raises(ValueError, match=rf"\[train\] {key}: .*no_such_run: model "
+                                         "directory not found"):
+        train(run, out, device="cpu")
+    assert not out.exists()
+    # a directory that is no checkpoint: the same, naming the missing file
+    (tmp_path / "no_such_run").mkdir()
+    with pytest.raises(ValueError, match=rf"\[train\] {key}: .*weights.pt is missing"):
         train(run, out, device="cpu")
     assert not out.exists()

@@ -41,6 +41,7 @@ __all__ = [
     "LoadedModel",
     "save_model",
     "load_model",
+    "check_checkpoint",
     "write_json_atomic",
 ]
 
@@ -152,6 +153,22 @@ def save_model(
     return path
 
 
+def check_checkpoint(path: str | Path) -> Path:
+    """``path`` if it is a checkpoint directory (with ``weights.pt``, ``config.json`` and
+    ``meta.json``); whether their contents load is :func:`load_model`'s to find out.
+
+    Raises:
+        CheckpointError: a missing directory or file.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError("model directory not found", path)
+    for name in ("weights.pt", "config.json", "meta.json"):
+        if not (path / name).is_file():
+            raise CheckpointError(f"not a model checkpoint: {name} is missing", path)
+    return path
+
+
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu") -> LoadedModel:
     """Load a checkpoint directory without executing pickled code (``weights_only=True``).
 
@@ -166,12 +183,7 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
         CheckpointError: missing directory/files, a class list or alphabet that differs from
             this code's, or weights that do not fit the config.
     """
-    path = Path(path) if path is not None else DEFAULT_MODEL_DIR
-    if not path.is_dir():
-        raise CheckpointError("model directory not found", path)
-    for name in ("weights.pt", "config.json", "meta.json"):
-        if not (path / name).is_file():
-            raise CheckpointError(f"not a model checkpoint: {name} is missing", path)
+    path = check_checkpoint(path if path is not None else DEFAULT_MODEL_DIR)
     try:
         run_config = json.loads((path / "config.json").read_text())
         meta = json.loads((path / "meta.json").read_text())

@@ -32,9 +32,9 @@ import torch.nn.functional as F
 
 from kb.classes import LOCATION_CLASSES
 from psl.data import EncodedSet, load_splits
-from psl.errors import ConfigError
+from psl.errors import CheckpointError, ConfigError
 from psl.metrics import accuracy, classification_report, macro_f1
-from psl.models.checkpoint import load_model, save_model, write_json_atomic
+from psl.models.checkpoint import check_checkpoint, load_model, save_model, write_json_atomic
 from psl.models.device import resolve_device
 from psl.models.family import LocalizationModel
 from psl.models.inference import infer, preset_batch
@@ -168,11 +168,11 @@ def train(
         raise ConfigError(f"[train] init {tc.init!r} is the output directory: the run "
                           "would overwrite the checkpoint it starts from; use another -o")
     for key in ("teacher", "init", "preset_model"):  # before anything is read or written
-        path = getattr(tc, key)
-        if path and not (Path(path) / "weights.pt").is_file():
-            raise ConfigError(f"[train] {key} {path!r}: no checkpoint there (expected a "
-                              "directory written by psl train or psl ensemble, with "
-                              "weights.pt)")
+        if getattr(tc, key):
+            try:
+                check_checkpoint(getattr(tc, key))
+            except CheckpointError as e:
+                raise ConfigError(f"[train] {key}: {e}") from None
 
     data = _load_data(run, dev)
     out.mkdir(parents=True, exist_ok=True)  # once the inputs have loaded
