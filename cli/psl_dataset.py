@@ -13,9 +13,9 @@ from pathlib import Path
 import typer
 
 from cli.apps import psl_app, user_errors
-from cli.options import Device, PlainUsageCommand, device_option
+from cli.options import Device, PlainUsageCommand, ProteinProgress, device_option
 
-__all__ = ["dataset_cmd", "calibrate_cmd"]
+__all__ = ["dataset_cmd", "calibrate_cmd", "transfer_cmd"]
 
 
 @psl_app.command("dataset", cls=PlainUsageCommand)
@@ -77,3 +77,38 @@ def calibrate_cmd(
 
     cal = calibrate(model or DEFAULT_MODEL_DIR, mode, device=device)
     typer.echo(json.dumps(cal.to_dict()))
+
+
+@psl_app.command("transfer", cls=PlainUsageCommand)
+@user_errors
+def transfer_cmd(
+    model: Path | None = typer.Option(None, "--model", "-m", help="Checkpoint directory "
+                                      "(default: the shipped models/default); transfer.json "
+                                      "and references.tsv.gz are written into it."),
+    references: Path | None = typer.Option(None, "--references", "-r", help="Reference "
+                                           "proteins: a dataset table from psl dataset (its "
+                                           "train + val splits), a knowledge base from kb "
+                                           "build, a DeepLoc FASTA or a labelled CSV/TSV/FASTA "
+                                           "(all of it; multi-label proteins left out). "
+                                           "Default: the checkpoint's own train + val splits."),
+    max_candidates: int = typer.Option(20, "--max-candidates", help="References aligned per "
+                                       "protein: those sharing the most 5-mers on one "
+                                       "diagonal band."),
+    threads: int = typer.Option(2, "--threads", help="Alignment threads."),
+) -> None:
+    """Homology transfer: store reference proteins in the checkpoint and fit, leave-one-out on
+    them, how often a protein's nearest reference (Smith-Waterman score bucket) shares its
+    class. psl predict / evaluate then combine the network's probabilities with each protein's
+    nearest reference (--no-homology: the network alone)."""
+    from psl.training.transfer import fit_checkpoint_transfer
+    from psl.transfer import SearchSettings
+
+    settings = SearchSettings(max_candidates=max_candidates, threads=threads)
+    with ProteinProgress("nearest references (leave-one-out)", 0) as bar:
+        transfer = fit_checkpoint_transfer(model, references, settings, progress=bar.update)
+    info = transfer.info
+    if info.get("test_identical"):
+        typer.echo(f"warning: {info['test_identical']} proteins of the checkpoint's test split "
+                   "are references; psl evaluate on that split no longer tests the model",
+                   err=True)
+    typer.echo(json.dumps(info))

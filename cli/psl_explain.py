@@ -6,8 +6,6 @@ Thin wrappers: the work is done in :mod:`psl.explain.attributions`, :mod:`psl.ex
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +21,7 @@ from rich.progress import (
 )
 
 from cli.apps import choice_enum, experiment_app, psl_app, user_errors
-from cli.options import Device, PlainUsageCommand, device_option
+from cli.options import Device, PlainUsageCommand, ProteinProgress, device_option
 from psl.choices import (
     EXPLAIN_SPLITS,
     HITRATE_SPLITS,
@@ -55,48 +53,6 @@ def _progress() -> Progress:
         transient=True,
         console=Console(stderr=True),
     )
-
-
-class _ProteinProgress:
-    """Proteins done: a rich bar with an ETA on a terminal; otherwise (a log file, a pipe) a
-    plain line on stderr every ``every`` proteins and at the end."""
-
-    def __init__(self, description: str, total: int, every: int | None = None):
-        self.description = description
-        self.total = total
-        self.every = every or max(1, min(100, total // 20))
-        self.tty = sys.stderr.isatty()
-        self.bar: Progress | None = None
-        self.start = time.perf_counter()
-        self.reported = 0
-
-    def __enter__(self) -> _ProteinProgress:
-        self.start = time.perf_counter()
-        if self.tty:
-            self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                transient=True, console=Console(stderr=True),
-            )
-            self.bar.__enter__()
-            self.task = self.bar.add_task(self.description, total=self.total)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-    def update(self, done: int) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done)
-            return
-        if done - self.reported < self.every and done < self.total:
-            return
-        self.reported = done
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / done * (self.total - done) if done else float("nan")
-        typer.echo(f"{self.description}: {done}/{self.total} proteins, {elapsed:.0f} s elapsed, "
-                   f"ETA {eta:.0f} s", err=True)
 
 
 @psl_app.command("explain", cls=PlainUsageCommand)
@@ -184,7 +140,7 @@ def explain_command(
     torch.set_num_threads(n_threads)
     label = (f"{method.value} ({attention.value}, {workers} processes)" if workers > 1 else
              f"{method.value} ({attention.value}, {n_threads} thread{'s' * (n_threads > 1)})")
-    with _ProteinProgress(label, len(seqs)) as bar:
+    with ProteinProgress(label, len(seqs)) as bar:
         table = explain(
             loaded.model,
             seqs,

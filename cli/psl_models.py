@@ -7,13 +7,14 @@ Thin wrappers: the logic lives in :mod:`psl.training` (trainer, ensemble, evalua
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Literal
 
 import typer
 
 from cli.apps import choice_enum, experiment_app, psl_app, user_errors
-from cli.options import Device, PlainUsageCommand, device_option
+from cli.options import Device, PlainUsageCommand, ProteinProgress, device_option
 from psl.choices import INFERENCE_ATTENTION
 
 #: ``psl evaluate --split`` choices (the splits of a model's data config).
@@ -127,6 +128,11 @@ def evaluate_cmd(
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% "
                                "intervals."),
     as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+    homology: bool = typer.Option(True, "--homology/--no-homology", help="Score what psl "
+                                  "predict prints: the network combined with each protein's "
+                                  "homologous nearest reference when the model has a "
+                                  "homology transfer (the network alone is reported beside "
+                                  "it); --no-homology: score the network alone."),
     device: Device = device_option(),
 ) -> None:
     """Accuracy, macro-F1, MCC (with 95% bootstrap intervals), per-class precision/recall/F1,
@@ -134,7 +140,7 @@ def evaluate_cmd(
     from psl.training.evaluation import evaluate, write_evaluation
 
     report = evaluate(model, split=split, attention=attention.value, fasta=fasta, seed=seed,
-                      n_boot=n_boot, device=device)
+                      n_boot=n_boot, device=device, homology=homology)
     if out is not None:
         write_evaluation(report, out)
     if as_json:
@@ -153,6 +159,16 @@ def evaluate_cmd(
                f"{cal['ece_temperature']:.4f} (T = {cal['temperature']:.3f}), as scored "
                f"{cal['ece']:.4f}" + ("" if cal["applied"] else " [no calibration.json: "
                                       "psl calibrate]"))
+    hom = report["homology"]
+    if hom["applied"]:
+        typer.echo(f"  homology transfer: {hom['with_homolog']} of {report['n']} proteins have "
+                   f"a homolog among the {hom['references']} references; the network alone: "
+                   f"accuracy {hom['network_accuracy']:.4f}, macro_f1 "
+                   f"{hom['network_macro_f1']:.4f}")
+        if hom["identical_to_reference"]:
+            typer.echo(f"  warning: {hom['identical_to_reference']} scored proteins are "
+                       "references themselves: their scores do not test the model "
+                       "(--no-homology scores the network alone)", err=True)
 
 
 @psl_app.command("predict", cls=PlainUsageCommand)
@@ -171,9 +187,19 @@ def predict_cmd(
                                    "stdout).", show_default=False),
     top_k: int = typer.Option(5, "--top-k", help="Number of top-attention residues reported."),
     batch_size: int = typer.Option(64, "--batch-size", help="Proteins per batch."),
+    homology: bool = typer.Option(True, "--homology/--no-homology", help="When the model "
+                                  "has a homology transfer (psl transfer; the shipped "
+                                  "default has one), combine the network with each "
+                                  "protein's nearest reference protein if that is a "
+                                  "homolog (>= 30% identity over >= 50% of the shorter), "
+                                  "and add the columns network_predicted, "
+                                  "nearest_reference, nearest_location, nearest_score, "
+                                  "nearest_identity, nearest_is_homolog. --no-homology: the "
+                                  "network alone."),
     device: Device = device_option(),
 ) -> None:
-    """Predicted location, the 10 class probabilities and the top attention positions."""
+    """Predicted location, the 10 class probabilities and the top attention positions (and,
+    with homology transfer, the nearest reference protein)."""
     from psl.fasta import read_fasta
     from psl.models.checkpoint import load_model
     from psl.models.device import resolve_device
@@ -187,8 +213,11 @@ def predict_cmd(
     dev = resolve_device(device)
     records = read_fasta(fasta)
     loaded = load_model(model, device=dev)
-    table = predict(loaded, [r.sequence for r in records], ids=[r.id for r in records],
-                    batch_size=batch_size, top_k=top_k, device=dev)
+    searching = homology and loaded.transfer is not None
+    with ProteinProgress("nearest references", len(records)) if searching else nullcontext() as bar:
+        table = predict(loaded, [r.sequence for r in records], ids=[r.id for r in records],
+                        batch_size=batch_size, top_k=top_k, device=dev, homology=homology,
+                        progress=bar.update if searching else None)
     table = table.round(4)
     if out is not None and str(out) != "-":
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ Layers (each imports only from the layers before it; ``tests/test_layers.py`` en
 
 - base: ``psl.errors`` (``PslError``), ``psl.data`` (DeepLoc data, splits, encodings),
   ``psl.metrics``, ``psl.fasta``, ``psl.tables_io``, ``psl.homology`` (homology between
-  protein sets), ``psl.sources`` (labelled training sources, dataset tables);
+  protein sets), ``psl.sources`` (labelled training sources, dataset tables),
+  ``psl.transfer`` (homology transfer from annotated reference proteins);
 - ``psl.models``: the model family, ensembles, checkpoints, inference, devices;
 - ``psl.hitrate``: hit rates + null model (no torch);
 - ``psl.training``: run configs, training, ensemble assembly, evaluation;
@@ -40,12 +41,18 @@ _EXPORTS = {
     "Calibration": "psl.models",
     "expected_calibration_error": "psl.metrics",
     "find_homologs": "psl.homology",
+    # homology transfer
+    "References": "psl.transfer",
+    "HomologyTransfer": "psl.transfer",
+    "fit_transfer": "psl.transfer",
+    "nearest_references": "psl.transfer",
     # training
     "load_run_config": "psl.training",
     "train": "psl.training",
     "evaluate": "psl.training",
     "assemble_ensemble": "psl.training",
     "calibrate": "psl.training",
+    "fit_checkpoint_transfer": "psl.training",
     # explanations
     "IGSettings": "psl.explain",
     "explain": "psl.explain",

@@ -43,6 +43,7 @@ import pandas as pd
 from kb.index import BASE, kmer_code_table
 
 __all__ = [
+    "KmerIndex",
     "MIN_IDENTITY",
     "MIN_COVERAGE",
     "AlignmentStats",
@@ -50,6 +51,7 @@ __all__ = [
     "align",
     "candidate_pairs",
     "find_homologs",
+    "homologous",
     "sequence_sha1",
 ]
 
@@ -112,8 +114,10 @@ def align(a: str, b: str) -> AlignmentStats:
                           short_span / short_len if short_len else 0.0)
 
 
-def _passes(a: str, b: str, min_identity: float, min_coverage: float) -> AlignmentStats | None:
-    """The alignment if it passes both thresholds, else None (score-only pass first)."""
+def homologous(a: str, b: str, min_identity: float = MIN_IDENTITY,
+               min_coverage: float = MIN_COVERAGE) -> AlignmentStats | None:
+    """The alignment of ``a`` and ``b`` if it passes both thresholds (they are homologous),
+    else None (a score-only pass first; the traceback only where it can pass)."""
     import parasail
 
     s = parasail.sw_stats_striped_16(a, b, GAP_OPEN, GAP_EXTEND, _matrix())
@@ -173,10 +177,90 @@ def _query_hits(qc, bucket_off, ref_id, ref_pos, ref_len, lq, band, min_hits,
     return n_out
 
 
+@numba.njit(cache=True)
+def _window_codes(a, starts, k, base):  # pragma: no cover - numba
+    """Code, sequence and start of every k-mer of standard residues inside one sequence of
+    the concatenation ``a`` (residue codes; sequence ``j`` is ``a[starts[j]:starts[j+1]]``)."""
+    n_max = max(len(a) - k + 1, 0)
+    codes = np.empty(n_max, dtype=np.int64)
+    ids = np.empty(n_max, dtype=np.int64)
+    pos = np.empty(n_max, dtype=np.int64)
+    top = base ** (k - 1)
+    n = 0
+    for j in range(len(starts) - 1):
+        code = 0
+        run = 0  # standard residues in a row
+        for p in range(starts[j], starts[j + 1]):
+            c = a[p]
+            if c >= base:
+                run = 0
+                code = 0
+                continue
+            code = (code // base) + c * top if run >= k else code + c * base ** run
+            run += 1
+            if run >= k:
+                codes[n] = code
+                ids[n] = j
+                pos[n] = p - starts[j] - k + 1
+                n += 1
+    return codes[:n], ids[:n], pos[:n]
+
+
+@numba.njit(cache=True)
+def _bucket_order(codes, n_codes):  # pragma: no cover - numba
+    """Counting sort: bucket offsets of each code and the stable order of ``codes``."""
+    off = np.zeros(n_codes + 1, dtype=np.int64)
+    for c in codes:
+        off[c + 1] += 1
+    for c in range(n_codes):
+        off[c + 1] += off[c]
+    fill = off[:-1].copy()
+    order = np.empty(len(codes), dtype=np.int64)
+    for i in range(len(codes)):
+        c = codes[i]
+        order[fill[c]] = i
+        fill[c] += 1
+    return off, order
+
+
+@dataclass(frozen=True)
+class KmerIndex:
+    """Every standard-residue k-mer of a protein set, grouped by code: the ref side of
+    :func:`candidate_pairs`.
+
+    Attributes:
+        k: word length.
+        bucket_off: ``BASE**k + 1`` offsets: the words of code ``c`` are ``bucket_off[c]`` to
+            ``bucket_off[c + 1]`` of ``ref_id`` / ``ref_pos``.
+        ref_id, ref_pos: sequence index and 0-based start of each word (stable by sequence,
+            then position, within a code).
+        ref_len: length of each sequence.
+    """
+
+    k: int
+    bucket_off: np.ndarray
+    ref_id: np.ndarray
+    ref_pos: np.ndarray
+    ref_len: np.ndarray
+
+    @classmethod
+    def build(cls, refs: Sequence[str], k: int = K) -> KmerIndex:
+        """Index ``refs`` (upper-cased; I = L; words with other letters skipped)."""
+        if not 1 <= k <= 8:
+            raise ValueError(f"need 1 <= k <= 8, got {k}")
+        ref_len = np.array([len(s) for s in refs], dtype=np.int64)
+        starts = np.zeros(len(refs) + 1, dtype=np.int64)
+        np.cumsum(ref_len, out=starts[1:])
+        a = _CODES[np.frombuffer("".join(refs).upper().encode("ascii"), dtype=np.uint8)]
+        codes, ids, pos = _window_codes(a, starts, k, BASE)
+        off, order = _bucket_order(codes, BASE ** k)
+        return cls(k, off, ids[order], pos[order], ref_len)
+
+
 def candidate_pairs(
     queries: Sequence[str], refs: Sequence[str], k: int = K, band: int = BAND,
     min_hits: int = MIN_HITS, max_candidates: int = MAX_CANDIDATES,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, index: KmerIndex | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs ``(query i, ref j)`` with ``>= min_hits`` shared k-mers on one diagonal band.
 
@@ -188,29 +272,26 @@ def candidate_pairs(
         max_candidates: keep at most this many refs per query, those with the most words in
             one band (0 = all).
         progress: called with the number of queries done, now and then.
+        index: :meth:`KmerIndex.build` of ``refs`` with this ``k`` (built here if None; pass
+            one to search the same refs many times).
 
     Returns:
         Three int64 arrays: query index, ref index and the ref's largest word count in one
         band; sorted by query, then by decreasing count, then by ref.
 
     Raises:
-        ValueError: ``k`` outside 1..8, ``band`` or ``min_hits`` < 1.
+        ValueError: ``k`` outside 1..8, ``band`` or ``min_hits`` < 1, an ``index`` of other
+            refs.
     """
     if not 1 <= k <= 8 or band < 1 or min_hits < 1:
         raise ValueError(f"need 1 <= k <= 8, band >= 1, min_hits >= 1 (got {k}, {band}, "
                          f"{min_hits})")
-    per = [_kmer_codes(s, k) for s in refs]
-    ref_len = np.array([len(s) for s in refs], dtype=np.int64)
-    codes = np.concatenate(per) if per else np.zeros(0, np.int64)
-    ids = np.repeat(np.arange(len(per), dtype=np.int64), [len(c) for c in per])
-    pos = np.concatenate([np.arange(len(c), dtype=np.int64) for c in per]) if per else ids
-    keep = codes >= 0
-    codes, ids, pos = codes[keep], ids[keep], pos[keep]
-    order = np.argsort(codes, kind="stable")
-    codes, ids, pos = codes[order], ids[order], pos[order]
-    n_codes = BASE ** k
-    bucket_off = np.zeros(n_codes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(codes, minlength=n_codes), out=bucket_off[1:])
+    if index is None:
+        index = KmerIndex.build(refs, k)
+    elif index.k != k or len(index.ref_len) != len(refs):
+        raise ValueError(f"the index was built with k = {index.k} over {len(index.ref_len)} "
+                         f"sequences, not k = {k} over {len(refs)}")
+    bucket_off, ids, pos, ref_len = index.bucket_off, index.ref_id, index.ref_pos, index.ref_len
     lq_max = max((len(s) for s in queries), default=0)
     size = int(((lq_max + ref_len) // band + 1).sum()) if len(refs) else 0
     counts = np.zeros(max(size, 1), dtype=np.int32)
@@ -335,7 +416,7 @@ def find_homologs(
             continue
         if queries[i] == refs[j]:
             continue  # already listed as identical
-        st = _passes(queries[i], refs[j], min_identity, min_coverage)
+        st = homologous(queries[i], refs[j], min_identity, min_coverage)
         if st is not None:
             related[i] = True
             rows.append((i, j, "homolog", st.identity, st.coverage))

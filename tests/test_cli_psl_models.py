@@ -66,8 +66,13 @@ def test_predict_works_out_of_the_box_with_the_default_model(fasta_file):
     fa, df = fasta_file
     res = runner.invoke(psl_app, ["predict", str(fa)])
     assert res.exit_code == 0, res.output
-    rows = res.output.strip().splitlines()
+    rows = res.stdout.strip().splitlines()
     assert len(rows) == 1 + len(df)
+    # the shipped model has a homology transfer: the nearest reference comes with each row
+    assert "nearest references: 12/12 proteins" in res.stderr
+    assert rows[0].split("\t")[-6:] == ["network_predicted", "nearest_reference",
+                                        "nearest_location", "nearest_score", "nearest_identity",
+                                        "nearest_is_homolog"]
     # the shipped model is good: most of these official test proteins come out right
     pred = [r.split("\t")[2] for r in rows[1:]]
     assert sum(p == t for p, t in zip(pred, df.location, strict=True)) >= len(df) // 2

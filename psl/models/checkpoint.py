@@ -8,6 +8,8 @@ Layout of a checkpoint directory::
     metrics.json   whatever the trainer/evaluator recorded (optional)
     calibration.json  temperature and per-class logit offsets fitted on validation (optional;
                    see :mod:`psl.models.calibration`; absent = uncalibrated)
+    transfer.json, references.tsv.gz  homology transfer from the nearest reference protein
+                   (optional; see :mod:`psl.transfer`; written by ``psl transfer``)
 
 An ensemble (:class:`psl.models.ensemble.ModelEnsemble`) uses the same files: ``meta.json`` has
 ``members: N``, ``config.json`` lists each member's model table under ``members`` and
@@ -33,6 +35,7 @@ from psl.errors import CheckpointError
 from psl.models.calibration import CALIBRATION_FILE, Calibration, load_calibration
 from psl.models.ensemble import ModelEnsemble
 from psl.models.family import LocalizationModel, ModelConfig
+from psl.transfer import REFERENCES_FILE, TRANSFER_FILE, HomologyTransfer, load_transfer
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
@@ -80,6 +83,8 @@ class LoadedModel:
         path: the checkpoint directory.
         calibration: temperature / logit offsets applied to printed probabilities
             (identity when the checkpoint has no ``calibration.json``).
+        transfer: homology transfer combined with the calibrated probabilities by
+            :func:`psl.models.inference.predict` (None without ``transfer.json``).
     """
 
     model: LocalizationModel | ModelEnsemble
@@ -91,6 +96,7 @@ class LoadedModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     calibration: Calibration = field(default_factory=Calibration)
+    transfer: HomologyTransfer | None = None
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
@@ -109,7 +115,8 @@ def save_model(
     """Save a checkpoint directory (created if needed; files replaced atomically).
 
     A ``calibration.json`` left from earlier weights in ``path`` is removed: it belonged to
-    other weights (refit it with ``psl calibrate``).
+    other weights (refit it with ``psl calibrate``); so are ``transfer.json`` and
+    ``references.tsv.gz`` (refit with ``psl transfer``).
 
     Arguments:
         path: directory.
@@ -122,7 +129,8 @@ def save_model(
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    (path / CALIBRATION_FILE).unlink(missing_ok=True)
+    for name in (CALIBRATION_FILE, TRANSFER_FILE, REFERENCES_FILE):
+        (path / name).unlink(missing_ok=True)
     cfg = dict(run_config or {})
     cfg["model"] = model.config.to_dict()
     n_members = 1
@@ -217,5 +225,9 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     metrics = {}
     if (path / "metrics.json").is_file():
         metrics = json.loads((path / "metrics.json").read_text())
+    try:
+        transfer = load_transfer(path)
+    except ValueError as e:
+        raise CheckpointError(str(e), path) from None
     return LoadedModel(model, config, list(meta["classes"]), meta["alphabet"], config.encoding,
-                       run_config, metrics, path, load_calibration(path))
+                       run_config, metrics, path, load_calibration(path), transfer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,6 +97,8 @@ def predict(
     top_k: int = 5,
     attention: str = "learned",
     device: str | torch.device = "cpu",
+    homology: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Predict the location of proteins.
 
@@ -108,13 +110,23 @@ def predict(
         top_k: how many top-attention residue positions to report.
         attention: attention mode.
         device: where to run.
+        homology: combine the network's probabilities with a protein's nearest reference
+            when that is a homolog and the checkpoint has a homology transfer
+            (:mod:`psl.transfer`); False: the network alone.
+        progress: ``progress(done, total)`` of the nearest-reference search.
 
     Returns:
         A DataFrame with ``id``, ``length``, ``predicted``, ``probability`` (of the predicted
         class), one ``p_<class>`` column per class (calibrated with the checkpoint's
-        temperature and logit offsets, see :mod:`psl.models.calibration`), and
+        temperature and logit offsets, see :mod:`psl.models.calibration`, then combined with
+        a homologous nearest reference where homology transfer applies), and
         ``top_attention`` (``"pos:weight"`` pairs of the ``top_k`` residues with the highest
-        attention, 1-based positions in the original sequence, ``;``-separated).
+        attention of the network, 1-based positions in the original sequence,
+        ``;``-separated). With homology transfer also ``network_predicted`` (the network's
+        own call), ``nearest_reference`` (accession; empty without a hit),
+        ``nearest_location``, ``nearest_score`` (Smith-Waterman), ``nearest_identity`` and
+        ``nearest_is_homolog`` (>= 30% identity over >= 50% of the shorter: only then is it
+        combined).
 
     Raises:
         InvalidSequenceError: an empty sequence or an illegal letter.
@@ -128,7 +140,14 @@ def predict(
     res = infer(loaded.model, data, batch_size=batch_size, attention=attention, device=device,
                 keep_attention=True)
     # calibrated: softmax(z / T + b) with the checkpoint's calibration.json (identity if none)
-    probs = loaded.calibration.probabilities(res.logits).astype(np.float32)
+    probs = loaded.calibration.probabilities(res.logits)
+    network = probs.argmax(1)
+    transfer = loaded.transfer if homology else None
+    hits = None
+    if transfer is not None:
+        hits = transfer.search(sequences, progress=progress)
+        probs = transfer.combine(probs, hits)
+    probs = probs.astype(np.float32)
     best = probs.argmax(1)
     table: dict[str, object] = {
         "id": list(ids),
@@ -143,5 +162,14 @@ def predict(
         order = np.argsort(-a, kind="stable")[:top_k]
         tops.append(";".join(f"{int(p[i])}:{a[i]:.4f}" for i in order))
     table["top_attention"] = tops
+    if transfer is not None and hits is not None:
+        refs = transfer.references
+        ok = hits.ref >= 0
+        table["network_predicted"] = [loaded.classes[i] for i in network]
+        table["nearest_reference"] = [refs.accessions[j] if j >= 0 else "" for j in hits.ref]
+        table["nearest_location"] = [refs.locations[j] if j >= 0 else "" for j in hits.ref]
+        table["nearest_score"] = hits.score
+        table["nearest_identity"] = np.where(ok, hits.identity, 0.0).astype(np.float32)
+        table["nearest_is_homolog"] = hits.homolog
     return pd.DataFrame(table)
 

@@ -15,6 +15,7 @@ from psl.training.imbalance import (
     training_batches,
 )
 from psl.training.trainer import train
+from psl.training.transfer import fit_checkpoint_transfer, read_references
 
 __all__ = [
     "RunConfig",
@@ -23,8 +24,10 @@ __all__ = [
     "calibrate",
     "evaluate",
     "fit_calibration",
+    "fit_checkpoint_transfer",
     "load_run_config",
     "read_toml",
+    "read_references",
     "class_weights",
     "focal_loss",
     "soft_cross_entropy",

@@ -11,7 +11,12 @@ from kb.classes import LOCATION_CLASSES
 from psl.choices import INFERENCE_ATTENTION
 from psl.data import DataConfig, EncodedSet, load_splits, read_source
 from psl.errors import PslError
-from psl.metrics import classification_report, expected_calibration_error, plot_confusion
+from psl.metrics import (
+    classification_report,
+    expected_calibration_error,
+    macro_f1,
+    plot_confusion,
+)
 from psl.models.calibration import Calibration, softmax
 from psl.models.checkpoint import load_model, write_json_atomic
 from psl.models.device import resolve_device
@@ -30,6 +35,7 @@ def evaluate(
     device: str = "auto",
     batch_size: int = 64,
     calibrated: bool = True,
+    homology: bool = True,
 ) -> dict[str, Any]:
     """Score a checkpoint.
 
@@ -46,12 +52,19 @@ def evaluate(
         batch_size: proteins per batch.
         calibrated: apply the checkpoint's ``calibration.json`` (temperature and logit
             offsets) to the logits before scoring; False scores the raw logits.
+        homology: combine with the nearest reference protein, as ``psl predict`` does, when
+            the checkpoint has a homology transfer (:mod:`psl.transfer`).
 
     Returns:
         The :func:`psl.metrics.classification_report` dict plus ``source``, ``attention``,
-        ``model`` and ``calibration``: ``temperature``, ``offsets``, ``applied`` and the
+        ``model``, ``calibration``: ``temperature``, ``offsets``, ``applied`` and the
         expected calibration error (15 bins) of the raw probabilities (``ece_raw``), of the
-        temperature-scaled ones (``ece_temperature``) and of what is scored (``ece``).
+        temperature-scaled ones (``ece_temperature``) and of what is scored (``ece``); and
+        ``homology``: ``applied``, and where applied the number of ``references``, proteins
+        ``with_homolog`` (nearest reference a homolog: combined), ``identical_to_reference``
+        (scored proteins whose sequence is a reference: their score is not a test of the
+        model), and the network's own
+        ``network_accuracy`` / ``network_macro_f1``.
 
     Raises:
         PslError: unknown split or attention mode, a FASTA without single-label proteins.
@@ -80,9 +93,27 @@ def evaluate(
     y = data.labels.numpy()
     cal = loaded.calibration if calibrated else Calibration()
     logits = cal.apply(res.logits)
-    pred = logits.argmax(1)
+    probs = softmax(logits)
+    network = probs.argmax(1)
+    transfer = loaded.transfer if homology else None
+    homology_info: dict[str, Any] = {"applied": transfer is not None}
+    if transfer is not None:
+        seqs = df["sequence"].tolist()
+        hits = transfer.search(seqs)
+        probs = transfer.combine(probs, hits)
+        ref_seqs = set(transfer.references.sequences)
+        k = len(LOCATION_CLASSES)
+        homology_info.update({
+            "references": len(transfer.references),
+            "with_homolog": int(hits.homolog.sum()),
+            "identical_to_reference": sum(s.rstrip("*").upper() in ref_seqs for s in seqs),
+            "network_accuracy": float((network == y).mean()),
+            "network_macro_f1": macro_f1(y, network, k),
+        })
+    pred = probs.argmax(1)
     report = classification_report(y, pred, list(LOCATION_CLASSES), n_boot=n_boot, seed=seed)
     report.update({"source": source, "attention": attention, "model": str(loaded.path)})
+    report["homology"] = homology_info
     report["calibration"] = {
         "applied": calibrated and not cal.is_identity,
         "temperature": cal.temperature,
@@ -90,7 +121,7 @@ def evaluate(
         "ece_raw": expected_calibration_error(softmax(res.logits), y),
         "ece_temperature": expected_calibration_error(
             softmax(res.logits / loaded.calibration.temperature), y),
-        "ece": expected_calibration_error(softmax(logits), y),
+        "ece": expected_calibration_error(probs, y),
     }
     return report
 

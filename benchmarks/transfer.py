@@ -1,0 +1,178 @@
+"""Homology transfer (psl/transfer.py) against the network alone, in the same run.
+
+    python benchmarks/transfer.py [--model models/default] [--repeats 3] [--n-boot 1000]
+
+What it measures, for a checkpoint with ``transfer.json`` (``psl transfer``):
+
+- the official test split scored three ways: the network alone (the baseline), the nearest
+  reference's class alone, and the two combined (what ``psl predict`` prints); accuracy,
+  macro-F1, MCC with 95% bootstrap intervals, per-class recall, ECE;
+- the same on the test proteins that have no homolog among the references (>= 30% identity
+  over >= 50% of the shorter, DeepLoc's partition rule; the rest are homologs DeepLoc's own
+  partition left in), and on the validation proteins without a homolog in the training split
+  (each searched among the references other than itself);
+- the leave-one-out fit: seconds, and whether a refit reproduces the stored table;
+- ``predict`` throughput on the test proteins (fresh model per run, so the k-mer index build
+  is included), network alone vs with the transfer: median of ``--repeats``.
+
+Writes benchmarks/results/transfer.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from kb.classes import LOCATION_CLASSES  # noqa: E402
+from psl.data import DataConfig, EncodedSet, load_splits  # noqa: E402
+from psl.homology import find_homologs  # noqa: E402
+from psl.metrics import classification_report, expected_calibration_error  # noqa: E402
+from psl.models.checkpoint import load_model  # noqa: E402
+from psl.models.inference import infer, predict  # noqa: E402
+from psl.transfer import fit_transfer  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results"
+K = len(LOCATION_CLASSES)
+
+
+def scores(y: np.ndarray, probs: np.ndarray, n_boot: int) -> dict:
+    pred = probs.argmax(1)
+    r = classification_report(y, pred, list(LOCATION_CLASSES), n_boot=n_boot, seed=0)
+    return {"n": int(len(y)), "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+            "mcc": r["mcc"], "ci95": r["ci95"],
+            "recall": {c: v["recall"] for c, v in r["per_class"].items()},
+            "ece": expected_calibration_error(probs, y)}
+
+
+def three_ways(y, network, hits, transfer, n_boot) -> dict:
+    knn = np.full_like(network, 1.0 / K)
+    ok = hits.ref >= 0
+    knn[ok] = 0.0
+    knn[np.flatnonzero(ok), transfer.references.labels[hits.ref[ok]]] = 1.0
+    return {"network": scores(y, network, n_boot),
+            "nearest_reference": scores(y, knn, n_boot),
+            "combined": scores(y, transfer.combine(network, hits), n_boot)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default=str(REPO / "models" / "default"))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--out", default=str(RESULTS / "transfer"))
+    args = ap.parse_args()
+
+    loaded = load_model(args.model)
+    tf = loaded.transfer
+    if tf is None:
+        sys.exit(f"{args.model} has no transfer.json: run psl transfer --model {args.model}")
+    splits = load_splits(DataConfig(**loaded.run_config.get("data", {})))
+    test, val, train = splits["test"], splits["val"], splits["train"]
+    refs = tf.references
+    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+               "python": platform.python_version(), "threads": tf.settings.threads}
+    print(f"machine: {machine}; references {len(refs)}, test {len(test)}, val {len(val)}")
+
+    def network_probs(df):
+        data = EncodedSet(df["sequence"].tolist(), None, loaded.config.max_len)
+        return loaded.calibration.probabilities(infer(loaded.model, data).logits)
+
+    # --- test: three ways, then without the homologs DeepLoc's partition left in
+    y = test["label"].to_numpy()
+    hits = tf.search(test["sequence"].tolist())
+    net = network_probs(test)
+    result = {"machine": machine, "model": str(args.model), "references": len(refs),
+              "settings": tf.settings.__dict__, "test": three_ways(y, net, hits, tf, args.n_boot)}
+    homolog = hits.homolog
+    result["test_nearest_is_homolog"] = int(homolog.sum())
+    for key, part in (("test_with_homolog", homolog), ("test_without_homolog", ~homolog)):
+        result[key] = three_ways(y[part], net[part], hits.take(part), tf, args.n_boot)
+
+    # --- validation proteins without a training homolog, searched among the other references
+    rel = find_homologs(val["sequence"].tolist(), train["sequence"].tolist()).related
+    novel = val[~rel]
+    vh = tf.search(novel["sequence"].tolist(), exclude_identical=True)
+    result["val_without_training_homolog"] = three_ways(
+        novel["label"].to_numpy(), network_probs(novel), vh, tf, args.n_boot)
+
+    # --- the leave-one-out fit, redone
+    t = time.perf_counter()
+    refit = fit_transfer(refs, tf.settings, tf.edges, tf.alpha)
+    result["fit_seconds"] = round(time.perf_counter() - t, 1)
+    result["refit_reproduces_table"] = bool(np.allclose(refit.table, tf.table, atol=1e-12))
+
+    # --- throughput of predict on the test proteins (fresh model: index build included)
+    seqs = test["sequence"].tolist()
+    speed = {}
+    for name, hom in (("network alone", False), ("with homology transfer", True)):
+        times = []
+        for _ in range(args.repeats):
+            m = load_model(args.model)
+            t = time.perf_counter()
+            predict(m, seqs, homology=hom)
+            times.append(time.perf_counter() - t)
+        speed[name] = round(len(seqs) / statistics.median(times), 1)
+        print(f"{name}: {speed[name]} proteins/s (median of {args.repeats})")
+    result["proteins_per_second"] = speed
+
+    out = Path(args.out)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+
+
+def markdown(r: dict) -> str:
+    def row(name, s):
+        ci = s["ci95"]
+        return (f"| {name} | {s['n']} | {s['accuracy']:.3f} [{ci['accuracy'][0]:.3f}, "
+                f"{ci['accuracy'][1]:.3f}] | {s['macro_f1']:.3f} | {s['mcc']:.3f} | "
+                f"{s['recall']['Lysosome/Vacuole']:.2f} | {s['recall']['Peroxisome']:.2f} | "
+                f"{s['recall']['Golgi.apparatus']:.2f} | {s['ece']:.3f} |")
+
+    lines = [
+        "<!-- Written by: python benchmarks/transfer.py (see its docstring) -->",
+        "# Homology transfer beside the network",
+        "",
+        f"Model `{r['model']}`, {r['references']} references, search {r['settings']}; machine "
+        f"{r['machine']}.",
+        "",
+        "| scored | proteins | accuracy [95% CI] | macro-F1 | MCC | recall Lys/Vac | recall "
+        "Perox | recall Golgi | ECE |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, title in (("test", "test"),
+                       ("test_with_homolog", "test, nearest reference a homolog"),
+                       ("test_without_homolog", "test, nearest reference not a homolog"),
+                       ("val_without_training_homolog", "validation without a training homolog")):
+        for way, label in (("network", "network alone"), ("nearest_reference",
+                           "nearest reference's class alone"), ("combined", "combined")):
+            lines.append(row(f"{title}: {label}", r[key][way]))
+    sp = r["proteins_per_second"]
+    lines += [
+        "",
+        f"Test proteins whose nearest reference is a homolog (>= 30% identity over >= 50% of "
+        f"the shorter): {r['test_nearest_is_homolog']}.",
+        "",
+        f"Leave-one-out fit: {r['fit_seconds']} s; a refit reproduces the stored table: "
+        f"{r['refit_reproduces_table']}.",
+        "",
+        "`predict` on the test proteins (fresh model per run; the k-mer index build included): "
+        + ", ".join(f"{k} {v} proteins/s" for k, v in sp.items()) + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""Homology transfer (psl.transfer): the k-mer index against the per-sequence construction, the
+nearest reference against brute-force alignment with every reference, the leave-one-out table
+against a plain-loop count, Bayes' rule by hand, the checkpoint files, and predict / evaluate /
+the CLI on UniProt-header input piped through stdin."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import parasail
+import pytest
+import torch
+
+from kb.classes import LOCATION_CLASSES
+from kb.errors import InputFormatError
+from psl.errors import CheckpointError
+from psl.homology import BASE, KmerIndex, _kmer_codes, candidate_pairs, homologous
+from psl.transfer import (
+    DEFAULT_EDGES,
+    Hits,
+    HomologyTransfer,
+    References,
+    SearchSettings,
+    fit_transfer,
+    load_transfer,
+    nearest_references,
+    save_transfer,
+)
+
+AA = "ACDEFGHIKLMNPQRSTVWY"
+K = len(LOCATION_CLASSES)
+#: every reference sharing a 3-mer is a candidate: the prefilter hides nothing on small sets
+ALL = SearchSettings(k=3, band=10_000, min_hits=1, max_candidates=1000, threads=2)
+
+
+def _random(rng: np.random.Generator, n: int) -> str:
+    return "".join(rng.choice(list(AA), n))
+
+
+def _mutate(rng: np.random.Generator, s: str, frac: float) -> str:
+    out = list(s)
+    for i in rng.choice(len(s), int(frac * len(s)), replace=False):
+        out[i] = AA[(AA.index(out[i]) + 1 + rng.integers(19)) % 20]
+    return "".join(out)
+
+
+def _family_refs(seed: int = 0) -> References:
+    """Five families of four members (15-60% of positions mutated from a root) with one class
+    each, plus five unrelated singletons."""
+    rng = np.random.default_rng(seed)
+    acc, loc, seq = [], [], []
+    for f in range(5):
+        root = _random(rng, 120 + 10 * f)
+        for m, frac in enumerate((0.15, 0.3, 0.45, 0.6)):
+            acc.append(f"F{f}M{m}")
+            loc.append(LOCATION_CLASSES[f])
+            seq.append(_mutate(rng, root, frac))
+    for s in range(5):
+        acc.append(f"S{s}")
+        loc.append(LOCATION_CLASSES[5 + s])
+        seq.append(_random(rng, 90 + 7 * s))
+    return References(acc, loc, seq, "families")
+
+
+def _brute_nearest(query: str, refs: References, skip_identical: bool) -> tuple[int, int]:
+    best = (-1, 0)
+    for j, r in enumerate(refs.sequences):
+        if skip_identical and r == query:
+            continue
+        sc = parasail.sw_striped_32(query, r, 11, 1, parasail.blosum62).score
+        if sc > best[1]:
+            best = (j, sc)
+    return best
+
+
+def test_kmer_index_equals_the_per_sequence_construction():
+    rng = np.random.default_rng(3)
+    seqs = [_random(rng, int(n)) for n in rng.integers(0, 60, 40)]
+    seqs += ["AXBAAAAAAB", "AC", "", "mkvlI", "ACDEFGHIKL*"[:-1]]
+    for k in (1, 3, 5):
+        ix = KmerIndex.build(seqs, k)
+        per = [_kmer_codes(s, k) for s in seqs]
+        codes = np.concatenate(per)
+        ids = np.repeat(np.arange(len(per)), [len(c) for c in per])
+        pos = np.concatenate([np.arange(len(c)) for c in per])
+        keep = codes >= 0
+        codes, ids, pos = codes[keep], ids[keep], pos[keep]
+        order = np.argsort(codes, kind="stable")
+        assert np.array_equal(ix.ref_id, ids[order]) and np.array_equal(ix.ref_pos, pos[order])
+        off = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=BASE ** k))])
+        assert np.array_equal(ix.bucket_off, off)
+        queries = seqs[:10] + [_random(rng, 50)]
+        a = candidate_pairs(queries, seqs, k, 8, 2, 5)
+        b = candidate_pairs(queries, seqs, k, 8, 2, 5, index=ix)
+        assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    with pytest.raises(ValueError, match="index was built"):
+        candidate_pairs(seqs, seqs[:-1], 3, index=KmerIndex.build(seqs, 3))
+
+
+def test_nearest_reference_is_the_brute_force_best_alignment():
+    refs = _family_refs()
+    rng = np.random.default_rng(7)
+    queries = [_mutate(rng, refs.sequences[4 * f], 0.2) for f in range(5)]
+    queries += [refs.sequences[2], _random(rng, 80)]
+    hits = nearest_references(queries, refs, ALL)
+    for i, q in enumerate(queries[:-1]):
+        j, score = _brute_nearest(q, refs, False)
+        assert (hits.ref[i], hits.score[i]) == (j, score)
+        st = homologous(q, refs.sequences[j])
+        assert hits.homolog[i] == (st is not None)
+        if st is not None:
+            assert hits.identity[i] == pytest.approx(st.identity)
+    assert hits.homolog[:6].all()  # family members: >= 30% identity over the whole length
+    assert hits.ref[5] == 2 and hits.identity[5] == 1.0  # a reference itself
+    assert not hits.homolog[6]  # an unrelated protein
+    # leave-one-out: the identical reference is skipped, the next best is brute force's
+    loo = nearest_references([refs.sequences[2]], refs, ALL, exclude_identical=True)
+    j, score = _brute_nearest(refs.sequences[2], refs, True)
+    assert (loo.ref[0], loo.score[0]) == (j, score) and j != 2
+    # the default (pruned) search finds the same nearest family member
+    default = nearest_references(queries[:5], refs)
+    assert np.array_equal(default.ref, hits.ref[:5])
+
+
+def test_leave_one_out_table_equals_a_plain_loop_count():
+    refs = _family_refs(1)
+    alpha = 2.0
+    tf = fit_transfer(refs, ALL, alpha=alpha)
+    y = refs.labels
+    counts = np.zeros((len(DEFAULT_EDGES) + 1, K, K))
+    for i, q in enumerate(refs.sequences):
+        j, _ = _brute_nearest(q, refs, True)
+        st = homologous(q, refs.sequences[j]) if j >= 0 else None
+        if st is None:
+            continue
+        b = sum(st.identity >= e for e in DEFAULT_EDGES)
+        counts[b, y[j], y[i]] += 1
+    prior = np.bincount(y, minlength=K) + 1e-3
+    prior = prior / prior.sum()
+    want = (counts + alpha * prior) / (counts.sum(2, keepdims=True) + alpha)
+    np.testing.assert_allclose(tf.table, want, atol=1e-12)
+    np.testing.assert_allclose(tf.table.sum(2), 1.0)
+    assert tf.info["bucket_counts"] == counts.sum((1, 2)).astype(int).tolist()
+    assert counts.sum() >= 15  # the families' members found each other
+
+
+def test_bayes_rule_by_hand_and_non_homologs_untouched():
+    refs = References(["A", "B"], ["Nucleus", "Peroxisome"], ["MKV", "MKL"])
+    prior = np.full(K, 1 / K)
+    table = np.tile(prior, (2, K, 1))
+    table[1, 9] = 0.05
+    table[1, 9, 9] = 0.55  # a homolog of a peroxisomal protein above identity 0.5
+    tf = HomologyTransfer(table, prior, (0.5,), _references=refs)
+    p = np.tile(np.linspace(1, 2, K) / np.linspace(1, 2, K).sum(), (4, 1))
+    hits = Hits(np.array([1, 1, 0, -1]), np.array([90, 90, 90, 0]),
+                np.array([0.8, 0.8, 0.4, 0.0]), np.array([True, False, True, False]))
+    out = tf.combine(p, hits)
+    want = p[0] * table[1, 9] / prior
+    np.testing.assert_allclose(out[0], want / want.sum())
+    np.testing.assert_allclose(out[1], p[1])  # not a homolog: the network alone
+    np.testing.assert_allclose(out[2], p[2])  # bucket 0 of class 0 is the prior: ratio 1
+    np.testing.assert_allclose(out[3], p[3])  # no hit
+    assert out[0].argmax() == 9 and p[0].argmax() == 9  # (sanity of the hand numbers)
+    assert out[0, 9] > p[0, 9]
+
+
+def test_files_round_trip_errors_and_save_model_removes_them(tmp_path):
+    from psl.models.checkpoint import load_model, save_model
+    from psl.models.family import LocalizationModel, ModelConfig
+
+    refs = _family_refs()
+    tf = fit_transfer(refs, ALL)
+    torch.manual_seed(0)
+    model = LocalizationModel(ModelConfig(hidden=8, conv_channels=8, conv_kernels=[3]))
+    ckpt = save_model(tmp_path / "m", model, {})
+    save_transfer(ckpt, tf)
+    back = load_transfer(ckpt)
+    np.testing.assert_array_equal(back.table, tf.table)
+    assert back.settings == ALL and back.edges == tf.edges
+    assert back.references.accessions == refs.accessions
+    assert back.references.sequences == refs.sequences
+    assert load_model(ckpt).transfer is not None
+    # a malformed transfer.json is a checkpoint error naming the file, not a traceback
+    good = (ckpt / "transfer.json").read_text()
+    (ckpt / "transfer.json").write_text(good.replace('"table"', '"tabel"'))
+    with pytest.raises(CheckpointError, match="transfer.json"):
+        load_model(ckpt)
+    (ckpt / "transfer.json").write_text(good)
+    (ckpt / "references.tsv.gz").unlink()
+    with pytest.raises(InputFormatError, match="references.tsv.gz"):
+        load_transfer(ckpt)
+    save_transfer(ckpt, tf)
+    save_model(ckpt, model, {})  # new weights: the old transfer goes with the calibration
+    assert not (ckpt / "transfer.json").exists() and not (ckpt / "references.tsv.gz").exists()
+    assert load_model(ckpt).transfer is None
+
+
+def test_predict_evaluate_and_cli_on_uniprot_fasta_from_stdin(repo_root, tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import psl_app
+    from psl.models.checkpoint import save_model
+    from psl.models.family import LocalizationModel, ModelConfig
+    from psl.training.config import load_run_config
+
+    refs = _family_refs(2)
+    table = tmp_path / "refs.csv"  # a labelled CSV, as users bring them
+    pd.DataFrame({"accession": refs.accessions, "sequence": refs.sequences,
+                  "location": refs.locations}).to_csv(table, index=False)
+    run = load_run_config(repo_root / "configs" / "quick.toml")
+    run = replace(run, data=replace(run.data, subset=60))
+    torch.manual_seed(0)
+    ckpt = save_model(tmp_path / "m", LocalizationModel(
+        ModelConfig(hidden=8, conv_channels=8, conv_kernels=[3])), run.to_dict())
+    runner = CliRunner()
+    res = runner.invoke(psl_app, ["transfer", "--model", str(ckpt), "--references", str(table)])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout.strip().splitlines()[-1])
+    assert info["references"] == len(refs) and info["test_identical"] == 0
+
+    rng = np.random.default_rng(11)
+    member = _mutate(rng, refs.sequences[4], 0.2)  # family 1 (Cytoplasm)
+    loner = _random(rng, 70)
+    fasta = (f">sp|Q11111|FAM1_HUMAN Member OS=Homo sapiens OX=9606\n{member}\n"
+             f">tr|Q22222|Q22222_HUMAN Loner OS=Homo sapiens OX=9606\n{loner}\n")
+    out = {}
+    for flag in ("--homology", "--no-homology"):
+        r = runner.invoke(psl_app, ["predict", "-", "--model", str(ckpt), flag, "--device",
+                                    "cpu"], input=fasta)
+        assert r.exit_code == 0, r.output
+        out[flag] = pd.read_csv(io.StringIO(r.stdout), sep="\t", keep_default_na=False)
+    hom, net = out["--homology"], out["--no-homology"]
+    assert list(hom["id"]) == ["Q11111", "Q22222"]
+    assert "nearest_reference" not in net.columns
+    assert (hom["network_predicted"] == net["predicted"]).all()
+    j, score = _brute_nearest(member, refs, False)
+    assert hom["nearest_reference"][0] == refs.accessions[j] and bool(hom["nearest_is_homolog"][0])
+    assert hom["nearest_location"][0] == refs.locations[j] == "Cytoplasm"
+    assert hom["nearest_score"][0] == score
+    tf = load_transfer(ckpt)
+    cols = [f"p_{c}" for c in LOCATION_CLASSES]
+    b = sum(homologous(member, refs.sequences[j]).identity >= e for e in tf.edges)
+    want = net[cols].to_numpy()[0] * tf.table[b, refs.labels[j]] / tf.prior
+    np.testing.assert_allclose(hom[cols].to_numpy()[0], want / want.sum(), atol=2e-4)
+    if not hom["nearest_is_homolog"][1]:  # an unrelated protein: the network's numbers
+        np.testing.assert_allclose(hom[cols].to_numpy()[1], net[cols].to_numpy()[1], atol=1e-4)
+
+    # evaluate on a labelled file that contains a reference itself: scored, with a warning
+    lab = tmp_path / "lab.fasta"
+    lab.write_text(f">Q11111 Cytoplasm-U\n{member}\n>{refs.accessions[0]} Nucleus-U\n"
+                   f"{refs.sequences[0]}\n")
+    r = runner.invoke(psl_app, ["evaluate", "--model", str(ckpt), "--fasta", str(lab),
+                                "--n-boot", "10", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "homology transfer: 2 of 2 proteins have a homolog" in r.stdout
+    assert "1 scored proteins are references themselves" in r.stderr
+    r = runner.invoke(psl_app, ["evaluate", "--model", str(ckpt), "--fasta", str(lab),
+                                "--n-boot", "10", "--device", "cpu", "--no-homology"])
+    assert r.exit_code == 0 and "homology transfer" not in r.output
+
+
+def test_transfer_cli_refuses_bad_references_with_a_message(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import psl_app
+    from psl.models.checkpoint import save_model
+    from psl.models.family import LocalizationModel, ModelConfig
+
+    ckpt = save_model(tmp_path / "m", LocalizationModel(
+        ModelConfig(hidden=8, conv_channels=8, conv_kernels=[3])), {})
+    bad = tmp_path / "unlabelled.fasta"
+    bad.write_text(">sp|P1|A_HUMAN x\nMKVLA\n>sp|P2|B_HUMAN y\nMKVLW\n")
+    r = CliRunner().invoke(psl_app, ["transfer", "--model", str(ckpt), "--references", str(bad)])
+    assert r.exit_code != 0
+    assert "unlabelled.fasta" in r.output and "location" in r.output
+    assert "Traceback" not in r.output
+    assert not (ckpt / "transfer.json").exists()
+    r = CliRunner().invoke(psl_app, ["transfer", "--model", str(tmp_path / "nope")])
+    assert r.exit_code != 0 and "model directory not found" in r.output
