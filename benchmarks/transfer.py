@@ -92,7 +92,9 @@ def main() -> None:
     y = test["label"].to_numpy()
     hits = tf.search(test["sequence"].tolist())
     net = network_probs(test)
-    result = {"machine": machine, "model": str(args.model), "references": len(refs),
+    shown = Path(args.model).resolve()
+    shown = shown.relative_to(REPO) if shown.is_relative_to(REPO) else shown
+    result = {"machine": machine, "model": str(shown), "references": len(refs),
               "settings": tf.settings.__dict__, "test": three_ways(y, net, hits, tf, args.n_boot)}
     homolog = hits.homolog
     result["test_nearest_is_homolog"] = int(homolog.sum())
