@@ -7,10 +7,10 @@ What it measures, for a checkpoint with ``transfer.json`` (``psl transfer``):
 - the official test split scored three ways: the network alone (the baseline), the nearest
   reference's class alone, and the two combined (what ``psl predict`` prints); accuracy,
   macro-F1, MCC with 95% bootstrap intervals, per-class recall, ECE;
-- the same on the test proteins that have no homolog among the references (>= 30% identity
-  over >= 50% of the shorter, DeepLoc's partition rule; the rest are homologs DeepLoc's own
-  partition left in), and on the validation proteins without a homolog in the training split
-  (each searched among the references other than itself);
+- the same on the test proteins whose nearest reference is a homolog (>= 30% identity over
+  >= 50% of the shorter, DeepLoc's partition rule, and >= 40 bits: homologs DeepLoc's own
+  partition left in) and on the others, and on the validation proteins without a homolog in
+  the training split (each searched among the references other than itself);
 - the leave-one-out fit: seconds, and whether a refit reproduces the stored table;
 - ``predict`` throughput on the test proteins (fresh model per run, so the k-mer index build
   is included), network alone vs with the transfer: median of ``--repeats``.
@@ -164,7 +164,7 @@ def markdown(r: dict) -> str:
     lines += [
         "",
         f"Test proteins whose nearest reference is a homolog (>= 30% identity over >= 50% of "
-        f"the shorter): {r['test_nearest_is_homolog']}.",
+        f"the shorter, >= {r['settings']['min_bits']:g} bits): {r['test_nearest_is_homolog']}.",
         "",
         f"Leave-one-out fit: {r['fit_seconds']} s; a refit reproduces the stored table: "
         f"{r['refit_reproduces_table']}.",

@@ -95,15 +95,19 @@ def transfer_cmd(
                                        "protein: those sharing the most 5-mers on one "
                                        "diagonal band."),
     threads: int = typer.Option(2, "--threads", help="Alignment threads."),
+    min_bits: float = typer.Option(40.0, "--min-bits", help="Bit score a nearest reference "
+                                   "needs, besides >= 30% identity over >= 50% of the "
+                                   "shorter sequence, to count as a homolog (40: significant "
+                                   "for databases of this size)."),
 ) -> None:
     """Homology transfer: store reference proteins in the checkpoint and fit, leave-one-out on
-    them, how often a protein's nearest reference (Smith-Waterman score bucket) shares its
-    class. psl predict / evaluate then combine the network's probabilities with each protein's
-    nearest reference (--no-homology: the network alone)."""
+    them, how often a protein's nearest reference, when a homolog, shares its class (per
+    identity bucket). psl predict / evaluate then combine the network's probabilities with
+    each protein's homologous nearest reference (--no-homology: the network alone)."""
     from psl.training.transfer import fit_checkpoint_transfer
     from psl.transfer import SearchSettings
 
-    settings = SearchSettings(max_candidates=max_candidates, threads=threads)
+    settings = SearchSettings(max_candidates=max_candidates, threads=threads, min_bits=min_bits)
     with ProteinProgress("nearest references (leave-one-out)", 0) as bar:
         transfer = fit_checkpoint_transfer(model, references, settings, progress=bar.update)
     info = transfer.info

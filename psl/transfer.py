@@ -12,7 +12,9 @@ Nearest reference
     with Smith-Waterman (BLOSUM62, gaps 11/1, as in :mod:`psl.homology`, through ``parasail``);
     the one with the highest score is the nearest reference. It is a **homolog** when that
     alignment passes DeepLoc's partition rule (:func:`psl.homology.homologous`: >= 30%
-    identity over >= 50% of the shorter sequence). A query without candidates has no hit.
+    identity over >= 50% of the shorter sequence) and scores at least ``min_bits`` (40) bits
+    (:func:`bit_score`): the rule alone has no length floor, and a 13-residue query passes it
+    with a chance alignment of 8 columns. A query without candidates has no hit.
 
 Likelihood table (fitted on the references alone)
     Every reference is searched against the others, leave-one-out (identical sequences
@@ -61,6 +63,7 @@ __all__ = [
     "TRANSFER_FILE",
     "REFERENCES_FILE",
     "SearchSettings",
+    "bit_score",
     "References",
     "Hits",
     "HomologyTransfer",
@@ -69,6 +72,16 @@ __all__ = [
     "save_transfer",
     "load_transfer",
 ]
+
+#: Karlin-Altschul parameters of gapped BLOSUM62 with gaps 11/1 (BLAST's defaults).
+KA_LAMBDA, KA_K = 0.267, 0.041
+
+
+def bit_score(score: np.ndarray | int) -> np.ndarray | float:
+    """BLAST bit score of a raw Smith-Waterman score (BLOSUM62, gaps 11/1):
+    ``(lambda * S - ln K) / ln 2``."""
+    return (KA_LAMBDA * np.asarray(score, dtype=np.float64) - np.log(KA_K)) / np.log(2.0)
+
 
 #: Lower identity edges of the buckets above the first (bucket 0: a homolog with identity
 #: below 0.4, i.e. 0.3 to 0.4).
@@ -87,6 +100,8 @@ class SearchSettings:
             in one band (:func:`psl.homology.candidate_pairs`).
         max_candidates: references aligned per query (those with the most words in one band).
         threads: alignment threads (parasail runs outside the GIL).
+        min_bits: bit score a homolog needs besides DeepLoc's rule (40 bits: significant in
+            searches of databases of this size, Pearson 2013, Curr. Protoc. Bioinf. 42:3.1).
     """
 
     k: int = 5
@@ -94,12 +109,13 @@ class SearchSettings:
     min_hits: int = 2
     max_candidates: int = 20
     threads: int = 2
+    min_bits: float = 40.0
 
     def __post_init__(self) -> None:
         if not (1 <= self.k <= 8 and self.band >= 1 and self.min_hits >= 1
-                and self.max_candidates >= 1 and self.threads >= 1):
-            raise ValueError(f"invalid search settings {self}: need 1 <= k <= 8 and band, "
-                             "min_hits, max_candidates, threads >= 1")
+                and self.max_candidates >= 1 and self.threads >= 1 and self.min_bits >= 0):
+            raise ValueError(f"invalid search settings {self}: need 1 <= k <= 8, band, "
+                             "min_hits, max_candidates, threads >= 1 and min_bits >= 0")
 
 
 @dataclass
@@ -177,7 +193,7 @@ class Hits:
         score: its Smith-Waterman score (0 without a hit).
         identity: identical columns / alignment columns (0 without a hit).
         homolog: the alignment passes DeepLoc's rule (>= 30% identity over >= 50% of the
-            shorter sequence).
+            shorter sequence) and scores at least ``settings.min_bits`` bits.
     """
 
     ref: np.ndarray
@@ -191,7 +207,7 @@ class Hits:
 
 
 def _align_best(query: str, refs: Sequence[str], cand: np.ndarray, limit: int,
-                skip_identical: bool) -> tuple[int, int, float, bool]:
+                skip_identical: bool, min_bits: float) -> tuple[int, int, float, bool]:
     """Align ``query`` with up to ``limit`` candidates (in order; identical ones skipped with
     ``skip_identical``): ``(best ref, score, identity, homolog)``, ties to the lower index."""
     import parasail
@@ -214,7 +230,7 @@ def _align_best(query: str, refs: Sequence[str], cand: np.ndarray, limit: int,
         return -1, 0, 0.0, False
     st = homologous(query, refs[best_j])
     if st is not None:
-        return best_j, best_score, st.identity, True
+        return best_j, best_score, st.identity, bool(bit_score(best_score) >= min_bits)
     r = parasail.sw_stats_striped_sat(query, refs[best_j], GAP_OPEN, GAP_EXTEND,
                                       parasail.blosum62)
     return best_j, best_score, (r.matches / r.length if r.length else 0.0), False
@@ -255,7 +271,7 @@ def nearest_references(
 
     def one(i: int) -> tuple[int, int, float]:
         return _align_best(qs[i], ref_seqs, rj[starts[i]:starts[i + 1]],
-                           settings.max_candidates, exclude_identical)
+                           settings.max_candidates, exclude_identical, settings.min_bits)
 
     out = [(-1, 0, 0.0, False)] * n
     chunk = 256

@@ -25,6 +25,7 @@ from psl.transfer import (
     HomologyTransfer,
     References,
     SearchSettings,
+    bit_score,
     fit_transfer,
     load_transfer,
     nearest_references,
@@ -111,7 +112,7 @@ def test_nearest_reference_is_the_brute_force_best_alignment():
         j, score = _brute_nearest(q, refs, False)
         assert (hits.ref[i], hits.score[i]) == (j, score)
         st = homologous(q, refs.sequences[j])
-        assert hits.homolog[i] == (st is not None)
+        assert hits.homolog[i] == (st is not None and bit_score(score) >= 40)
         if st is not None:
             assert hits.identity[i] == pytest.approx(st.identity)
     assert hits.homolog[:6].all()  # family members: >= 30% identity over the whole length
@@ -126,6 +127,21 @@ def test_nearest_reference_is_the_brute_force_best_alignment():
     assert np.array_equal(default.ref, hits.ref[:5])
 
 
+def test_a_short_chance_alignment_is_not_a_homolog():
+    rng = np.random.default_rng(5)
+    ref = _random(rng, 60) + "MKVLAAGI" + _random(rng, 60)
+    refs = References(["R1", "R2"], ["Nucleus", "Cytoplasm"], [ref, _random(rng, 90)])
+    query = "MKVLAAGIVGSKL"  # 8 identical columns: 100% identity over 62% of the query
+    st = homologous(query, ref)
+    assert st is not None and st.identity == 1.0 and st.coverage >= 0.5  # DeepLoc's rule: yes
+    hits = nearest_references([query], refs, ALL)
+    assert hits.ref[0] == 0 and bit_score(hits.score[0]) < 40
+    assert not hits.homolog[0]  # but 19 bits are what chance gives: not a homolog
+    # hand-computed: BLOSUM62 diagonal of MKVLAAGI = 5+5+4+4+4+4+6+4 = 36
+    assert hits.score[0] == 36
+    assert bit_score(36) == pytest.approx((0.267 * 36 - np.log(0.041)) / np.log(2))
+
+
 def test_leave_one_out_table_equals_a_plain_loop_count():
     refs = _family_refs(1)
     alpha = 2.0
@@ -133,9 +149,9 @@ def test_leave_one_out_table_equals_a_plain_loop_count():
     y = refs.labels
     counts = np.zeros((len(DEFAULT_EDGES) + 1, K, K))
     for i, q in enumerate(refs.sequences):
-        j, _ = _brute_nearest(q, refs, True)
+        j, score = _brute_nearest(q, refs, True)
         st = homologous(q, refs.sequences[j]) if j >= 0 else None
-        if st is None:
+        if st is None or bit_score(score) < 40:
             continue
         b = sum(st.identity >= e for e in DEFAULT_EDGES)
         counts[b, y[j], y[i]] += 1
