@@ -9,12 +9,15 @@ model's calibrated probabilities.
 Nearest reference
     The candidates of the k-mer prefilter of :func:`psl.homology.candidate_pairs` (shared
     5-mers on one diagonal band, at most ``max_candidates`` references per query) are aligned
-    with Smith-Waterman (BLOSUM62, gaps 11/1, as in :mod:`psl.homology`, through ``parasail``);
-    the one with the highest score is the nearest reference. It is a **homolog** when that
-    alignment passes DeepLoc's partition rule (:func:`psl.homology.homologous`: >= 30%
-    identity over >= 50% of the shorter sequence) and scores at least ``min_bits`` (40) bits
-    (:func:`bit_score`): the rule alone has no length floor, and a 13-residue query passes it
-    with a chance alignment of 8 columns. A query without candidates has no hit.
+    with Smith-Waterman (BLOSUM62, gaps 11/1, as in :mod:`psl.homology`, through ``parasail``).
+    A candidate is a **homolog** when its alignment passes DeepLoc's partition rule
+    (:func:`psl.homology.homologous`: >= 30% identity over >= 50% of the shorter sequence) and
+    scores at least ``min_bits`` (40) bits (:func:`bit_score`): the rule alone has no length
+    floor, and a 13-residue query passes it with a chance alignment of 8 columns. The nearest
+    reference is the highest-scoring homolog among the candidates, or, without one, the
+    highest-scoring candidate. A query without candidates has no hit. The prefilter misses
+    some remote homologs; ``benchmarks/transfer.py`` measures how many against aligning with
+    every reference.
 
 Likelihood table (fitted on the references alone)
     Every reference is searched against the others, leave-one-out (identical sequences
@@ -209,28 +212,36 @@ class Hits:
 def _align_best(query: str, refs: Sequence[str], cand: np.ndarray, limit: int,
                 skip_identical: bool, min_bits: float) -> tuple[int, int, float, bool]:
     """Align ``query`` with up to ``limit`` candidates (in order; identical ones skipped with
-    ``skip_identical``): ``(best ref, score, identity, homolog)``, ties to the lower index."""
+    ``skip_identical``): ``(ref, score, identity, homolog)`` of the highest-scoring homolog
+    among them, or of the highest-scoring candidate when none is a homolog (ties to the lower
+    index)."""
     import parasail
 
     if not len(cand):
         return -1, 0, 0.0, False
     profile = parasail.profile_create_sat(query, parasail.blosum62)  # score-only pass
-    done = 0
-    best_j, best_score = -1, 0
+    js: list[int] = []
+    scores: list[int] = []
     for j in cand.tolist():
-        if done == limit:
+        if len(js) == limit:
             break
         if skip_identical and refs[j] == query:
             continue
-        done += 1
-        score = parasail.sw_striped_profile_sat(profile, refs[j], GAP_OPEN, GAP_EXTEND).score
-        if score > best_score or (score == best_score and best_j >= 0 and j < best_j):
-            best_j, best_score = j, int(score)
-    if best_j < 0:
+        js.append(j)
+        scores.append(parasail.sw_striped_profile_sat(profile, refs[j], GAP_OPEN,
+                                                      GAP_EXTEND).score)
+    if not js:
         return -1, 0, 0.0, False
-    st = homologous(query, refs[best_j])
-    if st is not None:
-        return best_j, best_score, st.identity, bool(bit_score(best_score) >= min_bits)
+    order = sorted(range(len(js)), key=lambda i: (-scores[i], js[i]))
+    if scores[order[0]] <= 0:
+        return -1, 0, 0.0, False
+    for i in order:  # the highest-scoring candidate that is a homolog, if any
+        if bit_score(scores[i]) < min_bits:
+            break
+        st = homologous(query, refs[js[i]])
+        if st is not None:
+            return js[i], int(scores[i]), st.identity, True
+    best_j, best_score = js[order[0]], int(scores[order[0]])
     r = parasail.sw_stats_striped_sat(query, refs[best_j], GAP_OPEN, GAP_EXTEND,
                                       parasail.blosum62)
     return best_j, best_score, (r.matches / r.length if r.length else 0.0), False
