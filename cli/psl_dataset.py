@@ -113,6 +113,7 @@ def transfer_cmd(
     info = transfer.info
     if info.get("test_identical"):
         typer.echo(f"warning: {info['test_identical']} proteins of the checkpoint's test split "
-                   "are references; psl evaluate on that split no longer tests the model",
-                   err=True)
+                   "are references; psl evaluate leaves a protein's identical references out "
+                   "of its search, not their homologs: scores on that split overstate the "
+                   "transfer (build references without them: psl dataset)", err=True)
     typer.echo(json.dumps(info))

@@ -166,9 +166,9 @@ def evaluate_cmd(
                    f"accuracy {hom['network_accuracy']:.4f}, macro_f1 "
                    f"{hom['network_macro_f1']:.4f}")
         if hom["identical_to_reference"]:
-            typer.echo(f"  warning: {hom['identical_to_reference']} scored proteins are "
-                       "references themselves: their scores do not test the model "
-                       "(--no-homology scores the network alone)", err=True)
+            typer.echo(f"  note: {hom['identical_to_reference']} scored proteins are references "
+                       "themselves; each was searched among the other references "
+                       "(leave-one-out). The model itself may have trained on them.", err=True)
 
 
 @psl_app.command("predict", cls=PlainUsageCommand)

@@ -294,6 +294,7 @@ def test_predict_evaluate_and_cli_on_uniprot_fasta_from_stdin(repo_root, tmp_pat
     assert r.exit_code == 0, r.output
     assert "homology transfer: 2 of 2 proteins have a homolog" in r.stdout
     assert "1 scored proteins are references themselves" in r.stderr
+    assert "leave-one-out" in r.stderr
     r = runner.invoke(psl_app, ["evaluate", "--model", str(ckpt), "--fasta", str(lab),
                                 "--n-boot", "10", "--device", "cpu", "--no-homology"])
     assert r.exit_code == 0 and "homology transfer" not in r.output

@@ -53,7 +53,8 @@ def evaluate(
         calibrated: apply the checkpoint's ``calibration.json`` (temperature and logit
             offsets) to the logits before scoring; False scores the raw logits.
         homology: combine with the nearest reference protein, as ``psl predict`` does, when
-            the checkpoint has a homology transfer (:mod:`psl.transfer`).
+            the checkpoint has a homology transfer (:mod:`psl.transfer`); references identical
+            to a scored protein are left out of its search.
 
     Returns:
         The :func:`psl.metrics.classification_report` dict plus ``source``, ``attention``,
@@ -62,8 +63,9 @@ def evaluate(
         temperature-scaled ones (``ece_temperature``) and of what is scored (``ece``); and
         ``homology``: ``applied``, and where applied the number of ``references``, proteins
         ``with_homolog`` (nearest reference a homolog: combined), ``identical_to_reference``
-        (scored proteins whose sequence is a reference: their score is not a test of the
-        model), and the network's own
+        (scored proteins whose sequence is a reference: each is searched among the other
+        references, leave-one-out, as the references were when the table was fitted), and
+        the network's own
         ``network_accuracy`` / ``network_macro_f1``.
 
     Raises:
@@ -99,7 +101,8 @@ def evaluate(
     homology_info: dict[str, Any] = {"applied": transfer is not None}
     if transfer is not None:
         seqs = df["sequence"].tolist()
-        hits = transfer.search(seqs)
+        # leave-one-out: a scored protein that is a reference is not its own nearest one
+        hits = transfer.search(seqs, exclude_identical=True)
         probs = transfer.combine(probs, hits)
         ref_seqs = set(transfer.references.sequences)
         k = len(LOCATION_CLASSES)
