@@ -19,7 +19,7 @@ head -5 "$OUT/search.tsv"
 
 echo "== 3. psl predict with the shipped default model"
 psl predict "$FASTA" --out "$OUT/predictions.tsv"
-cat "$OUT/predictions.tsv" | cut -f1-4
+cut -f1-4,16-21 "$OUT/predictions.tsv"   # call, probability, network alone, nearest reference
 
 echo "== 4. psl explain: attention and Integrated Gradients"
 psl explain --fasta "$FASTA" --method attention --out "$OUT/attention.parquet"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the shipped default model (models/default): distill the eight-model teacher
 # (models/ensemble's four CPU members + four wide members trained on a GPU) into one model
-# with a max-pool of 8, a BiLSTM of 96 and terminal windows, then evaluate it.
+# with a max-pool of 8, a BiLSTM of 96 and terminal windows, add its homology transfer (psl
+# transfer: its own train + val proteins as references), then evaluate it.
 #
 # The teacher ($TEACHER, default runs/gpu/teacher8, what configs/default.toml names) is built
 # here with `psl ensemble` when it is missing and the wide members runs/gpu/wide_s0..3 are
@@ -66,5 +67,8 @@ fi
 echo "== 3. the student (configs/default.toml, teacher $TEACHER)"
 psl train --config configs/default.toml --teacher "$TEACHER" --out "$RUNS/default" --no-progress
 
-echo "== 4. official test set"
+echo "== 4. homology transfer: the model's own train + val proteins as references"
+psl transfer --model "$RUNS/default"
+
+echo "== 5. official test set (network + transfer; the network alone is printed beside it)"
 psl evaluate --model "$RUNS/default" --out "$RUNS/default/test_eval"
