@@ -124,10 +124,10 @@ def explain_command(
     import torch
 
     from psl.explain.attributions import IGSettings, default_threads, explain
-    from psl.models.checkpoint import load_model
+    from psl.models.checkpoint import DEFAULT_MODEL_DIR, load_model
     from psl.tables_io import check_output, table_format, write_table
 
-    check_output(out, inputs=[fasta], protected=[model])
+    check_output(out, inputs=[fasta], protected=[model or DEFAULT_MODEL_DIR])
     table_format(out, fmt)  # fail before the work on an unknown output format
     names, seqs, labels = _load_proteins(fasta, split)
     if limit is not None:

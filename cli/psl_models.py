@@ -201,14 +201,14 @@ def predict_cmd(
     """Predicted location, the 10 class probabilities and the top attention positions (and,
     with homology transfer, the nearest reference protein)."""
     from psl.fasta import read_fasta
-    from psl.models.checkpoint import load_model
+    from psl.models.checkpoint import DEFAULT_MODEL_DIR, load_model
     from psl.models.device import resolve_device
     from psl.models.inference import predict
     from psl.tables_io import check_output, table_format, write_table
 
     if top_k < 1 or batch_size < 1:
         raise ValueError("--top-k and --batch-size must be >= 1")
-    check_output(out, inputs=[fasta], protected=[model])
+    check_output(out, inputs=[fasta], protected=[model or DEFAULT_MODEL_DIR])
     table_format(out, fmt)  # fail before the work on an unknown output format
     dev = resolve_device(device)
     records = read_fasta(fasta)

@@ -359,3 +359,20 @@ def test_readme_quick_start_writes_under_an_ignored_folder(repo_root):
     ignored = [g.strip() for g in (repo_root / ".gitignore").read_text().splitlines()]
     assert "/out/" in ignored
     assert not re.search(r"(?m)^out/", (repo_root / ".gitignore").read_text())
+
+
+@pytest.mark.parametrize("command", ["predict", "explain"])
+def test_out_inside_the_default_model_is_refused_without_model_option(command, tmp_path):
+    """With no --model the shipped default is read: an --out inside it is refused as well."""
+    from cli.main import psl_app
+    from psl.models.checkpoint import DEFAULT_MODEL_DIR
+
+    fasta = tmp_path / "p.fasta"
+    fasta.write_text(">sp|P1|X_HUMAN x OS=Homo sapiens OX=9606\nMKVLAAGIVGSKL\n")
+    target = DEFAULT_MODEL_DIR / "predictions.tsv"
+    argv = ([command, str(fasta)] if command == "predict" else
+            [command, "--fasta", str(fasta), "--method", "attention"]) + ["--out", str(target)]
+    result = CliRunner().invoke(psl_app, argv)
+    assert result.exit_code == 2, result.output
+    assert f"is inside {DEFAULT_MODEL_DIR}" in result.stderr
+    assert not target.exists()
