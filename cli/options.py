@@ -27,7 +27,8 @@ from typer.core import TyperArgument, TyperCommand
 
 from psl.choices import DEVICES
 
-__all__ = ["DEVICES", "Device", "PlainUsageCommand", "ProteinProgress", "device_option"]
+__all__ = ["DEVICES", "Device", "PlainUsageCommand", "ProteinProgress", "device_option",
+           "progress_bar"]
 
 #: Type of a ``--device`` parameter (Typer shows and checks the choices).
 Device = Literal[DEVICES]  # type: ignore[valid-type]
@@ -61,6 +62,15 @@ class PlainUsageCommand(TyperCommand):
         return pieces
 
 
+def progress_bar() -> Progress:
+    """A transient rich bar on stderr: description, bar, done/total, elapsed, ETA."""
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        transient=True, console=Console(stderr=True),
+    )
+
+
 class ProteinProgress:
     """Proteins done: a rich bar with an ETA on a terminal; otherwise (a log file, a pipe) a
     plain line on stderr every ``every`` proteins and at the end."""
@@ -77,11 +87,7 @@ class ProteinProgress:
     def __enter__(self) -> ProteinProgress:
         self.start = time.perf_counter()
         if self.tty:
-            self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                transient=True, console=Console(stderr=True),
-            )
+            self.bar = progress_bar()
             self.bar.__enter__()
             self.task = self.bar.add_task(self.description, total=self.total)
         return self

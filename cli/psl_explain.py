@@ -10,18 +10,15 @@ from pathlib import Path
 from typing import Literal
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from cli.apps import choice_enum, experiment_app, psl_app, user_errors
-from cli.options import Device, PlainUsageCommand, ProteinProgress, device_option
+from cli.options import (
+    Device,
+    PlainUsageCommand,
+    ProteinProgress,
+    device_option,
+    progress_bar,
+)
 from psl.choices import (
     EXPLAIN_SPLITS,
     HITRATE_SPLITS,
@@ -40,19 +37,6 @@ Split = choice_enum("Split", EXPLAIN_SPLITS)
 HitrateSplit = Literal[HITRATE_SPLITS]  # type: ignore[valid-type]
 
 LabelKind = choice_enum("LabelKind", LABEL_KINDS)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        transient=True,
-        console=Console(stderr=True),
-    )
 
 
 @psl_app.command("explain", cls=PlainUsageCommand)
@@ -352,7 +336,7 @@ def hitrates_command(
     if n_steps is not None and not quick:
         exp.ig = IGSettings(n_steps=n_steps, internal_batch_size=exp.ig.internal_batch_size,
                             method=exp.ig.method)
-    with _progress() as bar:
+    with progress_bar() as bar:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
