@@ -364,3 +364,50 @@ def test_shipped_default_on_real_proteins_matches_brute_force_alignment(repo_roo
             assert j == int(scores.argmax()) and bool(row["nearest_is_homolog"])
             assert row["nearest_location"] == "Nucleus" and row["predicted"] == "Nucleus"
             assert row["p_Nucleus"] > net.iloc[i]["p_Nucleus"]
+
+
+def test_references_from_a_real_flat_file_knowledge_base_and_a_dataset_table(repo_root,
+                                                                              tmp_path):
+    """psl transfer --references takes what users bring: a knowledge base built from a real
+    UniProt flat file (tPA, P00750, is 'Secreted, extracellular space' in its entry), and a
+    dataset table from psl dataset (train + val are references, the test split is not)."""
+    import gzip
+
+    from Bio import SwissProt
+    from typer.testing import CliRunner
+
+    import kb
+    from cli.main import psl_app
+    from psl.models.checkpoint import save_model
+    from psl.models.family import LocalizationModel, ModelConfig
+    from psl.sources import write_dataset
+
+    flat = repo_root / "tests" / "data" / "swissprot" / "sample_entries.dat.gz"
+    kb.build([str(flat)], str(tmp_path / "kb"))
+    with gzip.open(flat, "rt") as fh:  # Biopython's own reader, independent of kb
+        tpa = next(r.sequence for r in SwissProt.parse(fh) if "P00750" in r.accessions)
+    torch.manual_seed(0)
+    ckpt = save_model(tmp_path / "m", LocalizationModel(
+        ModelConfig(hidden=8, conv_channels=8, conv_kernels=[3])), {})
+    runner = CliRunner()
+    res = runner.invoke(psl_app, ["transfer", "-m", str(ckpt), "-r", str(tmp_path / "kb")])
+    assert res.exit_code == 0, res.output
+    rng = np.random.default_rng(4)
+    fasta = (f">sp|P00750|TPA_HUMAN Tissue-type plasminogen activator OS=Homo sapiens\n{tpa}\n"
+             f">variant\n{_mutate(rng, tpa, 0.3)}\n")
+    res = runner.invoke(psl_app, ["predict", "-", "-m", str(ckpt), "-f", "csv"], input=fasta)
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(io.StringIO(res.stdout), keep_default_na=False)
+    assert list(t["nearest_reference"]) == ["P00750", "P00750"]
+    assert list(t["nearest_location"]) == ["Extracellular", "Extracellular"]
+    assert t["nearest_is_homolog"].all() and t["nearest_identity"][0] == 1.0
+
+    refs = _family_refs(3)
+    frame = pd.DataFrame({"accession": refs.accessions, "location": refs.locations,
+                          "sequence": refs.sequences})
+    table = write_dataset({"train": frame.iloc[:15], "val": frame.iloc[15:20],
+                           "test": frame.iloc[20:]}, tmp_path / "ds.tsv.gz")
+    res = runner.invoke(psl_app, ["transfer", "-m", str(ckpt), "-r", str(table)])
+    assert res.exit_code == 0, res.output
+    stored = load_transfer(ckpt).references
+    assert stored.accessions == refs.accessions[:20]
