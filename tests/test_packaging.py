@@ -73,6 +73,9 @@ def test_wheel_in_a_fresh_venv_runs_outside_the_repository(tmp_path):
     records = list(read_fasta(fasta))
     want = predict(load_model(REPO / "models" / "default"), [r.sequence for r in records])
     assert list(got["predicted"]) == list(want["predicted"])
+    # the packaged homology transfer (transfer.json + references.tsv.gz) came with it
+    assert list(got["nearest_reference"]) == list(want["nearest_reference"])
+    assert list(got["nearest_is_homolog"]) == list(want["nearest_is_homolog"])
 
     # kb build / kb search on a user's CSV, from the user's folder
     csv = work / "entries.csv"
