@@ -255,7 +255,8 @@ def nearest_references(
     progress: Callable[[int, int], None] | None = None,
     index: KmerIndex | None = None,
 ) -> Hits:
-    """The nearest reference (highest Smith-Waterman score among the prefilter's candidates).
+    """Each query's nearest reference: the highest-scoring homolog among the prefilter's
+    candidates, else the highest-scoring candidate (module docstring).
 
     Arguments:
         queries: protein sequences.
@@ -280,7 +281,7 @@ def nearest_references(
     starts = np.searchsorted(qi, np.arange(n + 1))
     ref_seqs = refs.sequences
 
-    def one(i: int) -> tuple[int, int, float]:
+    def one(i: int) -> tuple[int, int, float, bool]:
         return _align_best(qs[i], ref_seqs, rj[starts[i]:starts[i + 1]],
                            settings.max_candidates, exclude_identical, settings.min_bits)
 
