@@ -125,8 +125,8 @@ def predict(
         ``;``-separated). With homology transfer also ``network_predicted`` (the network's
         own call), ``nearest_reference`` (accession; empty without a hit),
         ``nearest_location``, ``nearest_score`` (Smith-Waterman), ``nearest_identity`` and
-        ``nearest_is_homolog`` (>= 30% identity over >= 50% of the shorter: only then is it
-        combined).
+        ``nearest_is_homolog`` (>= 30% identity over >= 50% of the shorter and >= 40 bits:
+        only then is it combined).
 
     Raises:
         InvalidSequenceError: an empty sequence or an illegal letter.

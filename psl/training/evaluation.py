@@ -65,8 +65,7 @@ def evaluate(
         ``with_homolog`` (nearest reference a homolog: combined), ``identical_to_reference``
         (scored proteins whose sequence is a reference: each is searched among the other
         references, leave-one-out, as the references were when the table was fitted), and
-        the network's own
-        ``network_accuracy`` / ``network_macro_f1``.
+        the network's own ``network_accuracy`` / ``network_macro_f1``.
 
     Raises:
         PslError: unknown split or attention mode, a FASTA without single-label proteins.
