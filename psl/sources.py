@@ -50,6 +50,7 @@ __all__ = [
     "read_kb",
     "write_dataset",
     "read_dataset",
+    "is_dataset_table",
     "training_set_table",
     "read_training_set",
     "write_training_set",
@@ -210,6 +211,19 @@ def write_dataset(splits: dict[str, pd.DataFrame], path: str | Path) -> Path:
         table.to_csv(tmp, sep="\t", index=False,
                      compression="gzip" if path.suffix == ".gz" else None)
     return path
+
+
+def is_dataset_table(path: str | Path) -> bool:
+    """Whether a file (plain or gzip) starts with a dataset table's header (tab-separated
+    :data:`DATASET_COLUMNS`); only its first line is read."""
+    from kb.tables import open_text
+
+    path = Path(path)
+    if not path.is_file():
+        return False
+    with open_text(path) as fh:
+        header = fh.readline().rstrip("\r\n").split("\t")
+    return all(c in header for c in DATASET_COLUMNS)
 
 
 def read_dataset(path: str | Path) -> dict[str, pd.DataFrame]:

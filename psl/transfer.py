@@ -146,6 +146,11 @@ class References:
     def __len__(self) -> int:
         return len(self.sequences)
 
+    def identical(self, sequences: Sequence[str]) -> int:
+        """How many of ``sequences`` (upper-cased, trailing ``*`` dropped) are references."""
+        mine = set(self.sequences)
+        return sum(s.rstrip("*").upper() in mine for s in sequences)
+
     @classmethod
     def from_frame(cls, df: pd.DataFrame, source: str = "") -> References:
         """From a frame with ``accession``, ``location``, ``sequence`` (e.g. training splits).

@@ -411,3 +411,15 @@ def test_references_from_a_real_flat_file_knowledge_base_and_a_dataset_table(rep
     assert res.exit_code == 0, res.output
     stored = load_transfer(ckpt).references
     assert stored.accessions == refs.accessions[:20]
+    # a damaged dataset table is reported as one (file, line), not read as another format
+    import gzip
+
+    lines = gzip.open(table, "rt").read().splitlines()
+    cells = lines[3].split("\t")
+    cells[2] = "0" * 40  # the sha1 of the third protein
+    lines[3] = "\t".join(cells)
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("\n".join(lines) + "\n")
+    res = runner.invoke(psl_app, ["transfer", "-m", str(ckpt), "-r", str(bad)])
+    assert res.exit_code == 2 and "sha1" in res.stderr and "bad.tsv" in res.stderr
+    assert load_transfer(ckpt).references.accessions == refs.accessions[:20]  # untouched

@@ -103,12 +103,11 @@ def evaluate(
         # leave-one-out: a scored protein that is a reference is not its own nearest one
         hits = transfer.search(seqs, exclude_identical=True)
         probs = transfer.combine(probs, hits)
-        ref_seqs = set(transfer.references.sequences)
         k = len(LOCATION_CLASSES)
         homology_info.update({
             "references": len(transfer.references),
             "with_homolog": int(hits.homolog.sum()),
-            "identical_to_reference": sum(s.rstrip("*").upper() in ref_seqs for s in seqs),
+            "identical_to_reference": transfer.references.identical(seqs),
             "network_accuracy": float((network == y).mean()),
             "network_macro_f1": macro_f1(y, network, k),
         })

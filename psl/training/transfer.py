@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from kb.errors import InputFormatError
 from psl.data import DataConfig, load_splits, read_source
 from psl.errors import PslError
-from psl.models.checkpoint import DEFAULT_MODEL_DIR, check_checkpoint
-from psl.sources import read_dataset
+from psl.models.checkpoint import load_model
+from psl.sources import is_dataset_table, read_dataset
 from psl.transfer import HomologyTransfer, References, SearchSettings, fit_transfer, save_transfer
 
 __all__ = ["read_references", "fit_checkpoint_transfer"]
@@ -32,29 +30,17 @@ def read_references(source: str | Path) -> References:
         InputFormatError: an unreadable source (with file and line).
     """
     path = Path(source)
-    frame: pd.DataFrame | None = None
-    if path.is_file():
-        try:
-            splits = read_dataset(path)
-            frame = pd.concat([splits["train"], splits["val"]], ignore_index=True)
-            label = f"{path} (dataset table: train + val)"
-        except (InputFormatError, UnicodeDecodeError, pd.errors.ParserError):
-            frame = None
-    if frame is None:
+    if is_dataset_table(path):  # a malformed one is reported as such, not read otherwise
+        splits = read_dataset(path)
+        frame = pd.concat([splits["train"], splits["val"]], ignore_index=True)
+        label = f"{path} (dataset table: train + val)"
+    else:
         frame = read_source(path, "drop")[0]
         label = str(path)
     refs = References.from_frame(frame, label)
     if len(refs) < 2:
         raise PslError("fewer than 2 single-label proteins to use as references", path)
     return refs
-
-
-def _own_references(checkpoint: Path, config: dict[str, Any]) -> tuple[References, pd.DataFrame]:
-    data = DataConfig(**config.get("data", {}))
-    splits = load_splits(data)
-    frame = pd.concat([splits["train"], splits["val"]], ignore_index=True)
-    return (References.from_frame(frame, f"{checkpoint}: its own train + val splits"),
-            splits["test"])
 
 
 def fit_checkpoint_transfer(
@@ -78,23 +64,24 @@ def fit_checkpoint_transfer(
     Raises:
         CheckpointError: not a checkpoint directory.
     """
-    import json
-
-    path = check_checkpoint(model if model is not None else DEFAULT_MODEL_DIR)
-    config = json.loads((path / "config.json").read_text())
+    loaded = load_model(model)  # the checkpoint's own checks; its weights are small
+    path = loaded.path
+    data = DataConfig(**loaded.run_config.get("data", {}))
     test: pd.DataFrame | None = None
     if references is None:
-        refs, test = _own_references(path, config)
+        splits = load_splits(data)
+        refs = References.from_frame(pd.concat([splits["train"], splits["val"]],
+                                               ignore_index=True),
+                                     f"{path}: its own train + val splits")
+        test = splits["test"]
     else:
         refs = read_references(references)
         try:
-            test = load_splits(DataConfig(**config.get("data", {})))["test"]
+            test = load_splits(data)["test"]
         except (ValueError, OSError):  # the checkpoint's data is not on this machine
             test = None
     transfer = fit_transfer(refs, settings, progress=progress)
     if test is not None:
-        ref_seqs = set(refs.sequences)
-        transfer.info["test_identical"] = int(sum(s.rstrip("*").upper() in ref_seqs
-                                                  for s in test["sequence"]))
+        transfer.info["test_identical"] = refs.identical(test["sequence"].tolist())
     save_transfer(path, transfer)
     return transfer
