@@ -28,7 +28,7 @@ from typer.core import TyperArgument, TyperCommand
 from psl.choices import DEVICES
 
 __all__ = ["DEVICES", "Device", "PlainUsageCommand", "ProteinProgress", "device_option",
-           "progress_bar"]
+           "model_option", "progress_bar"]
 
 #: Type of a ``--device`` parameter (Typer shows and checks the choices).
 Device = Literal[DEVICES]  # type: ignore[valid-type]
@@ -39,6 +39,16 @@ def device_option(extra: str = "") -> Any:
     return typer.Option(
         "auto", "--device",
         help=f"One of {', '.join(DEVICES)} (auto: CUDA if available, else CPU)."
+        + (f" {extra}" if extra else ""),
+    )
+
+
+def model_option(extra: str = "") -> Any:
+    """The ``--model`` / ``-m`` option of commands that read one checkpoint: default the
+    shipped model."""
+    return typer.Option(
+        None, "--model", "-m",
+        help="Checkpoint directory (default: the shipped models/default)."
         + (f" {extra}" if extra else ""),
     )
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from cli.apps import psl_app, user_errors
-from cli.options import Device, PlainUsageCommand, ProteinProgress, device_option
+from cli.options import Device, PlainUsageCommand, ProteinProgress, device_option, model_option
 
 __all__ = ["dataset_cmd", "calibrate_cmd", "transfer_cmd"]
 
@@ -60,9 +60,7 @@ def dataset_cmd(
 @psl_app.command("calibrate", cls=PlainUsageCommand)
 @user_errors
 def calibrate_cmd(
-    model: Path | None = typer.Option(None, "--model", "-m", help="Checkpoint directory "
-                                      "(default: the shipped models/default); "
-                                      "calibration.json is written into it."),
+    model: Path | None = model_option("calibration.json is written into it."),
     mode: str = typer.Option("temperature", "--mode", help="temperature (one T minimising "
                              "the validation NLL) or temperature+offsets (also per-class "
                              "logit offsets maximising validation macro-F1, kept only if "
@@ -82,9 +80,8 @@ def calibrate_cmd(
 @psl_app.command("transfer", cls=PlainUsageCommand)
 @user_errors
 def transfer_cmd(
-    model: Path | None = typer.Option(None, "--model", "-m", help="Checkpoint directory "
-                                      "(default: the shipped models/default); transfer.json "
-                                      "and references.tsv.gz are written into it."),
+    model: Path | None = model_option("transfer.json and references.tsv.gz are written "
+                                      "into it."),
     references: Path | None = typer.Option(None, "--references", "-r", help="Reference "
                                            "proteins: a dataset table from psl dataset (its "
                                            "train + val splits), a knowledge base from kb "

@@ -17,6 +17,7 @@ from cli.options import (
     PlainUsageCommand,
     ProteinProgress,
     device_option,
+    model_option,
     progress_bar,
 )
 from psl.choices import (
@@ -48,9 +49,7 @@ def explain_command(
         None, "--format", "-f", help="Output format: tsv, csv, parquet or jsonl (default: from "
         "the --out name).", show_default=False,
     ),
-    model: Path = typer.Option(
-        None, "--model", "-m", help="Model checkpoint directory (default: models/default)."
-    ),
+    model: Path | None = model_option(),
     fasta: Path = typer.Option(
         None, "--fasta", help="Proteins to explain (FASTA). A DeepLoc header "
         "'>ACC Location-Solubility' gives the true label; other headers give none. The "

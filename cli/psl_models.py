@@ -14,7 +14,13 @@ from typing import Literal
 import typer
 
 from cli.apps import choice_enum, experiment_app, psl_app, user_errors
-from cli.options import Device, PlainUsageCommand, ProteinProgress, device_option
+from cli.options import (
+    Device,
+    PlainUsageCommand,
+    ProteinProgress,
+    device_option,
+    model_option,
+)
 from psl.choices import INFERENCE_ATTENTION
 
 #: ``psl evaluate --split`` choices (the splits of a model's data config).
@@ -108,8 +114,7 @@ def ensemble_cmd(
 @psl_app.command("evaluate", cls=PlainUsageCommand)
 @user_errors
 def evaluate_cmd(
-    model: Path | None = typer.Option(None, "--model", "-m", help="Checkpoint directory "
-                                      "(default: the shipped models/default)."),
+    model: Path | None = model_option(),
     split: EvalSplit = typer.Option("test", "--split",
                                     help="test or val: the split of the model's own data config."),
     attention: AttentionMode = typer.Option(
@@ -177,8 +182,7 @@ def predict_cmd(
     fasta: Path = typer.Argument(..., metavar="FASTA", help="Protein FASTA file (plain or .gz; "
                                  "'-' reads "
                                  "stdin). UniProt headers give the accession as id."),
-    model: Path | None = typer.Option(None, "--model", "-m", help="Checkpoint directory "
-                                      "(default: the shipped models/default)."),
+    model: Path | None = model_option(),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the table here (format "
                                     "from the name: .tsv, .csv, .parquet, .jsonl, text "
                                     "optionally .gz); '-' or omitted: stdout."),
