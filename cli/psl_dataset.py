@@ -89,8 +89,12 @@ def transfer_cmd(
                                            "(all of it; multi-label proteins left out). "
                                            "Default: the checkpoint's own train + val splits."),
     max_candidates: int = typer.Option(20, "--max-candidates", help="References aligned per "
-                                       "protein: those sharing the most 5-mers on one "
-                                       "diagonal band."),
+                                       "protein (Smith-Waterman), the best-ranked by "
+                                       "--rescore."),
+    rescore: int = typer.Option(200, "--rescore", help="References sharing the most 5-mers "
+                                "on one diagonal band that are ranked by their best ungapped "
+                                "segment (BLOSUM62) before --max-candidates are aligned; 0 "
+                                "ranks by shared 5-mers alone (fewer remote homologs found)."),
     threads: int = typer.Option(2, "--threads", help="Alignment threads."),
     min_bits: float = typer.Option(40.0, "--min-bits", help="Bit score a nearest reference "
                                    "needs, besides >= 30% identity over >= 50% of the "
@@ -104,7 +108,11 @@ def transfer_cmd(
     from psl.training.transfer import fit_checkpoint_transfer
     from psl.transfer import SearchSettings
 
-    settings = SearchSettings(max_candidates=max_candidates, threads=threads, min_bits=min_bits)
+    try:
+        settings = SearchSettings(max_candidates=max_candidates, rescore=rescore,
+                                  threads=threads, min_bits=min_bits)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
     with ProteinProgress("nearest references (leave-one-out)", 0) as bar:
         transfer = fit_checkpoint_transfer(model, references, settings, progress=bar.update)
     info = transfer.info

@@ -24,6 +24,10 @@ Prefilter (which pairs are aligned at all)
     of all DeepLoc 2.0 x DeepLoc 1.0 test pairs pass: no filter at all); pairs near 30%
     identity without three conserved 5-residue words on one diagonal are missed, as are short
     chance alignments that pass the criterion (it has no score or length floor).
+    ``candidate_pairs(rescore=M)`` (used by :mod:`psl.transfer`, not by :func:`find_homologs`)
+    ranks the ``M`` refs with the most words by their best ungapped segment score on the
+    diagonals of their best band before keeping ``max_candidates``, BLAST's second stage: refs
+    with many, often repetitive, word hits otherwise crowd out a remote homolog with few.
     ``prefilter=False`` aligns all pairs (the reference the tests compare with);
     ``benchmarks/homology.py`` measures the prefilter's sensitivity on a random sample against
     all-pairs alignment.
@@ -49,6 +53,7 @@ __all__ = [
     "AlignmentStats",
     "HomologyResult",
     "align",
+    "blosum_encode",
     "candidate_pairs",
     "find_homologs",
     "homologous",
@@ -142,9 +147,9 @@ def _kmer_codes(seq: str, k: int) -> np.ndarray:
     return codes
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _query_hits(qc, bucket_off, ref_id, ref_pos, ref_len, lq, band, min_hits,
-                counts, touched, mark, stamp, out, best):  # pragma: no cover - numba
+                counts, touched, mark, stamp, out, best, best_band):  # pragma: no cover - numba
     n_ref = len(ref_len)
     base = np.empty(n_ref, dtype=np.int64)
     total = 0
@@ -172,9 +177,63 @@ def _query_hits(qc, bucket_off, ref_id, ref_pos, ref_len, lq, band, min_hits,
                     best[j] = 0
                 if counts[key] > best[j]:
                     best[j] = counts[key]
+                    best_band[j] = key - base[j]
     for t in range(n_touched):
         counts[touched[t]] = 0
     return n_out
+
+
+#: BLOSUM62 as parasail orders it; residues outside it score as X.
+_BLOSUM_ALPHABET = "ARNDCQEGHILKMFPSTWYVBZX*"
+
+
+def _blosum_codes() -> np.ndarray:
+    table = np.full(256, _BLOSUM_ALPHABET.index("X"), dtype=np.uint8)
+    for i, a in enumerate(_BLOSUM_ALPHABET):
+        table[ord(a)] = table[ord(a.lower())] = i
+    return table
+
+
+_BLOSUM_CODES = _blosum_codes()
+
+
+def _blosum_matrix() -> np.ndarray:
+    import parasail
+
+    return np.asarray(parasail.blosum62.matrix, dtype=np.int32)[:24, :24]
+
+
+def blosum_encode(seq: str) -> np.ndarray:
+    """Residue indices into BLOSUM62 (:data:`_BLOSUM_ALPHABET`; other letters as X)."""
+    return _BLOSUM_CODES[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)]
+
+
+@numba.njit(cache=True, nogil=True)
+def _ungapped(q, residues, starts, cand, bands, band, matrix):  # pragma: no cover - numba
+    """Best ungapped segment score (max-subarray of substitution scores) on any diagonal of
+    each candidate's band ``bands[t]`` (diagonal ``d = q_pos - r_pos + len(r)``)."""
+    out = np.zeros(len(cand), dtype=np.int64)
+    lq = len(q)
+    for t in range(len(cand)):
+        j = cand[t]
+        r0 = starts[j]
+        lr = starts[j + 1] - r0
+        best = 0
+        for d in range(bands[t] * band, bands[t] * band + band):
+            off = d - lr  # q_pos = r_pos + off
+            rp = -off if off < 0 else 0
+            p = rp + off
+            s = 0
+            while p < lq and rp < lr:
+                s += matrix[q[p], residues[r0 + rp]]
+                if s < 0:
+                    s = 0
+                elif s > best:
+                    best = s
+                p += 1
+                rp += 1
+        out[t] = best
+    return out
 
 
 @numba.njit(cache=True)
@@ -235,6 +294,9 @@ class KmerIndex:
         ref_id, ref_pos: sequence index and 0-based start of each word (stable by sequence,
             then position, within a code).
         ref_len: length of each sequence.
+        residues, starts: the sequences concatenated as BLOSUM62 indices
+            (:func:`blosum_encode`), sequence ``j`` at ``starts[j]:starts[j + 1]`` (for the
+            ungapped rescoring of ``candidate_pairs(rescore=...)``).
     """
 
     k: int
@@ -242,6 +304,8 @@ class KmerIndex:
     ref_id: np.ndarray
     ref_pos: np.ndarray
     ref_len: np.ndarray
+    residues: np.ndarray
+    starts: np.ndarray
 
     @classmethod
     def build(cls, refs: Sequence[str], k: int = K) -> KmerIndex:
@@ -251,16 +315,18 @@ class KmerIndex:
         ref_len = np.array([len(s) for s in refs], dtype=np.int64)
         starts = np.zeros(len(refs) + 1, dtype=np.int64)
         np.cumsum(ref_len, out=starts[1:])
-        a = _CODES[np.frombuffer("".join(refs).upper().encode("ascii"), dtype=np.uint8)]
+        joined = "".join(refs).upper()
+        a = _CODES[np.frombuffer(joined.encode("ascii"), dtype=np.uint8)]
         codes, ids, pos = _window_codes(a, starts, k, BASE)
         off, order = _bucket_order(codes, BASE ** k)
-        return cls(k, off, ids[order], pos[order], ref_len)
+        return cls(k, off, ids[order], pos[order], ref_len, blosum_encode(joined), starts)
 
 
 def candidate_pairs(
     queries: Sequence[str], refs: Sequence[str], k: int = K, band: int = BAND,
     min_hits: int = MIN_HITS, max_candidates: int = MAX_CANDIDATES,
     progress: Callable[[int], None] | None = None, index: KmerIndex | None = None,
+    rescore: int = 0, threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs ``(query i, ref j)`` with ``>= min_hits`` shared k-mers on one diagonal band.
 
@@ -274,53 +340,89 @@ def candidate_pairs(
         progress: called with the number of queries done, now and then.
         index: :meth:`KmerIndex.build` of ``refs`` with this ``k`` (built here if None; pass
             one to search the same refs many times).
+        rescore: if > 0, the ``rescore`` refs with the most words are ranked by their best
+            ungapped segment score (BLOSUM62) on the diagonals of their best band, BLAST's
+            second stage, before ``max_candidates`` are kept: refs with many (often
+            repetitive) word hits no longer crowd out a remote homolog with few.
+        threads: queries are split over this many threads (the kernels release the GIL).
 
     Returns:
-        Three int64 arrays: query index, ref index and the ref's largest word count in one
-        band; sorted by query, then by decreasing count, then by ref.
+        Three int64 arrays: query index, ref index and the rank key (the ref's largest word
+        count in one band; with ``rescore``, its ungapped score); sorted by query, then by
+        decreasing key (then word count), then by ref.
 
     Raises:
-        ValueError: ``k`` outside 1..8, ``band`` or ``min_hits`` < 1, an ``index`` of other
-            refs.
+        ValueError: ``k`` outside 1..8, ``band``, ``min_hits`` or ``threads`` < 1, a negative
+            ``rescore``, an ``index`` of other refs.
     """
-    if not 1 <= k <= 8 or band < 1 or min_hits < 1:
-        raise ValueError(f"need 1 <= k <= 8, band >= 1, min_hits >= 1 (got {k}, {band}, "
-                         f"{min_hits})")
+    if not 1 <= k <= 8 or band < 1 or min_hits < 1 or threads < 1 or rescore < 0:
+        raise ValueError(f"need 1 <= k <= 8, band >= 1, min_hits >= 1, threads >= 1 and "
+                         f"rescore >= 0 (got {k}, {band}, {min_hits}, {threads}, {rescore})")
     if index is None:
         index = KmerIndex.build(refs, k)
     elif index.k != k or len(index.ref_len) != len(refs):
         raise ValueError(f"the index was built with k = {index.k} over {len(index.ref_len)} "
                          f"sequences, not k = {k} over {len(refs)}")
-    bucket_off, ids, pos, ref_len = index.bucket_off, index.ref_id, index.ref_pos, index.ref_len
-    lq_max = max((len(s) for s in queries), default=0)
-    size = int(((lq_max + ref_len) // band + 1).sum()) if len(refs) else 0
-    counts = np.zeros(max(size, 1), dtype=np.int32)
-    touched = np.zeros(max(size, 1), dtype=np.int64)
-    mark = np.full(len(refs), -1, dtype=np.int64)
-    out = np.zeros(len(refs), dtype=np.int64)
-    best = np.zeros(len(refs), dtype=np.int64)
-    qi: list[np.ndarray] = []
-    rj: list[np.ndarray] = []
-    hits: list[np.ndarray] = []
-    for i, s in enumerate(queries):
-        qc = _kmer_codes(s, k)
-        n = _query_hits(qc, bucket_off, ids, pos, ref_len, len(s), band, min_hits, counts,
-                        touched, mark, i, out, best) if len(refs) else 0
-        if n:
-            j = out[:n].copy()
-            h = best[j]
-            order = np.lexsort((j, -h))
-            if max_candidates:
-                order = order[:max_candidates]
-            qi.append(np.full(len(order), i, dtype=np.int64))
-            rj.append(j[order])
-            hits.append(h[order])
-        if progress is not None and (i + 1) % 500 == 0:
-            progress(i + 1)
+    n = len(queries)
+    if not len(refs) or not n:
+        z = np.zeros(0, np.int64)
+        return z, z.copy(), z.copy()
+    matrix = _blosum_matrix() if rescore else None
+    done = [0]
+
+    def part(lo: int, hi: int) -> tuple[list, list, list]:
+        ref_len = index.ref_len
+        lq_max = max((len(queries[i]) for i in range(lo, hi)), default=0)
+        size = int(((lq_max + ref_len) // band + 1).sum())
+        counts = np.zeros(max(size, 1), dtype=np.int32)
+        touched = np.zeros(max(size, 1), dtype=np.int64)
+        mark = np.full(len(ref_len), -1, dtype=np.int64)
+        out = np.zeros(len(ref_len), dtype=np.int64)
+        best = np.zeros(len(ref_len), dtype=np.int64)
+        best_band = np.zeros(len(ref_len), dtype=np.int64)
+        qi: list[np.ndarray] = []
+        rj: list[np.ndarray] = []
+        keys: list[np.ndarray] = []
+        for i in range(lo, hi):
+            s = queries[i]
+            m = _query_hits(_kmer_codes(s, k), index.bucket_off, index.ref_id, index.ref_pos,
+                            ref_len, len(s), band, min_hits, counts, touched, mark, i, out,
+                            best, best_band)
+            if m:
+                j = out[:m].copy()
+                key = best[j]
+                order = np.lexsort((j, -key))
+                if rescore:
+                    j = j[order[:rescore]]
+                    words = best[j]
+                    key = _ungapped(blosum_encode(s), index.residues, index.starts, j,
+                                    best_band[j], band, matrix)
+                    order = np.lexsort((j, -words, -key))
+                if max_candidates:
+                    order = order[:max_candidates]
+                qi.append(np.full(len(order), i, dtype=np.int64))
+                rj.append(j[order])
+                keys.append(key[order])
+            if progress is not None:
+                done[0] += 1
+                if done[0] % 500 == 0:
+                    progress(done[0])
+        return qi, rj, keys
+
+    if threads == 1 or n < 2 * threads:
+        parts = [part(0, n)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        cuts = np.linspace(0, n, threads + 1).astype(int)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            parts = list(pool.map(part, cuts[:-1], cuts[1:]))
+    qi = [a for p in parts for a in p[0]]
     if not qi:
         z = np.zeros(0, np.int64)
         return z, z.copy(), z.copy()
-    return np.concatenate(qi), np.concatenate(rj), np.concatenate(hits)
+    return (np.concatenate(qi), np.concatenate([a for p in parts for a in p[1]]),
+            np.concatenate([a for p in parts for a in p[2]]))
 
 
 @dataclass

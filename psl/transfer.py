@@ -8,8 +8,9 @@ model's calibrated probabilities.
 
 Nearest reference
     The candidates of the k-mer prefilter of :func:`psl.homology.candidate_pairs` (shared
-    5-mers on one diagonal band, at most ``max_candidates`` references per query) are aligned
-    with Smith-Waterman (BLOSUM62, gaps 11/1, as in :mod:`psl.homology`, through ``parasail``).
+    5-mers on one diagonal band; the ``rescore`` references with the most are ranked by their
+    best ungapped diagonal segment, and the first ``max_candidates`` kept) are aligned with
+    Smith-Waterman (BLOSUM62, gaps 11/1, as in :mod:`psl.homology`, through ``parasail``).
     A candidate is a **homolog** when its alignment passes DeepLoc's partition rule
     (:func:`psl.homology.homologous`: >= 30% identity over >= 50% of the shorter sequence) and
     scores at least ``min_bits`` (40) bits (:func:`bit_score`): the rule alone has no length
@@ -101,7 +102,10 @@ class SearchSettings:
     Attributes:
         k, band, min_hits: the prefilter's word length, diagonal band width and words needed
             in one band (:func:`psl.homology.candidate_pairs`).
-        max_candidates: references aligned per query (those with the most words in one band).
+        max_candidates: references aligned per query.
+        rescore: the references with the most words in one band that are ranked by their best
+            ungapped diagonal segment before ``max_candidates`` are kept (0: ranked by words;
+            ``candidate_pairs(rescore=...)``).
         threads: alignment threads (parasail runs outside the GIL).
         min_bits: bit score a homolog needs besides DeepLoc's rule (40 bits: significant in
             searches of databases of this size, Pearson 2013, Curr. Protoc. Bioinf. 42:3.1).
@@ -111,14 +115,17 @@ class SearchSettings:
     band: int = 16
     min_hits: int = 2
     max_candidates: int = 20
+    rescore: int = 200
     threads: int = 2
     min_bits: float = 40.0
 
     def __post_init__(self) -> None:
         if not (1 <= self.k <= 8 and self.band >= 1 and self.min_hits >= 1
-                and self.max_candidates >= 1 and self.threads >= 1 and self.min_bits >= 0):
+                and self.max_candidates >= 1 and self.threads >= 1 and self.min_bits >= 0
+                and self.rescore >= 0):
             raise ValueError(f"invalid search settings {self}: need 1 <= k <= 8, band, "
-                             "min_hits, max_candidates, threads >= 1 and min_bits >= 0")
+                             "min_hits, max_candidates, threads >= 1 and min_bits, "
+                             "rescore >= 0")
 
 
 @dataclass
@@ -163,12 +170,14 @@ class References:
                    df["sequence"].astype(str).tolist(), source)
 
     def write(self, path: str | Path) -> Path:
-        """Write ``accession``, ``location``, ``sequence`` as gzipped TSV (atomically)."""
+        """Write ``accession``, ``location``, ``sequence`` as gzipped TSV (atomically; the
+        same references give the same bytes: no time or temporary name in the gzip header)."""
         path = Path(path)
         table = pd.DataFrame({"accession": self.accessions, "location": self.locations,
                               "sequence": self.sequences})
-        with atomic_path(path) as tmp:
-            table.to_csv(tmp, sep="\t", index=False, compression={"method": "gzip", "mtime": 0})
+        with atomic_path(path) as tmp, open(tmp, "wb") as raw, \
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            gz.write(table.to_csv(sep="\t", index=False).encode())
         return path
 
     @classmethod
@@ -269,7 +278,8 @@ def nearest_references(
         settings: prefilter and alignment settings.
         exclude_identical: skip references whose sequence is the query's (leave-one-out
             when the queries are references themselves, as in :func:`fit_transfer`).
-        progress: called as ``progress(done, total)`` now and then.
+        progress: called as ``progress(done, total)`` now and then (the prefilter moves it
+            to ``total // 2``, the alignments to ``total``).
         index: ``KmerIndex.build(refs.sequences, settings.k)``, to search the same references
             many times (built here if None).
 
@@ -280,9 +290,12 @@ def nearest_references(
     n = len(qs)
     # with exclude_identical, a few more candidates stand in for the identical ones skipped
     extra = 4 if exclude_identical else 0
+    # progress: the prefilter counts for the first half of the proteins, alignment the rest
     qi, rj, _ = candidate_pairs(qs, refs.sequences, settings.k, settings.band,
                                 settings.min_hits, settings.max_candidates + extra,
-                                index=index)
+                                index=index, rescore=settings.rescore,
+                                threads=settings.threads,
+                                progress=(lambda d: progress(d // 2, n)) if progress else None)
     starts = np.searchsorted(qi, np.arange(n + 1))
     ref_seqs = refs.sequences
 
@@ -298,7 +311,7 @@ def nearest_references(
             for i, r in zip(idx, pool.map(one, idx), strict=True):
                 out[i] = r
             if progress is not None:
-                progress(min(n, lo + chunk), n)
+                progress(n - n // 2 + min(n, lo + chunk) // 2, n)
     return Hits(np.array([o[0] for o in out], dtype=np.int64),
                 np.array([o[1] for o in out], dtype=np.int64),
                 np.array([o[2] for o in out], dtype=np.float64),
@@ -441,7 +454,8 @@ def load_transfer(directory: str | Path) -> HomologyTransfer | None:
         table = np.asarray(d["table"], dtype=np.float64)
         prior = np.asarray(d["prior"], dtype=np.float64)
         edges = tuple(float(e) for e in d["edges"])
-        settings = SearchSettings(**d["settings"])
+        # a table fitted before ``rescore`` existed was searched without it
+        settings = SearchSettings(**{"rescore": 0, **d["settings"]})
         classes = d["classes"]
     except (ValueError, KeyError, TypeError) as e:
         raise InputFormatError(f"malformed {TRANSFER_FILE}: {e}", path) from None

@@ -423,3 +423,100 @@ def test_references_from_a_real_flat_file_knowledge_base_and_a_dataset_table(rep
     res = runner.invoke(psl_app, ["transfer", "-m", str(ckpt), "-r", str(bad)])
     assert res.exit_code == 2 and "sha1" in res.stderr and "bad.tsv" in res.stderr
     assert load_transfer(ckpt).references.accessions == refs.accessions[:20]  # untouched
+
+
+def _ungapped_oracle(q: str, r: str, diagonals: range) -> int:
+    """Best ungapped segment on the given diagonals (d = q_pos - r_pos + len(r)), plain loops
+    over Biopython's BLOSUM62 (not parasail's, which the kernel reads)."""
+    from Bio.Align import substitution_matrices
+
+    m = substitution_matrices.load("BLOSUM62")
+    best = 0
+    for d in diagonals:
+        s = 0
+        for p in range(len(q)):
+            rp = p - d + len(r)
+            if 0 <= rp < len(r):
+                s = max(0, s + int(m[q[p], r[rp]]))
+                best = max(best, s)
+    return best
+
+
+def test_rescored_candidates_carry_the_brute_force_ungapped_score():
+    rng = np.random.default_rng(11)
+    refs = [_random(rng, int(n)) for n in rng.integers(30, 90, 25)]
+    refs += [_mutate(rng, refs[0], 0.3), refs[3][10:] + "XBZ", "WWWWWWWW"]
+    queries = [_mutate(rng, refs[i], 0.25) for i in (0, 3, 7)] + [_random(rng, 60)]
+    band, k = 8, 3
+    qi, rj, key = candidate_pairs(queries, refs, k, band, 2, 0, rescore=1000)
+    plain_qi, plain_rj, words = candidate_pairs(queries, refs, k, band, 2, 0)
+    assert len(qi) == len(plain_qi) > 0  # rescoring reorders, never drops (rescore >= all)
+    for i in range(len(queries)):
+        mine = rj[qi == i]
+        assert sorted(mine.tolist()) == sorted(plain_rj[plain_qi == i].tolist())
+        assert (np.diff(key[qi == i]) <= 0).all()  # ranked by the ungapped score
+        for j, sc in zip(mine, key[qi == i], strict=True):
+            # the best band: the one with the most words (ties: the first reached)
+            q, r = queries[i], refs[j]
+            cq = _kmer_codes(q, k)
+            cr = _kmer_codes(r, k)
+            counts: dict[int, int] = {}
+            best_band, best_n = -1, 0
+            for p, c in enumerate(cq):
+                if c < 0:
+                    continue
+                for rp in np.flatnonzero(cr == c):
+                    b = (p - rp + len(r)) // band
+                    counts[b] = counts.get(b, 0) + 1
+                    if counts[b] >= 2 and counts[b] > best_n:
+                        best_band, best_n = b, counts[b]
+            assert sc == _ungapped_oracle(q, r, range(best_band * band, best_band * band + band))
+    # two threads: the same pairs in the same order
+    two = candidate_pairs(queries, refs, k, band, 2, 5, rescore=10, threads=2)
+    one = candidate_pairs(queries, refs, k, band, 2, 5, rescore=10)
+    assert all(np.array_equal(a, b) for a, b in zip(one, two, strict=True))
+    with pytest.raises(ValueError, match="rescore"):
+        candidate_pairs(queries, refs, k, band, 2, 5, rescore=-1)
+
+
+def test_rescoring_finds_a_homolog_crowded_out_by_repeats():
+    """A query with a poly-Q stretch: references with long poly-Q repeats share hundreds of
+    5-mers with it on one band, its real homolog (half the residues mutated) a few dozen.
+    Ranked by words, the repeats fill the candidate list; ranked by the ungapped segment, the
+    homolog comes first, as aligning with every reference (brute force) says it should."""
+    rng = np.random.default_rng(5)
+    root = _random(rng, 400)
+    query = root[:200] + "Q" * 40 + root[200:]
+    homolog = _mutate(rng, root, 0.45)
+    acc, loc, seq = ["H"], [LOCATION_CLASSES[9]], [homolog]
+    for d in range(12):
+        acc.append(f"R{d}")
+        loc.append(LOCATION_CLASSES[0])
+        seq.append(_random(rng, 200) + "Q" * 150 + _random(rng, 200))
+    refs = References(acc, loc, seq, "repeats")
+    j, score = _brute_nearest(query, refs, False)
+    assert j == 0 and homologous(query, homolog) is not None  # the oracle: H is the homolog
+    words = nearest_references([query], refs, SearchSettings(max_candidates=5, rescore=0))
+    assert words.ref[0] != 0 and not words.homolog[0]  # crowded out
+    rescored = nearest_references([query], refs, SearchSettings(max_candidates=5, rescore=50))
+    assert rescored.ref[0] == 0 and rescored.homolog[0] and rescored.score[0] == score
+
+
+def test_transfer_json_without_rescore_is_read_as_searched_without_it(tmp_path):
+    refs = _family_refs()
+    tr = fit_transfer(refs, replace(ALL, rescore=0))
+    save_transfer(tmp_path, tr)
+    d = json.loads((tmp_path / "transfer.json").read_text())
+    del d["settings"]["rescore"]  # as written before the setting existed
+    (tmp_path / "transfer.json").write_text(json.dumps(d))
+    assert load_transfer(tmp_path).settings == replace(ALL, rescore=0)
+    assert SearchSettings().rescore == 200  # a new fit rescores
+
+
+def test_references_file_is_byte_identical_across_writes(tmp_path):
+    refs = _family_refs()
+    a = refs.write(tmp_path / "a.tsv.gz").read_bytes()
+    b = refs.write(tmp_path / "b.tsv.gz").read_bytes()
+    assert a == b
+    back = References.read(tmp_path / "a.tsv.gz")
+    assert back.sequences == refs.sequences and back.accessions == refs.accessions
