@@ -490,6 +490,7 @@ class DataConfig:
     exclude_homologs: bool = True
     min_identity: float = 0.3
     min_coverage: float = 0.5
+    homology_rescore: int = 200
     dataset: str = ""
 
     def __post_init__(self) -> None:
@@ -508,6 +509,9 @@ class DataConfig:
                               f"{self.evidence!r}")
         if not (0.0 <= self.min_identity <= 1.0 and 0.0 <= self.min_coverage <= 1.0):
             raise ConfigError("[data] min_identity and min_coverage must be in [0, 1]")
+        if self.homology_rescore < 0:
+            raise ConfigError(f"[data] homology_rescore must be >= 0, got "
+                              f"{self.homology_rescore}")
         if self.dataset and (self.sources or self.path):
             raise ConfigError("[data] dataset excludes path and sources (the table already "
                               "holds every split)")
@@ -607,6 +611,7 @@ def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.Da
     if data.exclude_homologs:
         res = find_homologs(pool["sequence"].tolist(), test["sequence"].tolist(),
                             min_identity=data.min_identity, min_coverage=data.min_coverage,
+                            rescore=data.homology_rescore,
                             progress=lambda stage, d, n: say(f"  {stage}: {d}/{n}"))
         related = res.related
         report.update({"identical": res.n_identical, "homologous": res.n_homologous,

@@ -24,8 +24,8 @@ Prefilter (which pairs are aligned at all)
     of all DeepLoc 2.0 x DeepLoc 1.0 test pairs pass: no filter at all); pairs near 30%
     identity without three conserved 5-residue words on one diagonal are missed, as are short
     chance alignments that pass the criterion (it has no score or length floor).
-    ``candidate_pairs(rescore=M)`` (used by :mod:`psl.transfer`, not by :func:`find_homologs`)
-    ranks the ``M`` refs with the most words by their best ungapped segment score on the
+    ``candidate_pairs(rescore=M)`` (``M`` = 200 in :mod:`psl.transfer` and
+    :func:`find_homologs`) ranks the ``M`` refs with the most words by their best ungapped segment score on the
     diagonals of their best band before keeping ``max_candidates``, BLAST's second stage: refs
     with many, often repetitive, word hits otherwise crowd out a remote homolog with few.
     ``prefilter=False`` aligns all pairs (the reference the tests compare with);
@@ -64,6 +64,8 @@ MIN_IDENTITY = 0.30
 MIN_COVERAGE = 0.50
 #: Prefilter defaults: word length, diagonal band width, words per band, refs kept per query.
 K, BAND, MIN_HITS, MAX_CANDIDATES = 5, 16, 3, 20
+#: refs with the most words re-ranked by their best ungapped diagonal segment (0 = off)
+RESCORE = 200
 GAP_OPEN = 11
 GAP_EXTEND = 1
 _CODES = kmer_code_table().astype(np.int64)  # the kb index's residue codes (I = L; 255 = other)
@@ -466,6 +468,7 @@ def find_homologs(
     min_hits: int = MIN_HITS,
     max_candidates: int = MAX_CANDIDATES,
     stop_at_first: bool = True,
+    rescore: int = RESCORE,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> HomologyResult:
     """Which queries are identical or homologous to some ref (see the module docstring).
@@ -476,6 +479,9 @@ def find_homologs(
         min_identity, min_coverage: the homology thresholds (30% over 50% of the shorter).
         prefilter: align only the :func:`candidate_pairs` (False: all pairs).
         k, band, min_hits, max_candidates: prefilter settings (:func:`candidate_pairs`).
+        rescore: refs with the most words re-ranked by their best ungapped diagonal segment
+            before ``max_candidates`` are kept (:func:`candidate_pairs`; 0: ranked by words,
+            as before the eleventh session, which missed more remote homologs).
         stop_at_first: stop aligning a query once one ref is found related (enough to exclude
             it; ``pairs`` then lists one related ref per query besides identical ones).
         progress: called as ``progress(stage, done, total)``.
@@ -506,7 +512,8 @@ def find_homologs(
     if prefilter:
         qi, rj, _ = candidate_pairs(
             queries, refs, k, band, min_hits, max_candidates,
-            progress=(lambda d: progress("prefilter", d, len(queries))) if progress else None)
+            progress=(lambda d: progress("prefilter", d, len(queries))) if progress else None,
+            rescore=rescore)
     else:
         qi = np.repeat(np.arange(len(queries), dtype=np.int64), len(refs))
         rj = np.tile(np.arange(len(refs), dtype=np.int64), len(queries))
