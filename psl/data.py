@@ -474,6 +474,9 @@ class DataConfig:
             ones are always removed).
         min_identity, min_coverage: the homology criterion (30% identity over 50% of the
             shorter sequence).
+        homology_rescore: candidates of the exclusion's prefilter re-ranked by their best
+            ungapped diagonal segment (:func:`psl.homology.find_homologs`; 0 = by shared
+            words alone, as before the eleventh session).
         dataset: a dataset table from ``psl dataset``; non-empty selects the third way.
     """
 
