@@ -56,6 +56,7 @@ __all__ = [
     "encode_batch",
     "collate",
     "feature_table",
+    "project_path",
 ]
 
 DEFAULT_DEEPLOC_PATH = Path(__file__).resolve().parents[1] / "data" / "deeploc1" / (
@@ -649,12 +650,23 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
+def project_path(path: str | Path) -> Path:
+    """A relative path from a config: as given when it exists from the working directory,
+    else relative to the project root (where the configs' ``data/...`` paths live), so a
+    checkpoint's ``[data]`` works from any directory of a clone."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    rooted = DEFAULT_DEEPLOC_PATH.parents[2] / p
+    return rooted if rooted.exists() else p
+
+
 def load_splits(data: DataConfig) -> dict[str, pd.DataFrame]:
     """The train/val/test DataFrames a data config describes (seeded, reproducible)."""
     if data.dataset:
         from psl.sources import read_dataset
 
-        splits = read_dataset(data.dataset)
+        splits = read_dataset(project_path(data.dataset))
     elif data.sources:
         splits = source_splits(data)[0]
     else:

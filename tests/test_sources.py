@@ -344,3 +344,16 @@ def test_shipped_models_list_the_proteins_they_trained_on(model):
     assert (table["split"] == "train").sum() == metrics["n_train"]
     assert (table["split"] == "val").sum() == metrics["n_val"]
     assert set(table["source"]) == {"data/deeploc1/deeploc_data.fasta.gz"}
+
+
+def test_config_paths_resolve_from_any_directory_of_a_clone(tmp_path, monkeypatch):
+    from psl.data import DEFAULT_DEEPLOC_PATH, project_path
+
+    monkeypatch.chdir(tmp_path)
+    assert project_path("data/deeploc1/deeploc_data.fasta.gz") == DEFAULT_DEEPLOC_PATH
+    (tmp_path / "data").mkdir()  # the working directory's own file wins
+    (tmp_path / "data" / "mine.tsv").write_text("x")
+    assert project_path("data/mine.tsv") == Path("data/mine.tsv")
+    assert project_path("nowhere/table.tsv.gz") == Path("nowhere/table.tsv.gz")  # as given
+    with pytest.raises(Exception, match="nowhere"):
+        load_splits(DataConfig(dataset="nowhere/table.tsv.gz"))
