@@ -44,6 +44,7 @@ __all__ = [
     "EVIDENCE_RULES",
     "EXPERIMENTAL_EVIDENCE",
     "DATASET_COLUMNS",
+    "PSEUDO_LABEL_SOURCE",
     "SOURCE_COLUMNS",
     "check_rules",
     "read_labelled",
@@ -64,6 +65,9 @@ EVIDENCE_RULES = ("any", "experimental")
 #: ECO code of experimental evidence (published experiment).
 EXPERIMENTAL_EVIDENCE = "ECO:0000269"
 DATASET_COLUMNS = ["accession", "source", "sha1", "split", "location", "sequence"]
+#: How a dataset table's ``source`` starts for a protein labelled by a model (a teacher's most
+#: probable class), not by an annotation: such proteins are never homology-transfer references.
+PSEUDO_LABEL_SOURCE = "pseudo-label"
 #: Columns of every reader's frame.
 SOURCE_COLUMNS = ["accession", "sequence", "location", "label", "source"]
 

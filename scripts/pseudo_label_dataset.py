@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from kb.classes import LOCATION_CLASSES  # noqa: E402
 from psl.data import DataConfig, load_splits, read_deeploc  # noqa: E402
 from psl.models.checkpoint import load_model  # noqa: E402
-from psl.sources import read_dataset, write_dataset  # noqa: E402
+from psl.sources import PSEUDO_LABEL_SOURCE, read_dataset, write_dataset  # noqa: E402
 from psl.training.trainer import teacher_probabilities  # noqa: E402
 from psl.transfer import References, SearchSettings, nearest_references  # noqa: E402
 
@@ -74,7 +74,7 @@ def main() -> None:
 
     extra = pd.DataFrame({"accession": extra["accession"], "sequence": extra["sequence"],
                           "location": pseudo,
-                          "source": f"pseudo-label of {args.teacher} on {args.pool}"})
+                          "source": f"{PSEUDO_LABEL_SOURCE} of {args.teacher} on {args.pool}"})
     dl1_source = "data/deeploc1/deeploc_data.fasta.gz"
     train = pd.concat([splits["train"].assign(source=dl1_source), extra], ignore_index=True)
     table = {"train": train, "val": splits["val"].assign(source=dl1_source),

@@ -520,3 +520,28 @@ def test_references_file_is_byte_identical_across_writes(tmp_path):
     assert a == b
     back = References.read(tmp_path / "a.tsv.gz")
     assert back.sequences == refs.sequences and back.accessions == refs.accessions
+
+
+def test_pseudo_labelled_training_proteins_are_not_references(tmp_path):
+    """A checkpoint trained on a dataset table with teacher-labelled proteins (source
+    "pseudo-label ...", scripts/pseudo_label_dataset.py): its default references are the
+    annotated train + val proteins only, counted by hand."""
+    from psl.models.checkpoint import save_model
+    from psl.models.family import LocalizationModel, ModelConfig
+    from psl.sources import PSEUDO_LABEL_SOURCE, write_dataset
+    from psl.training.transfer import fit_checkpoint_transfer
+
+    refs = _family_refs(2)
+    frame = pd.DataFrame({"accession": refs.accessions, "location": refs.locations,
+                          "sequence": refs.sequences, "source": "annotated.csv"})
+    train = frame.iloc[:15].copy()
+    train.loc[train.index[::3], "source"] = f"{PSEUDO_LABEL_SOURCE} of teacher on pool"
+    table = write_dataset({"train": train, "val": frame.iloc[15:20], "test": frame.iloc[20:]},
+                          tmp_path / "ds.tsv.gz")
+    torch.manual_seed(0)
+    model = LocalizationModel(ModelConfig(hidden=8, conv_channels=8, conv_kernels=[3]))
+    ckpt = save_model(tmp_path / "m", model, {"data": {"dataset": str(table)}})
+    fit_checkpoint_transfer(ckpt, settings=ALL)
+    annotated = [a for i, a in enumerate(refs.accessions[:15]) if i % 3]
+    expected = annotated + refs.accessions[15:20]
+    assert load_transfer(ckpt).references.accessions == expected

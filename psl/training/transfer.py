@@ -16,7 +16,7 @@ import pandas as pd
 from psl.data import DataConfig, load_splits, read_source
 from psl.errors import PslError
 from psl.models.checkpoint import load_model
-from psl.sources import is_dataset_table, read_dataset
+from psl.sources import PSEUDO_LABEL_SOURCE, is_dataset_table, read_dataset
 from psl.transfer import HomologyTransfer, References, SearchSettings, fit_transfer, save_transfer
 
 __all__ = ["read_references", "fit_checkpoint_transfer"]
@@ -53,7 +53,8 @@ def fit_checkpoint_transfer(
 
     Arguments:
         model: checkpoint directory (written into: ``transfer.json``, ``references.tsv.gz``).
-        references: labelled source (module docstring); None: the checkpoint's own train + val.
+        references: labelled source (module docstring); None: the checkpoint's own train + val
+            (without pseudo-labelled proteins: ``source`` starting with "pseudo-label").
         settings: nearest-reference search settings.
         progress: ``progress(done, total)`` of the leave-one-out search.
 
@@ -70,8 +71,10 @@ def fit_checkpoint_transfer(
     test: pd.DataFrame | None = None
     if references is None:
         splits = load_splits(data)
-        refs = References.from_frame(pd.concat([splits["train"], splits["val"]],
-                                               ignore_index=True),
+        own = pd.concat([splits["train"], splits["val"]], ignore_index=True)
+        if "source" in own:  # a teacher's guesses are not annotations
+            own = own[~own["source"].astype(str).str.startswith(PSEUDO_LABEL_SOURCE)]
+        refs = References.from_frame(own.reset_index(drop=True),
                                      f"{path}: its own train + val splits")
         test = splits["test"]
     else:
