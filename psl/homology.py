@@ -25,9 +25,10 @@ Prefilter (which pairs are aligned at all)
     identity without three conserved 5-residue words on one diagonal are missed, as are short
     chance alignments that pass the criterion (it has no score or length floor).
     ``candidate_pairs(rescore=M)`` (``M`` = 200 in :mod:`psl.transfer` and
-    :func:`find_homologs`) ranks the ``M`` refs with the most words by their best ungapped segment score on the
-    diagonals of their best band before keeping ``max_candidates``, BLAST's second stage: refs
-    with many, often repetitive, word hits otherwise crowd out a remote homolog with few.
+    :func:`find_homologs`) ranks the ``M`` refs with the most words by their best ungapped
+    segment score on the diagonals of their best band before keeping ``max_candidates``,
+    BLAST's second stage: refs with many, often repetitive, word hits otherwise crowd out a
+    remote homolog with few.
     ``prefilter=False`` aligns all pairs (the reference the tests compare with);
     ``benchmarks/homology.py`` measures the prefilter's sensitivity on a random sample against
     all-pairs alignment.
