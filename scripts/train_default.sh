@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Reproduce the shipped default model (models/default): distill the eight-model teacher
 # (models/ensemble's four CPU members + four wide members trained on a GPU) into one model
-# with a max-pool of 8, a BiLSTM of 96 and terminal windows, add its homology transfer (psl
-# transfer: its own train + val proteins as references), then evaluate it.
+# with a max-pool of 8, a BiLSTM of 96 and terminal windows, on the DeepLoc 1.0 training set
+# plus the 7,235 teacher-labelled proteins of data/derived/dl1_pseudo8.tsv.gz (what
+# configs/default.toml names; with another teacher, rebuild that table with
+# scripts/pseudo_label_dataset.py and point [data] dataset at it), add its homology transfer
+# (psl transfer: its own annotated train + val proteins as references), then evaluate it.
 #
 # The teacher ($TEACHER, default runs/gpu/teacher8, what configs/default.toml names) is built
 # here with `psl ensemble` when it is missing and the wide members runs/gpu/wide_s0..3 are
 # there; they come from `bash scripts/gpu_teachers.sh` on a GPU (about 6 minutes on one
 # H200; on the 2-core CPU a wide member would take hours). Without them the script stops and
 # says so; TEACHER=models/ensemble distils the shipped four-model ensemble alone instead (the
-# CPU-only variant, configs/candidates/pool8_h96_distill.toml: validation 0.737 / 0.652
-# against 0.746 / 0.669).
+# CPU-only variant of the tenth session's recipe, configs/candidates/pool8_h96_distill.toml:
+# validation 0.737 / 0.652 against its 0.746 / 0.669; the shipped table's labels are still
+# teacher8's).
 # With REBUILD_TEACHER=1 the four CPU members are retrained first (configs/distill/, the
 # seeds models/ensemble/README.md lists) and replace models/ensemble in the teacher.
 # Members are independent and run in parallel (JOBS=2 runs two at a time, one torch thread each).
-# CPU time on the 2-core machine used: the student about 30 minutes (2 torch threads, 40 s per
-# epoch, best epoch 23 of 33, plus 5 minutes for the teacher's probabilities); with
+# CPU time on the 2-core machine used: the student about 51 minutes (2 torch threads, 60-70 s
+# per epoch, best epoch 29 of 39, plus 11 minutes for the teacher's probabilities); with
 # REBUILD_TEACHER=1 about 4 x 25 minutes more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
