@@ -666,7 +666,13 @@ def load_splits(data: DataConfig) -> dict[str, pd.DataFrame]:
     if data.dataset:
         from psl.sources import read_dataset
 
-        splits = read_dataset(project_path(data.dataset))
+        path = project_path(data.dataset)
+        if not path.exists() and not DEFAULT_DEEPLOC_PATH.is_file():  # not a clone
+            raise PslError(
+                f"the dataset table {data.dataset} is not installed with the package (the "
+                "repository ships its data): run from a clone of the repository, or give a "
+                "labelled FASTA (fasta=)", path)
+        splits = read_dataset(path)
     elif data.sources:
         splits = source_splits(data)[0]
     else:

@@ -323,9 +323,11 @@ def test_dataset_cli(tmp_path):
 @pytest.mark.parametrize("model", ["default", "ensemble", "fast"])
 def test_shipped_models_list_the_proteins_they_trained_on(model):
     """``models/*/training_set.tsv``: the test rows are exactly the official DeepLoc 1.0 test
-    proteins (read straight from the FASTA headers), with their sequences' sha1; train and
-    val hold the rest minus the 146 Cytoplasm-Nucleus proteins (``exclude_dual``), sizes as
-    the checkpoint's metrics record them."""
+    proteins (read straight from the FASTA headers), with their sequences' sha1; the
+    DeepLoc 1.0 rows of train and val hold the rest minus the 146 Cytoplasm-Nucleus proteins
+    (``exclude_dual``); the default's other training rows are the pseudo-labelled proteins of
+    its dataset table (same accessions and sha1), none of them a test protein or its
+    sequence; sizes as the checkpoint's metrics record them."""
     import hashlib
 
     repo = Path(__file__).resolve().parents[1]
@@ -339,11 +341,23 @@ def test_shipped_models_list_the_proteins_they_trained_on(model):
     assert dict(zip(rows["accession"], rows["sha1"], strict=True)) == test
     dual = {a for a, h, _ in records if " test" not in h and "Cytoplasm-Nucleus" in h}
     rest = {a for a, h, _ in records if " test" not in h} - dual
-    assert set(table.loc[table["split"] != "test", "accession"]) == rest
-    metrics = json.loads((repo / "models" / "default" / "metrics.json").read_text())
-    assert (table["split"] == "train").sum() == metrics["n_train"]
-    assert (table["split"] == "val").sum() == metrics["n_val"]
-    assert set(table["source"]) == {"data/deeploc1/deeploc_data.fasta.gz"}
+    dl1 = table["source"] == "data/deeploc1/deeploc_data.fasta.gz"
+    assert set(table.loc[dl1 & (table["split"] != "test"), "accession"]) == rest
+    added = table[~dl1]
+    if model == "default":
+        assert len(added) > 0 and (added["split"] == "train").all()
+        assert added["source"].str.startswith("pseudo-label of ").all()
+        derived = pd.read_csv(repo / "data" / "derived" / "dl1_pseudo8.tsv.gz", sep="\t")
+        derived = derived[derived["source"].str.startswith("pseudo-label")]
+        assert dict(zip(added["accession"], added["sha1"], strict=True)) == dict(
+            zip(derived["accession"], derived["sha1"], strict=True))
+        assert not set(added["sha1"]) & set(test.values())
+    else:
+        assert added.empty
+    metrics = json.loads((repo / "models" / model / "metrics.json").read_text())
+    if "n_train" in metrics:  # an ensemble records its members, not sizes
+        assert (table["split"] == "train").sum() == metrics["n_train"]
+        assert (table["split"] == "val").sum() == metrics["n_val"]
 
 
 def test_config_paths_resolve_from_any_directory_of_a_clone(tmp_path, monkeypatch):

@@ -263,8 +263,19 @@ def test_every_shipped_run_config_loads(repo_root):
     # the members (one ensemble) also share their pooling, which the student need not
     members = [r for name, r in runs.items() if name.startswith("distill/")]
     student = runs["default.toml"]
+    # the student's table holds the members' official split, plus pseudo-labelled training
+    # proteins (scripts/pseudo_label_dataset.py)
+    from psl.data import load_splits
+
+    theirs = load_splits(members[0].data)
+    mine = load_splits(student.data)
+    for split in ("val", "test"):
+        assert mine[split]["sequence"].tolist() == theirs[split]["sequence"].tolist()
+    n = len(theirs["train"])
+    assert mine["train"]["sequence"].iloc[:n].tolist() == theirs["train"]["sequence"].tolist()
+    assert mine["train"]["source"].iloc[n:].str.startswith("pseudo-label").all()
     for m in members:
-        assert m.data == student.data
+        assert m.data == members[0].data
         assert (m.model.encoding, m.model.max_len, m.model.pool) == (
             student.model.encoding, student.model.max_len, members[0].model.pool)
     # the teacher configs/default.toml names is models/ensemble (shipped, its members listed
