@@ -594,7 +594,8 @@ def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.Da
     report: dict[str, object] = {"sources": {}}
     frames = []
     for src in data.sources:
-        df, counts = read_source(src, data.multilabel, data.evidence, part="train")
+        df, counts = read_source(project_path(src), data.multilabel, data.evidence,
+                                 part="train")
         report["sources"][src] = counts
         frames.append(df)
     pool = pd.concat(frames, ignore_index=True)
@@ -607,7 +608,7 @@ def source_splits(data: DataConfig, log: object = None) -> tuple[dict[str, pd.Da
     report["duplicates_removed"] = n_pool - len(pool)
     multi = pool["location"].str.contains(LABEL_SEPARATOR, regex=False).to_numpy()
     # a test set is scored single-label: soft -> drop
-    test = read_source(data.test_set or DEFAULT_DEEPLOC_PATH,
+    test = read_source(project_path(data.test_set) if data.test_set else DEFAULT_DEEPLOC_PATH,
                        "drop" if data.multilabel == "soft" else data.multilabel,
                        part="test")[0]
     report["test"] = {"path": data.test_set or str(DEFAULT_DEEPLOC_PATH), "n": int(len(test))}
@@ -651,9 +652,10 @@ def _display_path(path: Path) -> str:
 
 
 def project_path(path: str | Path) -> Path:
-    """A relative path from a config: as given when it exists from the working directory,
-    else relative to the project root (where the configs' ``data/...`` paths live), so a
-    checkpoint's ``[data]`` works from any directory of a clone."""
+    """A relative ``[data]`` path (``path``, ``sources``, ``test_set``, ``dataset``): as given
+    when it exists from the working directory, else relative to the project root (where the
+    configs' ``data/...`` paths live), so a checkpoint's ``[data]`` works from any directory
+    of a clone. Paths a user gives on the command line are not looked up this way."""
     p = Path(path)
     if p.is_absolute() or p.exists():
         return p
@@ -676,7 +678,7 @@ def load_splits(data: DataConfig) -> dict[str, pd.DataFrame]:
     elif data.sources:
         splits = source_splits(data)[0]
     else:
-        path = Path(data.path or DEFAULT_DEEPLOC_PATH)
+        path = project_path(data.path) if data.path else DEFAULT_DEEPLOC_PATH
         df = read_deeploc(path)
         splits = make_splits(df, data.split, data.val_fraction, data.seed, data.exclude_dual)
         source = _display_path(path)  # the training_set.tsv column, as for the other ways

@@ -46,6 +46,7 @@ __all__ = [
     "DATASET_COLUMNS",
     "PSEUDO_LABEL_SOURCE",
     "SOURCE_COLUMNS",
+    "annotated",
     "check_rules",
     "read_labelled",
     "read_kb",
@@ -215,6 +216,15 @@ def write_dataset(splits: dict[str, pd.DataFrame], path: str | Path) -> Path:
         table.to_csv(tmp, sep="\t", index=False,
                      compression="gzip" if path.suffix == ".gz" else None)
     return path
+
+
+def annotated(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a source or dataset frame whose label is an annotation: those whose
+    ``source`` starts with :data:`PSEUDO_LABEL_SOURCE` (a teacher's guess) are left out."""
+    if "source" not in frame:
+        return frame
+    keep = ~frame["source"].astype(str).str.startswith(PSEUDO_LABEL_SOURCE)
+    return frame[keep].reset_index(drop=True)
 
 
 def is_dataset_table(path: str | Path) -> bool:

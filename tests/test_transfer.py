@@ -545,3 +545,7 @@ def test_pseudo_labelled_training_proteins_are_not_references(tmp_path):
     annotated = [a for i, a in enumerate(refs.accessions[:15]) if i % 3]
     expected = annotated + refs.accessions[15:20]
     assert load_transfer(ckpt).references.accessions == expected
+    # the same table named as references (psl transfer -r): the same proteins
+    (ckpt / "transfer.json").unlink()
+    fit_checkpoint_transfer(ckpt, table, settings=ALL)
+    assert load_transfer(ckpt).references.accessions == expected

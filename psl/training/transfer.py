@@ -16,14 +16,15 @@ import pandas as pd
 from psl.data import DataConfig, load_splits, read_source
 from psl.errors import PslError
 from psl.models.checkpoint import load_model
-from psl.sources import PSEUDO_LABEL_SOURCE, is_dataset_table, read_dataset
+from psl.sources import annotated, is_dataset_table, read_dataset
 from psl.transfer import HomologyTransfer, References, SearchSettings, fit_transfer, save_transfer
 
 __all__ = ["read_references", "fit_checkpoint_transfer"]
 
 
 def read_references(source: str | Path) -> References:
-    """Reference proteins from a dataset table (train + val) or any labelled source.
+    """Reference proteins from a dataset table (train + val) or any labelled source, without
+    pseudo-labelled proteins (:func:`psl.sources.annotated`).
 
     Raises:
         PslError: no single-label protein in the source.
@@ -37,7 +38,7 @@ def read_references(source: str | Path) -> References:
     else:
         frame = read_source(path, "drop")[0]
         label = str(path)
-    refs = References.from_frame(frame, label)
+    refs = References.from_frame(annotated(frame), label)
     if len(refs) < 2:
         raise PslError("fewer than 2 single-label proteins to use as references", path)
     return refs
@@ -72,10 +73,7 @@ def fit_checkpoint_transfer(
     if references is None:
         splits = load_splits(data)
         own = pd.concat([splits["train"], splits["val"]], ignore_index=True)
-        if "source" in own:  # a teacher's guesses are not annotations
-            own = own[~own["source"].astype(str).str.startswith(PSEUDO_LABEL_SOURCE)]
-        refs = References.from_frame(own.reset_index(drop=True),
-                                     f"{path}: its own train + val splits")
+        refs = References.from_frame(annotated(own), f"{path}: its own train + val splits")
         test = splits["test"]
     else:
         refs = read_references(references)
