@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from kb.classes import LOCATION_CLASSES  # noqa: E402
 from psl.data import DataConfig, load_splits, read_deeploc  # noqa: E402
 from psl.models.checkpoint import load_model  # noqa: E402
-from psl.sources import PSEUDO_LABEL_SOURCE, read_dataset, write_dataset  # noqa: E402
+from psl.sources import PSEUDO_LABEL_SOURCE, annotated, read_dataset, write_dataset  # noqa: E402
 from psl.training.trainer import teacher_probabilities  # noqa: E402
 from psl.transfer import References, SearchSettings, nearest_references  # noqa: E402
 
@@ -51,7 +51,10 @@ def main() -> None:
         sys.exit(f"{out} exists; remove it or choose another --out")
 
     loaded = load_model(args.model)
-    splits = load_splits(DataConfig(**loaded.run_config.get("data", {})))
+    # the checkpoint's annotated splits (a default trained on this script's table has
+    # pseudo-labelled training proteins too: they are made again below, not kept)
+    splits = {k: annotated(v) for k, v in
+              load_splits(DataConfig(**loaded.run_config.get("data", {}))).items()}
     dl1 = read_deeploc(str(REPO / "data" / "deeploc1" / "deeploc_data.fasta.gz"))
     dl1_seqs = set(s.upper() for s in dl1["sequence"])
     pool = read_dataset(args.pool)
