@@ -143,7 +143,6 @@ def predict(
     probs = loaded.calibration.probabilities(res.logits)
     network = probs.argmax(1)
     transfer = loaded.transfer if homology else None
-    hits = None
     if transfer is not None:
         hits = transfer.search(sequences, progress=progress)
         probs = transfer.combine(probs, hits)
@@ -162,7 +161,7 @@ def predict(
         order = np.argsort(-a, kind="stable")[:top_k]
         tops.append(";".join(f"{int(p[i])}:{a[i]:.4f}" for i in order))
     table["top_attention"] = tops
-    if transfer is not None and hits is not None:
+    if transfer is not None:
         refs = transfer.references
         ok = hits.ref >= 0
         table["network_predicted"] = [loaded.classes[i] for i in network]
