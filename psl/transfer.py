@@ -60,7 +60,7 @@ import pandas as pd
 from kb.atomic import atomic_path
 from kb.classes import LOCATION_CLASSES, normalize_class
 from kb.errors import InputFormatError
-from psl.homology import GAP_EXTEND, GAP_OPEN, KmerIndex, candidate_pairs, homologous
+from psl.homology import GAP_EXTEND, GAP_OPEN, RESCORE, KmerIndex, candidate_pairs, homologous
 
 __all__ = [
     "DEFAULT_EDGES",
@@ -115,7 +115,7 @@ class SearchSettings:
     band: int = 16
     min_hits: int = 2
     max_candidates: int = 20
-    rescore: int = 200
+    rescore: int = RESCORE
     threads: int = 2
     min_bits: float = 40.0
 

@@ -161,3 +161,9 @@ def test_rescoring_lets_the_exclusion_find_a_homolog_crowded_out_by_repeats():
     assert not find_homologs([query], tests, max_candidates=5, rescore=0).related[0]
     found = find_homologs([query], tests, max_candidates=5)  # rescore=200, the default
     assert found.related[0] and found.pairs["ref"].tolist() == [0]
+    # one default everywhere: psl dataset's [data] and the transfer's search
+    from psl.data import DataConfig
+    from psl.homology import RESCORE
+    from psl.transfer import SearchSettings
+
+    assert DataConfig().homology_rescore == SearchSettings().rescore == RESCORE == 200
