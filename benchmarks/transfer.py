@@ -69,6 +69,34 @@ def three_ways(y, network, hits, transfer, n_boot) -> dict:
             "combined": scores(y, transfer.combine(network, hits), n_boot)}
 
 
+def dev_scores(val, train, tf, network_probs, n_boot) -> dict:
+    """The validation proteins without a training homolog, each searched among the references
+    other than itself. rescore=0 here: the set the tenth to twelfth sessions' rules were
+    written on (459 proteins)."""
+    rel = find_homologs(val["sequence"].tolist(), train["sequence"].tolist(), rescore=0).related
+    novel = val[~rel]
+    vh = tf.search(novel["sequence"].tolist(), exclude_identical=True)
+    out = three_ways(novel["label"].to_numpy(), network_probs(novel), vh, tf, n_boot)
+    out["with_homolog"] = int(vh.homolog.sum())
+    return out
+
+
+def throughput(model: str, seqs: list[str], repeats: int) -> dict:
+    """``predict`` on ``seqs`` (a fresh model per run: the k-mer index build is included),
+    network alone and with the transfer: proteins/s, median of ``repeats``."""
+    speed = {}
+    for name, hom in (("network alone", False), ("with homology transfer", True)):
+        times = []
+        for _ in range(repeats):
+            m = load_model(model)
+            t = time.perf_counter()
+            predict(m, seqs, homology=hom)
+            times.append(time.perf_counter() - t)
+        speed[name] = round(len(seqs) / statistics.median(times), 1)
+        print(f"{name}: {speed[name]} proteins/s (median of {repeats})")
+    return speed
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=str(REPO / "models" / "default"))
@@ -76,6 +104,9 @@ def main() -> None:
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--sensitivity-n", type=int, default=200)
     ap.add_argument("--out", default=str(RESULTS / "transfer"))
+    ap.add_argument("--dev-only", action="store_true", help="only the validation proteins "
+                    "without a training homolog and predict's speed, printed (no test score "
+                    "is computed, nothing is written): what a rule is decided on")
     args = ap.parse_args()
 
     loaded = load_model(args.model)
@@ -93,6 +124,13 @@ def main() -> None:
         data = EncodedSet(df["sequence"].tolist(), None, loaded.config.max_len)
         return loaded.calibration.probabilities(infer(loaded.model, data).logits)
 
+    if args.dev_only:
+        dev = {"val_without_training_homolog": dev_scores(val, train, tf, network_probs,
+                                                          args.n_boot),
+               "proteins_per_second": throughput(args.model, test["sequence"].tolist(),
+                                                 args.repeats)}
+        print(json.dumps(dev, indent=1))
+        return
     # --- test: three ways, then without the homologs DeepLoc's partition left in
     y = test["label"].to_numpy()
     hits = tf.search(test["sequence"].tolist())
@@ -106,13 +144,8 @@ def main() -> None:
     for key, part in (("test_with_homolog", homolog), ("test_without_homolog", ~homolog)):
         result[key] = three_ways(y[part], net[part], hits.take(part), tf, args.n_boot)
 
-    # --- validation proteins without a training homolog, searched among the other references
-    # rescore=0: the set the tenth and eleventh sessions' rules were written on (459 proteins)
-    rel = find_homologs(val["sequence"].tolist(), train["sequence"].tolist(), rescore=0).related
-    novel = val[~rel]
-    vh = tf.search(novel["sequence"].tolist(), exclude_identical=True)
-    result["val_without_training_homolog"] = three_ways(
-        novel["label"].to_numpy(), network_probs(novel), vh, tf, args.n_boot)
+    result["val_without_training_homolog"] = dev_scores(val, train, tf, network_probs,
+                                                        args.n_boot)
 
     # --- sensitivity of the prefiltered search against exhaustive alignment
     import parasail
@@ -139,19 +172,8 @@ def main() -> None:
     result["fit_seconds"] = round(time.perf_counter() - t, 1)
     result["refit_reproduces_table"] = bool(np.allclose(refit.table, tf.table, atol=1e-12))
 
-    # --- throughput of predict on the test proteins (fresh model: index build included)
-    seqs = test["sequence"].tolist()
-    speed = {}
-    for name, hom in (("network alone", False), ("with homology transfer", True)):
-        times = []
-        for _ in range(args.repeats):
-            m = load_model(args.model)
-            t = time.perf_counter()
-            predict(m, seqs, homology=hom)
-            times.append(time.perf_counter() - t)
-        speed[name] = round(len(seqs) / statistics.median(times), 1)
-        print(f"{name}: {speed[name]} proteins/s (median of {args.repeats})")
-    result["proteins_per_second"] = speed
+    result["proteins_per_second"] = throughput(args.model, test["sequence"].tolist(),
+                                               args.repeats)
 
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")

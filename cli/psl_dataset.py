@@ -100,6 +100,13 @@ def transfer_cmd(
                                    "needs, besides >= 30% identity over >= 50% of the "
                                    "shorter sequence, to count as a homolog (40: significant "
                                    "for databases of this size)."),
+    mask_low_complexity: bool = typer.Option(True, "--mask-low-complexity/--no-mask-low-"
+                                             "complexity", help="Mask each protein's "
+                                             "low-complexity segments (SEG: poly-Q tracts, "
+                                             "proline-rich linkers) in the 5-mer search, so "
+                                             "that they find no references by composition "
+                                             "alone; the alignment still uses the whole "
+                                             "sequence."),
 ) -> None:
     """Homology transfer: store reference proteins in the checkpoint and fit, leave-one-out on
     them, how often a protein's nearest reference, when a homolog, shares its class (per
@@ -110,7 +117,8 @@ def transfer_cmd(
 
     try:
         settings = SearchSettings(max_candidates=max_candidates, rescore=rescore,
-                                  threads=threads, min_bits=min_bits)
+                                  threads=threads, min_bits=min_bits,
+                                  mask_low_complexity=mask_low_complexity)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     with ProteinProgress("nearest references (leave-one-out)", 0) as bar:

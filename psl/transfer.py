@@ -9,7 +9,8 @@ model's calibrated probabilities.
 Nearest reference
     The candidates of the k-mer prefilter of :func:`psl.homology.candidate_pairs` (shared
     5-mers on one diagonal band; the ``rescore`` references with the most are ranked by their
-    best ungapped diagonal segment, and the first ``max_candidates`` kept) are aligned with
+    best ungapped diagonal segment, and the first ``max_candidates`` kept; the query's
+    low-complexity segments, found by SEG, seed no word and score as X there) are aligned with
     Smith-Waterman (BLOSUM62, gaps 11/1, as in :mod:`psl.homology`, through ``parasail``).
     A candidate is a **homolog** when its alignment passes DeepLoc's partition rule
     (:func:`psl.homology.homologous`: >= 30% identity over >= 50% of the shorter sequence) and
@@ -61,6 +62,7 @@ from kb.atomic import atomic_path
 from kb.classes import LOCATION_CLASSES, normalize_class
 from kb.errors import InputFormatError
 from psl.homology import GAP_EXTEND, GAP_OPEN, RESCORE, KmerIndex, candidate_pairs, homologous
+from psl.low_complexity import seg_mask
 
 __all__ = [
     "DEFAULT_EDGES",
@@ -109,6 +111,10 @@ class SearchSettings:
         threads: alignment threads (parasail runs outside the GIL).
         min_bits: bit score a homolog needs besides DeepLoc's rule (40 bits: significant in
             searches of databases of this size, Pearson 2013, Curr. Protoc. Bioinf. 42:3.1).
+        mask_low_complexity: the query's low-complexity segments
+            (:func:`psl.low_complexity.seg_segments`, SEG) are masked in the prefilter: no
+            word is seeded in them and they score as X in the ungapped rescoring. The
+            alignment, the homolog rule and the identity use the whole sequence.
     """
 
     k: int = 5
@@ -118,6 +124,7 @@ class SearchSettings:
     rescore: int = RESCORE
     threads: int = 2
     min_bits: float = 40.0
+    mask_low_complexity: bool = True
 
     def __post_init__(self) -> None:
         if not (1 <= self.k <= 8 and self.band >= 1 and self.min_hits >= 1
@@ -288,10 +295,11 @@ def nearest_references(
     """
     qs = [s.rstrip("*").upper() for s in queries]
     n = len(qs)
+    seeds = [seg_mask(q) for q in qs] if settings.mask_low_complexity else qs
     # with exclude_identical, a few more candidates stand in for the identical ones skipped
     extra = 4 if exclude_identical else 0
     # progress: the prefilter counts for the first half of the proteins, alignment the rest
-    qi, rj, _ = candidate_pairs(qs, refs.sequences, settings.k, settings.band,
+    qi, rj, _ = candidate_pairs(seeds, refs.sequences, settings.k, settings.band,
                                 settings.min_hits, settings.max_candidates + extra,
                                 index=index, rescore=settings.rescore,
                                 threads=settings.threads,
@@ -454,8 +462,9 @@ def load_transfer(directory: str | Path) -> HomologyTransfer | None:
         table = np.asarray(d["table"], dtype=np.float64)
         prior = np.asarray(d["prior"], dtype=np.float64)
         edges = tuple(float(e) for e in d["edges"])
-        # a table fitted before ``rescore`` existed was searched without it
-        settings = SearchSettings(**{"rescore": 0, **d["settings"]})
+        # a table fitted before ``rescore`` or the masking existed was searched without them
+        settings = SearchSettings(**{"rescore": 0, "mask_low_complexity": False,
+                                     **d["settings"]})
         classes = d["classes"]
     except (ValueError, KeyError, TypeError) as e:
         raise InputFormatError(f"malformed {TRANSFER_FILE}: {e}", path) from None

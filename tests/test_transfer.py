@@ -496,21 +496,58 @@ def test_rescoring_finds_a_homolog_crowded_out_by_repeats():
     refs = References(acc, loc, seq, "repeats")
     j, score = _brute_nearest(query, refs, False)
     assert j == 0 and homologous(query, homolog) is not None  # the oracle: H is the homolog
-    words = nearest_references([query], refs, SearchSettings(max_candidates=5, rescore=0))
+    unmasked = SearchSettings(max_candidates=5, rescore=0, mask_low_complexity=False)
+    words = nearest_references([query], refs, unmasked)
     assert words.ref[0] != 0 and not words.homolog[0]  # crowded out
-    rescored = nearest_references([query], refs, SearchSettings(max_candidates=5, rescore=50))
+    rescored = nearest_references([query], refs, replace(unmasked, rescore=50))
     assert rescored.ref[0] == 0 and rescored.homolog[0] and rescored.score[0] == score
+    # masking the query's poly-Q tract (SEG) removes the repeats' words as well
+    masked = nearest_references([query], refs, replace(unmasked, mask_low_complexity=True))
+    assert masked.ref[0] == 0 and masked.homolog[0] and masked.score[0] == score
 
 
-def test_transfer_json_without_rescore_is_read_as_searched_without_it(tmp_path):
+def test_low_complexity_query_gets_no_homolog_by_composition():
+    """A poly-Q-rich query (a short protein that is mostly a poly-Q tract) and a nuclear
+    reference with a long poly-Q tract: their alignment passes DeepLoc's rule at identity 1.0
+    and 40 bits (the rule cannot tell), so without masking the reference is its "homolog".
+    SEG masks the tract, and no word is left to seed it. A real homolog of the reference (its
+    non-repetitive part 25% mutated, the tract kept) is still found, with the score of aligning
+    the whole sequences (brute force)."""
+    rng = np.random.default_rng(11)
+    tract_ref = _random(rng, 120) + "Q" * 80 + _random(rng, 120)
+    refs = References(["POLYQ"] + [f"R{i}" for i in range(6)],
+                      [LOCATION_CLASSES[0]] + [LOCATION_CLASSES[1]] * 6,
+                      [tract_ref] + [_random(rng, 300) for _ in range(6)], "tracts")
+    query = "MSE" + "Q" * 60 + "PKA"
+    st = homologous(query, tract_ref)
+    assert st is not None and st.identity > 0.9  # the rule alone calls it a homolog
+    plain = nearest_references([query], refs, SearchSettings(mask_low_complexity=False))
+    assert plain.ref[0] == 0 and plain.homolog[0]  # the wrong answer masking removes
+    masked = nearest_references([query], refs, SearchSettings())
+    assert masked.ref[0] == -1 and not masked.homolog[0]
+    tr = HomologyTransfer(np.full((len(DEFAULT_EDGES) + 1, K, K), 1.0 / K), np.full(K, 1.0 / K),
+                          DEFAULT_EDGES, 2.0, SearchSettings(), _references=refs)
+    probs = np.full((1, K), 1.0 / K)
+    probs[0, 1] = 0.5
+    probs /= probs.sum()
+    assert np.allclose(tr.combine(probs, masked), probs)  # the network's answer, unchanged
+    relative = _mutate(rng, tract_ref[:120], 0.25) + "Q" * 80 + _mutate(rng, tract_ref[200:], 0.25)
+    j, score = _brute_nearest(relative, refs, False)
+    found = nearest_references([relative], refs, SearchSettings())
+    assert j == 0 and found.ref[0] == 0 and found.homolog[0] and found.score[0] == score
+
+
+def test_transfer_json_without_new_settings_is_read_as_searched_without_them(tmp_path):
     refs = _family_refs()
     tr = fit_transfer(refs, replace(ALL, rescore=0))
     save_transfer(tmp_path, tr)
     d = json.loads((tmp_path / "transfer.json").read_text())
-    del d["settings"]["rescore"]  # as written before the setting existed
+    del d["settings"]["rescore"]  # as written before the settings existed
+    del d["settings"]["mask_low_complexity"]
     (tmp_path / "transfer.json").write_text(json.dumps(d))
-    assert load_transfer(tmp_path).settings == replace(ALL, rescore=0)
-    assert SearchSettings().rescore == 200  # a new fit rescores
+    assert load_transfer(tmp_path).settings == replace(ALL, rescore=0, mask_low_complexity=False)
+    assert SearchSettings().rescore == 200  # a new fit rescores and masks
+    assert SearchSettings().mask_low_complexity
 
 
 def test_references_file_is_byte_identical_across_writes(tmp_path):
