@@ -12,6 +12,7 @@ What it measures, for a checkpoint with ``transfer.json`` (``psl transfer``):
   >= 50% of the shorter, DeepLoc's partition rule, and >= 40 bits: homologs DeepLoc's own
   partition left in) and on the others, and on the validation proteins without a homolog in
   the training split (each searched among the references other than itself);
+- with SEG masking on, what it changes on the test proteins (searched again without it);
 - the search's sensitivity: on ``--sensitivity-n`` random test proteins (seed 0), how many
   have a homolog among the 30 best-scoring references when aligned with every reference
   (parasail, exhaustive), and how many of those the prefiltered search finds;
@@ -31,6 +32,7 @@ import platform
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +43,11 @@ sys.path.insert(0, str(REPO))
 from kb.classes import LOCATION_CLASSES  # noqa: E402
 from psl.data import DataConfig, EncodedSet, load_splits  # noqa: E402
 from psl.homology import find_homologs, homologous  # noqa: E402
+from psl.low_complexity import seg_segments  # noqa: E402
 from psl.metrics import classification_report, expected_calibration_error  # noqa: E402
 from psl.models.checkpoint import load_model  # noqa: E402
 from psl.models.inference import infer, predict  # noqa: E402
-from psl.transfer import bit_score, fit_transfer  # noqa: E402
+from psl.transfer import bit_score, fit_transfer, nearest_references  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 K = len(LOCATION_CLASSES)
@@ -97,6 +100,38 @@ def throughput(model: str, seqs: list[str], repeats: int) -> dict:
     return speed
 
 
+def masking_effect(test, hits, tf) -> dict:
+    """The test proteins whose homologous nearest reference the SEG masking changes: searched
+    again without it, how many lose or gain one, and of those that lose it, how many aligned
+    mostly (> 50% of the query's aligned residues) inside the query's SEG segments, and how
+    often the lost homolog's class was the protein's."""
+    import parasail
+
+    seqs = [s.upper() for s in test["sequence"]]
+    off = nearest_references(seqs, tf.references,
+                             replace(tf.settings, mask_low_complexity=False))
+    lost = np.flatnonzero(off.homolog & ~hits.homolog)
+    gained = np.flatnonzero(hits.homolog & ~off.homolog)
+    inside = 0
+    for i in lost:
+        res = parasail.sw_trace_striped_32(seqs[i], tf.references.sequences[off.ref[i]],
+                                           11, 1, parasail.blosum62)
+        end = res.end_query
+        start = end - sum(c != "-" for c in res.traceback.query) + 1
+        masked = np.zeros(len(seqs[i]), dtype=bool)
+        for a, b in seg_segments(seqs[i]):
+            masked[a:b + 1] = True
+        inside += bool(masked[start:end + 1].mean() > 0.5)
+    y = test["label"].to_numpy()
+    labels = tf.references.labels
+    return {"homolog_without_masking": int(off.homolog.sum()),
+            "homolog_with_masking": int(hits.homolog.sum()),
+            "lost": int(len(lost)), "gained": int(len(gained)),
+            "lost_aligned_mostly_in_seg_segments": inside,
+            "lost_homolog_class_right": int((labels[off.ref[lost]] == y[lost]).sum()),
+            "gained_homolog_class_right": int((labels[hits.ref[gained]] == y[gained]).sum())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=str(REPO / "models" / "default"))
@@ -146,6 +181,10 @@ def main() -> None:
 
     result["val_without_training_homolog"] = dev_scores(val, train, tf, network_probs,
                                                         args.n_boot)
+
+    if tf.settings.mask_low_complexity:
+        result["masking"] = masking_effect(test, hits, tf)
+        print(f"masking: {result['masking']}")
 
     # --- sensitivity of the prefiltered search against exhaustive alignment
     import parasail
@@ -219,6 +258,20 @@ def markdown(r: dict) -> str:
         f"{r['sensitivity']['exhaustive_seconds']} s); the prefiltered search finds one for "
         f"{r['sensitivity']['search_with_homolog']}.",
         "",
+    ]
+    if "masking" in r:
+        m = r["masking"]
+        lines += [
+            f"Low-complexity masking (SEG, the query's segments seed no word): test proteins "
+            f"with a homologous nearest reference {m['homolog_without_masking']} without it, "
+            f"{m['homolog_with_masking']} with it; {m['lost']} lose theirs (for "
+            f"{m['lost_aligned_mostly_in_seg_segments']} more than half of the aligned query "
+            f"lies in its SEG segments; the lost homolog's class was right for "
+            f"{m['lost_homolog_class_right']}), {m['gained']} gain one (right for "
+            f"{m['gained_homolog_class_right']}).",
+            "",
+        ]
+    lines += [
         f"Leave-one-out fit: {r['fit_seconds']} s; a refit reproduces the stored table: "
         f"{r['refit_reproduces_table']}.",
         "",

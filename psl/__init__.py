@@ -9,8 +9,8 @@ Layers (each imports only from the layers before it; ``tests/test_layers.py`` en
 
 - base: ``psl.errors`` (``PslError``), ``psl.data`` (DeepLoc data, splits, encodings),
   ``psl.metrics``, ``psl.fasta``, ``psl.tables_io``, ``psl.homology`` (homology between
-  protein sets), ``psl.sources`` (labelled training sources, dataset tables),
-  ``psl.transfer`` (homology transfer from annotated reference proteins);
+  protein sets), ``psl.low_complexity`` (SEG masking), ``psl.sources`` (labelled training
+  sources, dataset tables), ``psl.transfer`` (homology transfer from annotated reference proteins);
 - ``psl.models``: the model family, ensembles, checkpoints, inference, devices;
 - ``psl.hitrate``: hit rates + null model (no torch);
 - ``psl.training``: run configs, training, ensemble assembly, evaluation;
@@ -41,6 +41,7 @@ _EXPORTS = {
     "Calibration": "psl.models",
     "expected_calibration_error": "psl.metrics",
     "find_homologs": "psl.homology",
+    "seg_mask": "psl.low_complexity",
     # homology transfer
     "References": "psl.transfer",
     "HomologyTransfer": "psl.transfer",

@@ -19,7 +19,8 @@ PACKAGES = ("kb", "psl", "cli")
 #: modules of layer 0 may import each other).
 PSL_LAYERS = {
     "psl.errors": 0, "psl.choices": 0, "psl.data": 0, "psl.metrics": 0, "psl.fasta": 0,
-    "psl.tables_io": 0, "psl.homology": 0, "psl.sources": 0, "psl.transfer": 0,
+    "psl.tables_io": 0, "psl.homology": 0, "psl.low_complexity": 0, "psl.sources": 0,
+    "psl.transfer": 0,
     "psl.models": 1, "psl.hitrate": 1,
     "psl.training": 2, "psl.explain": 2,
     "psl.experiments": 3,
