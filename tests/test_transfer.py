@@ -366,6 +366,41 @@ def test_shipped_default_on_real_proteins_matches_brute_force_alignment(repo_roo
             assert row["p_Nucleus"] > net.iloc[i]["p_Nucleus"]
 
 
+def test_shipped_default_gives_low_complexity_proteins_no_homolog_by_composition():
+    """Three low-complexity proteins (UniProt headers, piped to psl predict): each has a
+    reference of the shipped default that passes DeepLoc's rule and 40 bits by composition
+    alone (a poly-Q-rich nuclear protein; the unmasked search and parasail say so), and what
+    psl predict prints is the network's answer with no homolog, as with --no-homology."""
+    from typer.testing import CliRunner
+
+    from cli.main import psl_app
+    from psl.models.checkpoint import DEFAULT_MODEL_DIR
+
+    if not (DEFAULT_MODEL_DIR / "transfer.json").is_file():
+        pytest.skip("the default model has no homology transfer in this checkout")
+    tf = load_transfer(DEFAULT_MODEL_DIR)
+    seqs = ["MSE" + "Q" * 60 + "PKA", "Q" * 67, "MAT" + "PQ" * 30 + "GS"]
+    plain = nearest_references(seqs, tf.references, replace(tf.settings,
+                                                            mask_low_complexity=False))
+    for q, j in zip(seqs, plain.ref, strict=True):  # the rule alone calls them homologs
+        st = homologous(q, tf.references.sequences[j])
+        assert st is not None and st.identity >= 0.6
+    assert plain.homolog.all()
+    fasta = "".join(f">sp|Q0LC{i:02d}|LOWC{i}_HUMAN low complexity OS=Homo sapiens\n{q}\n"
+                    for i, q in enumerate(seqs))
+    runner = CliRunner()
+    out = {}
+    for flag in ("--homology", "--no-homology"):
+        res = runner.invoke(psl_app, ["predict", "-", flag, "--format", "csv"], input=fasta)
+        assert res.exit_code == 0, res.output
+        out[flag] = pd.read_csv(io.StringIO(res.stdout), keep_default_na=False)
+    hom, net = out["--homology"], out["--no-homology"]
+    assert not hom["nearest_is_homolog"].astype(str).str.lower().eq("true").any()
+    cols = [f"p_{c}" for c in LOCATION_CLASSES]
+    np.testing.assert_allclose(hom[cols].to_numpy(float), net[cols].to_numpy(float), atol=1e-4)
+    assert (hom["predicted"] == net["predicted"]).all()
+
+
 def test_references_from_a_real_flat_file_knowledge_base_and_a_dataset_table(repo_root,
                                                                               tmp_path):
     """psl transfer --references takes what users bring: a knowledge base built from a real
