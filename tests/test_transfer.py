@@ -320,6 +320,22 @@ def test_transfer_cli_refuses_bad_references_with_a_message(tmp_path):
     assert r.exit_code != 0 and "model directory not found" in r.output
 
 
+def _predict_both_ways(fasta: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``psl predict -`` of the FASTA text piped through stdin, with and without the homology
+    transfer (the shipped default), as CSV frames."""
+    from typer.testing import CliRunner
+
+    from cli.main import psl_app
+
+    out = {}
+    for flag in ("--homology", "--no-homology"):
+        res = CliRunner().invoke(psl_app, ["predict", "-", flag, "--format", "csv"],
+                                 input=fasta)
+        assert res.exit_code == 0, res.output
+        out[flag] = pd.read_csv(io.StringIO(res.stdout), keep_default_na=False)
+    return out["--homology"], out["--no-homology"]
+
+
 def test_shipped_default_on_real_proteins_matches_brute_force_alignment(repo_root):
     """The shipped default's nearest references for the six demo proteins (UniProt headers,
     piped), against aligning each with all 11,085 references: every homolog it reports passes
@@ -327,9 +343,7 @@ def test_shipped_default_on_real_proteins_matches_brute_force_alignment(repo_roo
     best of all references; proteins without a homolog keep the network's probabilities.
     (The prefilter misses some remote homologs: P38175's best reference, 41% identity over 75
     columns, shares only two 5-mers with it; benchmarks/transfer.py measures how often.)"""
-    from typer.testing import CliRunner
 
-    from cli.main import psl_app
     from psl.fasta import read_fasta
     from psl.models.checkpoint import DEFAULT_MODEL_DIR
 
@@ -338,13 +352,7 @@ def test_shipped_default_on_real_proteins_matches_brute_force_alignment(repo_roo
     records = read_fasta(repo_root / "data" / "examples" / "demo_proteins.fasta")
     fasta = "".join(f">sp|{r.id}|{r.id}_HUMAN demo OS=Homo sapiens OX=9606\n{r.sequence}\n"
                     for r in records)
-    runner = CliRunner()
-    out = {}
-    for flag in ("--homology", "--no-homology"):
-        res = runner.invoke(psl_app, ["predict", "-", flag, "--format", "csv"], input=fasta)
-        assert res.exit_code == 0, res.output
-        out[flag] = pd.read_csv(io.StringIO(res.stdout), keep_default_na=False)
-    hom, net = out["--homology"], out["--no-homology"]
+    hom, net = _predict_both_ways(fasta)
     refs = load_transfer(DEFAULT_MODEL_DIR).references
     cols = [f"p_{c}" for c in LOCATION_CLASSES]
     assert (hom["network_predicted"] == net["predicted"]).all()
@@ -371,9 +379,7 @@ def test_shipped_default_gives_low_complexity_proteins_no_homolog_by_composition
     reference of the shipped default that passes DeepLoc's rule and 40 bits by composition
     alone (a poly-Q-rich nuclear protein; the unmasked search and parasail say so), and what
     psl predict prints is the network's answer with no homolog, as with --no-homology."""
-    from typer.testing import CliRunner
 
-    from cli.main import psl_app
     from psl.models.checkpoint import DEFAULT_MODEL_DIR
 
     if not (DEFAULT_MODEL_DIR / "transfer.json").is_file():
@@ -388,13 +394,7 @@ def test_shipped_default_gives_low_complexity_proteins_no_homolog_by_composition
     assert plain.homolog.all()
     fasta = "".join(f">sp|Q0LC{i:02d}|LOWC{i}_HUMAN low complexity OS=Homo sapiens\n{q}\n"
                     for i, q in enumerate(seqs))
-    runner = CliRunner()
-    out = {}
-    for flag in ("--homology", "--no-homology"):
-        res = runner.invoke(psl_app, ["predict", "-", flag, "--format", "csv"], input=fasta)
-        assert res.exit_code == 0, res.output
-        out[flag] = pd.read_csv(io.StringIO(res.stdout), keep_default_na=False)
-    hom, net = out["--homology"], out["--no-homology"]
+    hom, net = _predict_both_ways(fasta)
     assert not hom["nearest_is_homolog"].astype(str).str.lower().eq("true").any()
     cols = [f"p_{c}" for c in LOCATION_CLASSES]
     np.testing.assert_allclose(hom[cols].to_numpy(float), net[cols].to_numpy(float), atol=1e-4)
