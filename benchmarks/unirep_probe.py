@@ -53,12 +53,43 @@ def summary(y: np.ndarray, probs: np.ndarray) -> dict:
             "recall_perox": round(r["per_class"]["Peroxisome"]["recall"], 3)}
 
 
+def write_teacher(path: Path, splits: dict, xs: dict, y: dict, c: float, teacher: str) -> None:
+    """The averaged teacher's probabilities for every protein of ``splits``, written with the
+    project's atomic table writer."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from psl.tables_io import write_table
+
+    lr = LogisticRegression(C=c, max_iter=3000).fit(xs["train"], y["train"])
+    loaded = load_model(teacher)
+    frames = []
+    for k in ("train", "val", "test"):
+        t = time.perf_counter()
+        p = (lr.predict_proba(xs[k]) + network_probs(loaded, splits[k])) / 2
+        print(f"{k}: {len(p)} proteins, {time.perf_counter() - t:.0f} s; accuracy of the "
+              f"average {float((p.argmax(1) == y[k]).mean()):.4f}")
+        frame = pd.DataFrame(p, columns=[f"p_{cl}" for cl in LOCATION_CLASSES])
+        frame.insert(0, "accession", splits[k]["accession"].to_numpy())
+        frame.insert(1, "split", k)
+        frames.append(frame)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_table(pd.concat(frames, ignore_index=True), path)
+    print(f"wrote {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--embeddings", default=str(REPO / "runs" / "unirep" / "dl1_1900.npz"))
     ap.add_argument("--teacher", default=str(REPO / "runs" / "gpu" / "teacher8"))
     ap.add_argument("--model", default=str(REPO / "models" / "default"))
     ap.add_argument("--out", default=str(RESULTS / "unirep_probe"))
+    ap.add_argument("--write-teacher", metavar="TABLE", help="instead of the probe's report: "
+                    "fit the probe with --C and write the average of its and the teacher's "
+                    "probabilities for every train, val and test protein (accession, p_<class>) "
+                    "to TABLE, a teacher table for psl train's [train] teacher")
+    ap.add_argument("--C", type=float, default=0.01, help="with --write-teacher: the "
+                    "probe's C (0.01: chosen on validation by the probe run)")
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -80,6 +111,9 @@ def main() -> None:
 
     scaler = StandardScaler().fit(x["train"])
     xs = {k: scaler.transform(v) for k, v in x.items()}
+    if args.write_teacher:
+        write_teacher(Path(args.write_teacher), splits, xs, y, args.C, args.teacher)
+        return
     fits = {}
     t = time.perf_counter()
     for c in GRID:

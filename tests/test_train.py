@@ -152,7 +152,8 @@ def test_distilling_one_hot_teacher_equals_plain_training(repo_root, tmp_path, m
     for name in ("weights.pt", "config.json", "meta.json"):
         (fake / name).write_bytes(b"")
 
-    def one_hot_teacher(teacher_dir, sequences, device, temperature, batch_size=64):
+    def one_hot_teacher(teacher_dir, sequences, device, temperature, batch_size=64,
+                        accessions=None):
         calls.append(teacher_dir)
         assert teacher_dir == str(fake) and temperature == 1.0
         assert len(sequences) == len(labels)
@@ -167,6 +168,56 @@ def test_distilling_one_hot_teacher_equals_plain_training(repo_root, tmp_path, m
     for ra, rb in zip(a, b, strict=True):
         assert ra["train_loss"] == pytest.approx(rb["train_loss"], rel=1e-4)
         assert ra["val_accuracy"] == pytest.approx(rb["val_accuracy"], abs=1 / 120)
+
+
+def test_teacher_table_of_one_hot_labels_equals_plain_training(repo_root, tmp_path):
+    """A teacher given as a probability table (as psl predict writes one: ``id`` and
+    ``p_<class>``; rows in another order, other proteins too): one-hot labels at T = 1 must
+    reproduce plain training, as the checkpoint teacher does above."""
+    from psl.tables_io import write_table
+
+    plain = _tiny_run(repo_root)
+    train(plain, tmp_path / "plain", device="cpu", n_boot=5)
+    tr = load_splits(plain.data)["train"]
+    table = pd.DataFrame(np.eye(len(LOCATION_CLASSES))[tr["label"].to_numpy()],
+                         columns=[f"p_{c}" for c in LOCATION_CLASSES])
+    table.insert(0, "id", tr["accession"].to_numpy())
+    extra = table.iloc[:3].copy()
+    extra["id"] = ["NOT_IN_TRAIN_1", "NOT_IN_TRAIN_2", "NOT_IN_TRAIN_3"]
+    path = write_table(pd.concat([table.iloc[::-1], extra]), tmp_path / "teacher.csv")
+    distilled = _tiny_run(repo_root, teacher=str(path), distill_weight=1.0,
+                          distill_temperature=1.0)
+    train(distilled, tmp_path / "kd", device="cpu", n_boot=5)
+    for ra, rb in zip(_history(tmp_path / "plain"), _history(tmp_path / "kd"), strict=True):
+        assert ra["train_loss"] == pytest.approx(rb["train_loss"], rel=1e-4)
+
+
+def test_teacher_table_temperature_and_errors(tmp_path):
+    from psl.training.trainer import table_probabilities
+
+    cols = [f"p_{c}" for c in LOCATION_CLASSES]
+    p = np.full((2, len(cols)), 0.0)
+    p[0, :2] = [0.8, 0.2]  # T = 2: sqrt -> 0.894, 0.447 -> 2/3, 1/3
+    p[1, 9] = 1.0
+    frame = pd.DataFrame(p, columns=cols)
+    frame.insert(0, "accession", ["A", "B"])
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    got = table_probabilities(tmp_path / "t.csv", ["B", "A"], temperature=2.0)
+    assert got[1, :2] == pytest.approx([2 / 3, 1 / 3], abs=1e-6)
+    assert got[0, 9] == pytest.approx(1.0, abs=1e-6) and got.sum(1) == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="no row for 1 training proteins.*'C'"):
+        table_probabilities(tmp_path / "t.csv", ["A", "C"])
+    frame.drop(columns=cols[3]).to_csv(tmp_path / "cols.csv", index=False)
+    with pytest.raises(ConfigError, match="lacks the columns"):
+        table_probabilities(tmp_path / "cols.csv", ["A"])
+    pd.concat([frame, frame]).to_csv(tmp_path / "dup.csv", index=False)
+    with pytest.raises(ConfigError, match="twice"):
+        table_probabilities(tmp_path / "dup.csv", ["A"])
+    neg = frame.copy()
+    neg.loc[0, cols[0]] = -1.0
+    neg.to_csv(tmp_path / "neg.csv", index=False)
+    with pytest.raises(ConfigError, match=">= 0"):
+        table_probabilities(tmp_path / "neg.csv", ["A"])
 
 
 def test_ema_weights_are_the_ones_validated_and_saved(repo_root, tmp_path):

@@ -65,7 +65,11 @@ class TrainConfig:
             optimizer, learning-rate schedule and weight average start afresh. Empty = random
             initialisation (seeded).
         teacher: checkpoint (a model or an ensemble) whose class probabilities on the
-            training set are distilled into the student (Hinton et al. 2015); empty = off.
+            training set are distilled into the student (Hinton et al. 2015), or a table of
+            class probabilities per training protein (TSV/CSV/Parquet with ``accession`` or
+            ``id`` and one ``p_<class>`` column per class, as ``psl predict`` writes; a
+            teacher that cannot run here, e.g. one using a language model's embeddings);
+            empty = off.
         distill_weight: weight of the distillation term; the loss is
             ``(1 - w) * CE(labels) + w * T^2 * KL(teacher_T || student_T)``.
         distill_temperature: softmax temperature ``T`` of both distributions in the KL term.

@@ -72,16 +72,61 @@ def teacher_attention(
 
 def teacher_probabilities(
     teacher_dir: str | Path, sequences: list[str], device: torch.device | str = "cpu",
-    temperature: float = 1.0, batch_size: int = 64,
+    temperature: float = 1.0, batch_size: int = 64, accessions: list[str] | None = None,
 ) -> np.ndarray:
     """Class probabilities ``N x C`` of a trained model (or ensemble) at a softmax temperature.
 
-    The teacher crops the sequences with its own ``max_len``. Used for distillation.
+    The teacher crops the sequences with its own ``max_len``. Used for distillation. A
+    ``teacher_dir`` that is a file is a probability table (:func:`table_probabilities`; the
+    proteins are looked up by ``accessions``).
     """
+    if Path(teacher_dir).is_file():
+        if accessions is None:
+            raise ConfigError(f"the teacher table {teacher_dir} needs the proteins' accessions")
+        return table_probabilities(teacher_dir, accessions, temperature)
     teacher = load_model(teacher_dir, device=device)
     data = EncodedSet(sequences, None, teacher.config.max_len)
     logits = torch.from_numpy(infer(teacher.model, data, batch_size, device=device).logits)
     return torch.softmax(logits / temperature, dim=1).numpy()
+
+
+def table_probabilities(path: str | Path, accessions: list[str],
+                        temperature: float = 1.0) -> np.ndarray:
+    """Class probabilities ``N x C`` of ``accessions`` from a teacher table (``accession`` or
+    ``id``, and ``p_<class>`` for every class), at a softmax temperature: ``p^(1/T)``,
+    renormalised (the table's probabilities taken as ``softmax(logits)``).
+
+    Raises:
+        ConfigError: unreadable table, a missing column, a protein listed twice,
+            probabilities that are not >= 0 with a positive sum, or training proteins missing
+            from it (the first few named).
+    """
+    from psl.tables_io import read_table
+
+    try:
+        table = read_table(path)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"[train] teacher table {path}: {e}") from None
+    key = "accession" if "accession" in table else "id"
+    cols = [f"p_{c}" for c in LOCATION_CLASSES]
+    missing_cols = [c for c in [key, *cols] if c not in table]
+    if missing_cols:
+        raise ConfigError(f"[train] teacher table {path} lacks the columns {missing_cols}")
+    table[key] = table[key].astype(str)
+    if table[key].duplicated().any():
+        dup = table.loc[table[key].duplicated(), key].tolist()[:5]
+        raise ConfigError(f"[train] teacher table {path} lists proteins twice, e.g. {dup}")
+    table = table.set_index(key)
+    absent = [a for a in accessions if a not in table.index]
+    if absent:
+        raise ConfigError(f"[train] teacher table {path} has no row for {len(absent)} training "
+                          f"proteins, e.g. {absent[:5]}")
+    p = table.loc[list(accessions), cols].to_numpy(dtype=np.float64)
+    if not np.isfinite(p).all() or (p < 0).any() or (p.sum(1) <= 0).any():
+        raise ConfigError(f"[train] teacher table {path}: probabilities must be finite, "
+                          ">= 0 and not all 0 in a row")
+    p = (p / p.sum(1, keepdims=True)) ** (1.0 / temperature)
+    return (p / p.sum(1, keepdims=True)).astype(np.float32)
 
 
 def _evaluate(model: LocalizationModel, data: EncodedSet, cfg: TrainConfig, device: torch.device,
@@ -168,6 +213,8 @@ def train(
         raise ConfigError(f"[train] init {tc.init!r} is the output directory: the run "
                           "would overwrite the checkpoint it starts from; use another -o")
     for key in ("teacher", "init", "preset_model"):  # before anything is read or written
+        if key == "teacher" and Path(tc.teacher).is_file():  # a probability table
+            continue
         if getattr(tc, key):
             try:
                 check_checkpoint(getattr(tc, key))
@@ -261,7 +308,8 @@ def _load_data(run: RunConfig, dev: torch.device) -> _Data:
     soft = None
     if tc.teacher:
         soft = teacher_probabilities(tc.teacher, splits["train"]["sequence"].tolist(), dev,
-                                     tc.distill_temperature, tc.eval_batch_size)
+                                     tc.distill_temperature, tc.eval_batch_size,
+                                     splits["train"]["accession"].astype(str).tolist())
     targets = target_distribution(splits["train"]["location"])
     return _Data(sets, presets, soft, targets, time.perf_counter() - t0, splits)
 
