@@ -46,7 +46,9 @@ def train_cmd(
     epochs: int | None = typer.Option(None, "--epochs", help="Override [train] epochs."),
     teacher: str | None = typer.Option(
         None, "--teacher", help="Override [train] teacher: a checkpoint (model or ensemble) to "
-        "distill into this model; '' turns distillation off."),
+        "distill into this model, or a table of class probabilities per training protein "
+        "(accession or id, p_<class> columns: psl predict's output); '' turns distillation "
+        "off."),
     max_minutes: float | None = typer.Option(
         None, "--max-minutes", help="Override [train] max_minutes: stop after the epoch during "
         "which this many minutes of training have passed and keep the best epoch so far "
