@@ -53,20 +53,32 @@ def summary(y: np.ndarray, probs: np.ndarray) -> dict:
             "recall_perox": round(r["per_class"]["Peroxisome"]["recall"], 3)}
 
 
-def write_teacher(path: Path, splits: dict, xs: dict, y: dict, c: float, teacher: str) -> None:
+def write_teacher(path: Path, splits: dict, xs: dict, y: dict, c: float, teacher: str,
+                  cross_fit: int = 0) -> None:
     """The averaged teacher's probabilities for every protein of ``splits``, written with the
-    project's atomic table writer."""
+    project's atomic table writer. With ``cross_fit`` K, a training protein's probe
+    probabilities come from the fit on the other K - 1 folds (stratified, seed 0)."""
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
 
     from psl.tables_io import write_table
 
     lr = LogisticRegression(C=c, max_iter=3000).fit(xs["train"], y["train"])
+    probe = {k: lr.predict_proba(xs[k]) for k in ("train", "val", "test")}
+    if cross_fit:
+        folds = StratifiedKFold(cross_fit, shuffle=True, random_state=0)
+        for fit_idx, held in folds.split(xs["train"], y["train"]):
+            part = LogisticRegression(C=c, max_iter=3000).fit(xs["train"][fit_idx],
+                                                              y["train"][fit_idx])
+            probe["train"][held] = part.predict_proba(xs["train"][held])
+        print(f"cross-fitted probe on train ({cross_fit} folds): accuracy "
+              f"{float((probe['train'].argmax(1) == y['train']).mean()):.4f}")
     loaded = load_model(teacher)
     frames = []
     for k in ("train", "val", "test"):
         t = time.perf_counter()
-        p = (lr.predict_proba(xs[k]) + network_probs(loaded, splits[k])) / 2
+        p = (probe[k] + network_probs(loaded, splits[k])) / 2
         print(f"{k}: {len(p)} proteins, {time.perf_counter() - t:.0f} s; accuracy of the "
               f"average {float((p.argmax(1) == y[k]).mean()):.4f}")
         frame = pd.DataFrame(p, columns=[f"p_{cl}" for cl in LOCATION_CLASSES])
@@ -90,6 +102,10 @@ def main() -> None:
                     "to TABLE, a teacher table for psl train's [train] teacher")
     ap.add_argument("--C", type=float, default=0.01, help="with --write-teacher: the "
                     "probe's C (0.01: chosen on validation by the probe run)")
+    ap.add_argument("--cross-fit", type=int, default=0, metavar="K", help="with "
+                    "--write-teacher: the probe's probabilities for the training proteins come "
+                    "from K-fold cross-fitting (each from a fit without it), not from the fit "
+                    "on all of them")
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -112,7 +128,8 @@ def main() -> None:
     scaler = StandardScaler().fit(x["train"])
     xs = {k: scaler.transform(v) for k, v in x.items()}
     if args.write_teacher:
-        write_teacher(Path(args.write_teacher), splits, xs, y, args.C, args.teacher)
+        write_teacher(Path(args.write_teacher), splits, xs, y, args.C, args.teacher,
+                      args.cross_fit)
         return
     fits = {}
     t = time.perf_counter()
