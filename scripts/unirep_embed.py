@@ -141,6 +141,8 @@ def main() -> None:
         check_against(model, seqs[:4], Path(args.check))
         return
     out = Path(args.out)
+    if out.exists():
+        sys.exit(f"{out} exists: not overwritten (remove it or choose another --out)")
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.npz")
     done: dict[str, np.ndarray] = {}
@@ -167,7 +169,9 @@ def main() -> None:
         print(f"{len(done)}/{len(seqs)} proteins, {rate:.2f}/s, longest in batch "
               f"{len(seqs[idx[-1]])}", flush=True)
     keys = [a for a in acc if a in done]
-    np.savez(out, accession=np.array(keys), h_avg=np.stack([done[k] for k in keys]))
+    tmp = out.with_name(out.name + ".tmp.npz")  # written whole, then renamed
+    np.savez(tmp, accession=np.array(keys), h_avg=np.stack([done[k] for k in keys]))
+    tmp.replace(out)
     partial.unlink()
     print(f"wrote {out}: {len(keys)} proteins")
 
