@@ -128,6 +128,8 @@ def main() -> None:
     scaler = StandardScaler().fit(x["train"])
     xs = {k: scaler.transform(v) for k, v in x.items()}
     if args.write_teacher:
+        if Path(args.write_teacher).exists():
+            sys.exit(f"{args.write_teacher} exists: not overwritten")
         write_teacher(Path(args.write_teacher), splits, xs, y, args.C, args.teacher,
                       args.cross_fit)
         return
