@@ -130,6 +130,8 @@ def main() -> None:
                     "first 4 proteins (cropped), saved with numpy: compare and exit")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if not args.check and Path(args.out).exists():  # before anything is loaded
+        sys.exit(f"{args.out} exists: not overwritten (remove it or choose another --out)")
 
     from psl.data import read_deeploc
 
@@ -141,8 +143,6 @@ def main() -> None:
         check_against(model, seqs[:4], Path(args.check))
         return
     out = Path(args.out)
-    if out.exists():
-        sys.exit(f"{out} exists: not overwritten (remove it or choose another --out)")
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.npz")
     done: dict[str, np.ndarray] = {}
