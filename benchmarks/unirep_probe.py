@@ -107,6 +107,8 @@ def main() -> None:
                     "from K-fold cross-fitting (each from a fit without it), not from the fit "
                     "on all of them")
     args = ap.parse_args()
+    if args.write_teacher and Path(args.write_teacher).exists():  # before anything is loaded
+        sys.exit(f"{args.write_teacher} exists: not overwritten")
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -128,8 +130,6 @@ def main() -> None:
     scaler = StandardScaler().fit(x["train"])
     xs = {k: scaler.transform(v) for k, v in x.items()}
     if args.write_teacher:
-        if Path(args.write_teacher).exists():
-            sys.exit(f"{args.write_teacher} exists: not overwritten")
         write_teacher(Path(args.write_teacher), splits, xs, y, args.C, args.teacher,
                       args.cross_fit)
         return
