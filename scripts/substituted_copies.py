@@ -13,8 +13,11 @@ labels originals and copies alike: distillation on more inputs than the labelled
   Non-standard letters are kept. Seeded: the same arguments give the same copies.
 - A copy's ``location`` is the teacher's most probable class (``source`` says so); val and
   test are those of ``--dataset``, untouched.
-- ``--teacher-table`` holds the teacher's probabilities (``accession``, ``p_<class>``) for
-  every training row, originals and copies, for ``[train] teacher``: the teacher runs once.
+- ``--teacher-table`` holds the teacher's probabilities (``sha1`` of the sequence,
+  ``accession``, ``p_<class>``; one row per distinct sequence) for every training row,
+  originals and copies, for ``[train] teacher``: the teacher runs once. It is keyed by the
+  sequence because a dataset may list an accession twice (DeepLoc 1.0's and DeepLoc 2.0's
+  sequence of it).
 
 Both outputs are written atomically; an existing output is refused before anything runs.
 """
@@ -33,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kb.classes import LOCATION_CLASSES  # noqa: E402
+from psl.homology import sequence_sha1  # noqa: E402
 from psl.sources import read_dataset, write_dataset  # noqa: E402
 from psl.tables_io import write_table  # noqa: E402
 from psl.training.trainer import teacher_probabilities  # noqa: E402
@@ -113,7 +117,9 @@ def main() -> None:
     print(f"copies whose teacher label equals the original's label: {agree:.4f}")
 
     table = pd.DataFrame(probs, columns=[f"p_{c}" for c in LOCATION_CLASSES])
-    table.insert(0, "accession", both["accession"].to_numpy())
+    table.insert(0, "sha1", [sequence_sha1(s) for s in both["sequence"]])
+    table.insert(1, "accession", both["accession"].to_numpy())
+    table = table.drop_duplicates("sha1").reset_index(drop=True)
     Path(args.teacher_table).parent.mkdir(parents=True, exist_ok=True)
     write_table(table, args.teacher_table)
     splits["train"] = pd.concat([train, copies], ignore_index=True)

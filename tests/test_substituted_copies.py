@@ -73,3 +73,46 @@ def test_refuses_existing_output_and_bad_rate(tmp_path):
                           "--teacher-table", str(tmp_path / "p.tsv")],
                          capture_output=True, text=True)
     assert run.returncode != 0 and "--rate" in run.stderr
+
+
+def test_end_to_end_with_a_tiny_teacher_and_a_repeated_accession(repo_root, tmp_path):
+    # a dataset listing one accession twice (two sequences): every training row, original or
+    # copy, must get the teacher's own probabilities back through the trainer's table lookup
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from psl.sources import read_dataset, write_dataset
+    from psl.training.config import RunConfig, load_run_config
+    from psl.training.trainer import table_probabilities, teacher_probabilities, train
+
+    run = load_run_config(repo_root / "configs" / "quick.toml")
+    run = RunConfig(replace(run.model, hidden=8, conv_channels=8), replace(run.data, subset=60),
+                    replace(run.train, epochs=1))
+    train(run, tmp_path / "teacher", device="cpu", n_boot=5)
+    rows = pd.DataFrame({"accession": ["P1", "P1", "P2", "P3"],
+                         "sequence": ["MKTAYIAKQRQISFVKSHFSRQ", "MLSRAVCGTSRQLAPVLGYLGSRQKHSL",
+                                      "MAAAGGSEEKKLSSKL", "MSDQEAKPSTEDLGDKKEGEYIKLKVIGQD"],
+                         "location": ["Nucleus", "Mitochondrion", "Cytoplasm", "Nucleus"],
+                         "source": "test"})
+    dataset = tmp_path / "d.tsv"
+    write_dataset({"train": rows, "val": rows.iloc[:1], "test": rows.iloc[1:2]}, dataset)
+    out, table = tmp_path / "out.tsv", tmp_path / "teacher.tsv"
+    run_ = subprocess.run([sys.executable, str(SCRIPT), "--dataset", str(dataset), "--teacher",
+                           str(tmp_path / "teacher"), "--rate", "0.3", "--out", str(out),
+                           "--teacher-table", str(table)], capture_output=True, text=True)
+    assert run_.returncode == 0, run_.stderr
+    got = read_dataset(out)
+    train_rows = got["train"]
+    assert len(train_rows) == 8 and train_rows["accession"].tolist()[4:] == [
+        "P1~s30", "P1~s30", "P2~s30", "P3~s30"]
+    expected = teacher_probabilities(str(tmp_path / "teacher"),
+                                     train_rows["sequence"].tolist(), "cpu")
+    looked_up = table_probabilities(table, train_rows["accession"].tolist(),
+                                    sequences=train_rows["sequence"].tolist())
+    np.testing.assert_allclose(looked_up, expected, atol=1e-5)
+    from kb.classes import LOCATION_CLASSES
+
+    assert train_rows["location"].tolist()[4:] == [LOCATION_CLASSES[i]
+                                                   for i in expected[4:].argmax(1)]
+    assert len(got["val"]) == 1 and len(got["test"]) == 1

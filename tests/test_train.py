@@ -220,6 +220,30 @@ def test_teacher_table_temperature_and_errors(tmp_path):
         table_probabilities(tmp_path / "neg.csv", ["A"])
 
 
+def test_teacher_table_keyed_by_sequence_serves_a_repeated_accession(tmp_path):
+    # a dataset may list one accession twice with two sequences (DeepLoc 1.0's and 2.0's):
+    # a table with sha1 is looked up by sequence, so each row gets its own probabilities
+    import hashlib
+
+    from psl.training.trainer import table_probabilities
+
+    cols = [f"p_{c}" for c in LOCATION_CLASSES]
+    seqs = ["MKTAYIAK", "mktayiakq", "MKTAYIAKQ"]  # the last two are the same sequence
+    sha = [hashlib.sha1(s.upper().encode()).hexdigest() for s in seqs]
+    p = np.zeros((2, len(cols)))
+    p[0, 3] = p[1, 5] = 1.0
+    frame = pd.DataFrame(p, columns=cols)
+    frame.insert(0, "sha1", sha[:2])
+    frame.insert(1, "accession", ["P1", "P1"])
+    frame.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
+    got = table_probabilities(tmp_path / "t.tsv", ["P1", "P1", "P2"], sequences=seqs)
+    assert got.argmax(1).tolist() == [3, 5, 5]
+    with pytest.raises(ConfigError, match="no row for 1 training proteins.*'P3'"):
+        table_probabilities(tmp_path / "t.tsv", ["P1", "P3"], sequences=["MKTAYIAK", "MKW"])
+    with pytest.raises(ConfigError, match="twice"):  # without sequences: by accession
+        table_probabilities(tmp_path / "t.tsv", ["P1"])
+
+
 def test_ema_weights_are_the_ones_validated_and_saved(repo_root, tmp_path):
     run = _tiny_run(repo_root, ema_decay=0.9)
     metrics = train(run, tmp_path / "ema", device="cpu", n_boot=5)

@@ -66,8 +66,9 @@ class TrainConfig:
             initialisation (seeded).
         teacher: checkpoint (a model or an ensemble) whose class probabilities on the
             training set are distilled into the student (Hinton et al. 2015), or a table of
-            class probabilities per training protein (TSV/CSV/Parquet with ``accession`` or
-            ``id`` and one ``p_<class>`` column per class, as ``psl predict`` writes; a
+            class probabilities per training protein (TSV/CSV/Parquet with ``sha1`` of the
+            sequence, ``accession`` or ``id``, and one ``p_<class>`` column per class, as
+            ``psl predict`` writes; a
             teacher that cannot run here, e.g. one using a language model's embeddings);
             empty = off.
         distill_weight: weight of the distillation term; the loss is

@@ -83,18 +83,23 @@ def teacher_probabilities(
     if Path(teacher_dir).is_file():
         if accessions is None:
             raise ConfigError(f"the teacher table {teacher_dir} needs the proteins' accessions")
-        return table_probabilities(teacher_dir, accessions, temperature)
+        return table_probabilities(teacher_dir, accessions, temperature, sequences)
     teacher = load_model(teacher_dir, device=device)
     data = EncodedSet(sequences, None, teacher.config.max_len)
     logits = torch.from_numpy(infer(teacher.model, data, batch_size, device=device).logits)
     return torch.softmax(logits / temperature, dim=1).numpy()
 
 
-def table_probabilities(path: str | Path, accessions: list[str],
-                        temperature: float = 1.0) -> np.ndarray:
-    """Class probabilities ``N x C`` of ``accessions`` from a teacher table (``accession`` or
-    ``id``, and ``p_<class>`` for every class), at a softmax temperature: ``p^(1/T)``,
-    renormalised (the table's probabilities taken as ``softmax(logits)``).
+def table_probabilities(path: str | Path, accessions: list[str], temperature: float = 1.0,
+                        sequences: list[str] | None = None) -> np.ndarray:
+    """Class probabilities ``N x C`` of the training proteins from a teacher table, at a
+    softmax temperature: ``p^(1/T)``, renormalised (the table's probabilities taken as
+    ``softmax(logits)``).
+
+    The table has ``p_<class>`` for every class and a key: ``sha1`` (of the sequence, as
+    dataset tables have it; looked up from ``sequences``, so a dataset that lists an accession
+    twice with two sequences is served), else ``accession``, else ``id`` (looked up from
+    ``accessions``).
 
     Raises:
         ConfigError: unreadable table, a missing column, a protein listed twice,
@@ -107,7 +112,14 @@ def table_probabilities(path: str | Path, accessions: list[str],
         table = read_table(path)
     except (OSError, ValueError) as e:
         raise ConfigError(f"[train] teacher table {path}: {e}") from None
-    key = "accession" if "accession" in table else "id"
+    if "sha1" in table and sequences is not None:
+        key = "sha1"
+        from psl.homology import sequence_sha1
+
+        names, accessions = accessions, [sequence_sha1(s) for s in sequences]
+    else:
+        names = accessions
+        key = "accession" if "accession" in table else "id"
     cols = [f"p_{c}" for c in LOCATION_CLASSES]
     missing_cols = [c for c in [key, *cols] if c not in table]
     if missing_cols:
@@ -117,7 +129,7 @@ def table_probabilities(path: str | Path, accessions: list[str],
         dup = table.loc[table[key].duplicated(), key].tolist()[:5]
         raise ConfigError(f"[train] teacher table {path} lists proteins twice, e.g. {dup}")
     table = table.set_index(key)
-    absent = [a for a in accessions if a not in table.index]
+    absent = [n for n, a in zip(names, accessions, strict=True) if a not in table.index]
     if absent:
         raise ConfigError(f"[train] teacher table {path} has no row for {len(absent)} training "
                           f"proteins, e.g. {absent[:5]}")
