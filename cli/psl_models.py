@@ -47,8 +47,8 @@ def train_cmd(
     teacher: str | None = typer.Option(
         None, "--teacher", help="Override [train] teacher: a checkpoint (model or ensemble) to "
         "distill into this model, or a table of class probabilities per training protein "
-        "(accession or id, p_<class> columns: psl predict's output); '' turns distillation "
-        "off."),
+        "(sha1 of the sequence, accession or id; p_<class> columns: psl predict's output); '' "
+        "turns distillation off."),
     max_minutes: float | None = typer.Option(
         None, "--max-minutes", help="Override [train] max_minutes: stop after the epoch during "
         "which this many minutes of training have passed and keep the best epoch so far "
