@@ -103,7 +103,8 @@ def main() -> None:
     machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                "python": platform.python_version()}
     sizes = {k: int(len(v)) for k, v in ys.items()}
-    result = {"machine": machine, "model": args.model, "proteins": sizes,
+    model_name = os.path.relpath(args.model, REPO)
+    result = {"machine": machine, "model": model_name, "proteins": sizes,
               "prior": [round(float(x), 4) for x in prior], "alpha_sweep": sweep,
               "oracle_offsets_on_test": oracle}
     out = Path(args.out)
@@ -112,7 +113,7 @@ def main() -> None:
     short = ["Nuc", "Cyt", "Ext", "Mito", "Memb", "ER", "Plas", "Golgi", "Lys/Vac", "Perox"]
     lines = ["<!-- Written by: python benchmarks/recall_tradeoff.py (see its docstring) -->",
              "# What the rare-class recall target costs: the default re-thresholded", "",
-             f"Machine {machine}; model `{args.model}` with its homology transfer (what `psl "
+             f"Machine {machine}; model `{model_name}` with its homology transfer (what `psl "
              f"predict` prints); proteins {sizes}. Prior correction: `argmax log p - alpha "
              f"log prior` (training-split frequencies). Nothing here chooses a model.", ""]
     for name in probs:
