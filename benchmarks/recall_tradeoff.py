@@ -34,11 +34,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kb.classes import LOCATION_CLASSES  # noqa: E402
-from psl.data import DataConfig, EncodedSet, load_splits  # noqa: E402
+from psl.data import DataConfig, load_splits  # noqa: E402
 from psl.homology import find_homologs  # noqa: E402
 from psl.metrics import classification_report  # noqa: E402
 from psl.models.checkpoint import load_model  # noqa: E402
-from psl.models.inference import infer, predict  # noqa: E402
+from psl.models.inference import network_probabilities, predict  # noqa: E402
 from psl.sources import annotated  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -86,9 +86,7 @@ def main() -> None:
     probs = {"test": predict(loaded, test["sequence"].tolist())[cols].to_numpy(np.float64)}
     rel = find_homologs(val["sequence"].tolist(), train["sequence"].tolist(), rescore=0).related
     novel = val[~rel]
-    net = loaded.calibration.probabilities(
-        infer(loaded.model, EncodedSet(novel["sequence"].tolist(), None,
-                                       loaded.config.max_len)).logits)
+    net = network_probabilities(loaded, novel["sequence"].tolist())
     hits = tf.search(novel["sequence"].tolist(), exclude_identical=True)
     probs["val_without_training_homolog"] = tf.combine(net, hits)
     ys = {"test": test["label"].to_numpy(),

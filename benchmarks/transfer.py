@@ -41,12 +41,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kb.classes import LOCATION_CLASSES  # noqa: E402
-from psl.data import DataConfig, EncodedSet, load_splits  # noqa: E402
+from psl.data import DataConfig, load_splits  # noqa: E402
 from psl.homology import find_homologs, homologous  # noqa: E402
 from psl.low_complexity import seg_segments  # noqa: E402
 from psl.metrics import classification_report, expected_calibration_error  # noqa: E402
 from psl.models.checkpoint import load_model  # noqa: E402
-from psl.models.inference import infer, predict  # noqa: E402
+from psl.models.inference import network_probabilities, predict  # noqa: E402
 from psl.transfer import bit_score, fit_transfer, nearest_references  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -156,8 +156,7 @@ def main() -> None:
     print(f"machine: {machine}; references {len(refs)}, test {len(test)}, val {len(val)}")
 
     def network_probs(df):
-        data = EncodedSet(df["sequence"].tolist(), None, loaded.config.max_len)
-        return loaded.calibration.probabilities(infer(loaded.model, data).logits)
+        return network_probabilities(loaded, df["sequence"].tolist())
 
     if args.dev_only:
         dev = {"val_without_training_homolog": dev_scores(val, train, tf, network_probs,

@@ -31,10 +31,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kb.classes import LOCATION_CLASSES  # noqa: E402
-from psl.data import DataConfig, EncodedSet, load_splits  # noqa: E402
+from psl.data import DataConfig, load_splits  # noqa: E402
 from psl.metrics import classification_report  # noqa: E402
 from psl.models.checkpoint import load_model  # noqa: E402
-from psl.models.inference import infer  # noqa: E402
+from psl.models.inference import network_probabilities  # noqa: E402
 from psl.sources import annotated  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -42,8 +42,7 @@ GRID = (0.001, 0.01, 0.1, 1.0)
 
 
 def network_probs(loaded, df) -> np.ndarray:
-    data = EncodedSet(df["sequence"].tolist(), None, loaded.config.max_len)
-    return loaded.calibration.probabilities(infer(loaded.model, data).logits)
+    return network_probabilities(loaded, df["sequence"].tolist())
 
 
 def summary(y: np.ndarray, probs: np.ndarray) -> dict:

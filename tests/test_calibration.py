@@ -199,3 +199,30 @@ def test_offsets_are_kept_only_when_they_raise_held_out_macro_f1():
     offs = {f: np.asarray(fit_logit_offsets(biased[fold != f], y[fold != f])) for f in range(5)}
     pred = np.array([int(np.argmax(biased[i] + offs[fold[i]])) for i in range(len(y))])
     assert cv["macro_f1_with"] == pytest.approx(macro_f1(y, pred, 4))
+
+
+def test_network_probabilities_are_the_calibrated_softmax_and_predicts_columns(tmp_path):
+    from psl.data import EncodedSet
+    from psl.models import network_probabilities
+    from psl.models.checkpoint import load_model, save_model
+    from psl.models.family import LocalizationModel, ModelConfig
+    from psl.models.inference import infer, predict
+
+    torch.manual_seed(3)
+    ckpt = save_model(tmp_path / "m", LocalizationModel(
+        ModelConfig(hidden=8, conv_channels=8, conv_kernels=[3])))
+    offsets = [0.3, -0.2, 0.0, 0.1, -0.4, 0.5, 0.0, -0.1, 0.2, 0.0]
+    save_calibration(ckpt, Calibration(0.7, offsets))
+    loaded = load_model(ckpt)
+    seqs = ["MKVLAAGIVGSKL", "MAAWTRKDEL", "MSTNPKPQRKTKRNTNRRPQDVKFPGG" * 3]
+    got = network_probabilities(loaded, seqs, batch_size=2)
+    # oracle: one protein per batch (no padding), then softmax(z / T + b) by hand
+    z = np.stack([infer(loaded.model, EncodedSet([s], None, loaded.config.max_len),
+                        batch_size=1).logits[0] for s in seqs]).astype(np.float64)
+    z = z / 0.7 + np.asarray(offsets)
+    want = np.exp(z - z.max(1, keepdims=True))
+    want /= want.sum(1, keepdims=True)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    table = predict(loaded, seqs, homology=False)
+    np.testing.assert_allclose(
+        table[[f"p_{c}" for c in loaded.classes]].to_numpy(), got, atol=1e-4)

@@ -16,7 +16,7 @@ from psl.models.family import (
     ModelConfig,
     ModelOutput,
 )
-from psl.models.inference import Inference, infer, predict
+from psl.models.inference import Inference, infer, network_probabilities, predict
 
 __all__ = [
     "ATTENTION_MODES",
@@ -35,6 +35,7 @@ __all__ = [
     "infer",
     "load_calibration",
     "load_model",
+    "network_probabilities",
     "predict",
     "resolve_device",
     "save_calibration",

@@ -89,6 +89,24 @@ def infer(
     return Inference(logits, att, pos)
 
 
+def network_probabilities(
+    loaded: LoadedModel,
+    sequences: Sequence[str],
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """The network's calibrated class probabilities ``N x C`` (the checkpoint's temperature
+    and logit offsets applied, no homology transfer): the ``p_<class>`` columns of
+    :func:`predict` with ``homology=False``, without attention or a table.
+
+    Raises:
+        InvalidSequenceError: an empty sequence or an illegal letter.
+    """
+    data = EncodedSet(sequences, None, loaded.config.max_len)
+    logits = infer(loaded.model, data, batch_size=batch_size, device=device).logits
+    return loaded.calibration.probabilities(logits)
+
+
 def predict(
     loaded: LoadedModel,
     sequences: Sequence[str],
