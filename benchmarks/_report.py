@@ -23,9 +23,14 @@ def run_specs(specs: list[str]) -> list[tuple[str, Path]]:
     return out
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+
+
 def emit(text: str, out: Path | None) -> None:
     """Print ``text`` and, if ``out`` is given, also write it there atomically."""
     sys.stdout.write(text)
     if out is not None:
-        with atomic_path(out) as tmp:
-            Path(tmp).write_text(text)
+        write_atomic(out, text)

@@ -33,6 +33,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _report import emit, write_atomic  # noqa: E402  (benchmarks/ is on sys.path)
+
 from kb.classes import LOCATION_CLASSES  # noqa: E402
 from psl.data import DataConfig, load_splits  # noqa: E402
 from psl.homology import find_homologs  # noqa: E402
@@ -106,7 +108,7 @@ def main() -> None:
               "prior": [round(float(x), 4) for x in prior], "alpha_sweep": sweep,
               "oracle_offsets_on_test": oracle}
     out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    write_atomic(out.with_suffix(".json"), json.dumps(result, indent=1) + "\n")
 
     short = ["Nuc", "Cyt", "Ext", "Mito", "Memb", "ER", "Plas", "Golgi", "Lys/Vac", "Perox"]
     lines = ["<!-- Written by: python benchmarks/recall_tradeoff.py (see its docstring) -->",
@@ -128,8 +130,7 @@ def main() -> None:
               f"lowest recall {oracle['min_recall']:.2f}; offsets "
               + ", ".join(f"{n} {x:+.2f}" for n, x in zip(short, oracle["offsets"], strict=True)
                           if x) + ".", ""]
-    out.with_suffix(".md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    emit("\n".join(lines), out.with_suffix(".md"))
 
 
 if __name__ == "__main__":

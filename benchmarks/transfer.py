@@ -40,6 +40,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _report import emit, write_atomic  # noqa: E402  (benchmarks/ is on sys.path)
+
 from kb.classes import LOCATION_CLASSES  # noqa: E402
 from psl.data import DataConfig, load_splits  # noqa: E402
 from psl.homology import find_homologs, homologous  # noqa: E402
@@ -214,9 +216,8 @@ def main() -> None:
                                                args.repeats)
 
     out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
+    write_atomic(out.with_suffix(".json"), json.dumps(result, indent=1) + "\n")
+    emit(markdown(result), out.with_suffix(".md"))
 
 
 def markdown(r: dict) -> str:

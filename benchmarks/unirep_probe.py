@@ -30,6 +30,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _report import emit, write_atomic  # noqa: E402  (benchmarks/ is on sys.path)
+
 from kb.classes import LOCATION_CLASSES  # noqa: E402
 from psl.data import DataConfig, load_splits  # noqa: E402
 from psl.metrics import classification_report  # noqa: E402
@@ -39,10 +41,6 @@ from psl.sources import annotated  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 GRID = (0.001, 0.01, 0.1, 1.0)
-
-
-def network_probs(loaded, df) -> np.ndarray:
-    return network_probabilities(loaded, df["sequence"].tolist())
 
 
 def summary(y: np.ndarray, probs: np.ndarray) -> dict:
@@ -77,7 +75,7 @@ def write_teacher(path: Path, splits: dict, xs: dict, y: dict, c: float, teacher
     frames = []
     for k in ("train", "val", "test"):
         t = time.perf_counter()
-        p = (probe[k] + network_probs(loaded, splits[k])) / 2
+        p = (probe[k] + network_probabilities(loaded, splits[k]["sequence"].tolist())) / 2
         print(f"{k}: {len(p)} proteins, {time.perf_counter() - t:.0f} s; accuracy of the "
               f"average {float((p.argmax(1) == y[k]).mean()):.4f}")
         frame = pd.DataFrame(p, columns=[f"p_{cl}" for cl in LOCATION_CLASSES])
@@ -145,7 +143,8 @@ def main() -> None:
     probs = {"probe": {k: lr.predict_proba(xs[k]) for k in ("val", "test")}}
     for name, path in (("teacher", args.teacher), ("default network", args.model)):
         loaded = load_model(path)
-        probs[name] = {k: network_probs(loaded, splits[k]) for k in ("val", "test")}
+        probs[name] = {k: network_probabilities(loaded, splits[k]["sequence"].tolist())
+                       for k in ("val", "test")}
     probs["probe + teacher"] = {k: (probs["probe"][k] + probs["teacher"][k]) / 2
                                 for k in ("val", "test")}
     probs["probe + default network"] = {
@@ -168,7 +167,7 @@ def main() -> None:
               "rule": {"probe_val_accuracy": scores["probe"]["val"]["accuracy"],
                        "teacher_val_gain": round(gain, 4), "recommended": recommended}}
     out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    write_atomic(out.with_suffix(".json"), json.dumps(result, indent=1) + "\n")
     lines = ["<!-- Written by: python benchmarks/unirep_probe.py (see its docstring) -->",
              "# UniRep probe: a protein language model's representation beside our networks",
              "", f"Machine {machine}; proteins {sizes}; logistic regression on the "
@@ -185,8 +184,7 @@ def main() -> None:
               f"point over the teacher on validation when averaged with it. Probe "
               f"{result['rule']['probe_val_accuracy']:.3f}, gain {gain:+.3f}: "
               f"**{'recommended' if recommended else 'not recommended'}**.", ""]
-    out.with_suffix(".md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    emit("\n".join(lines), out.with_suffix(".md"))
 
 
 if __name__ == "__main__":

@@ -63,18 +63,20 @@ def substitution_matrix(sequences: list[str]) -> np.ndarray:
     return w / w.sum(1, keepdims=True)
 
 
+_INDEX = {a: i for i, a in enumerate(AMINO)}
+
+
 def substitute(seq: str, rate: float, matrix: np.ndarray, rng: np.random.Generator) -> str:
     """``seq`` with ``round(rate * n)`` of its ``n`` standard residues substituted (positions
     drawn without replacement, each new residue drawn from ``matrix``'s row)."""
-    lut = {a: i for i, a in enumerate(AMINO)}
     chars = list(seq.upper())
-    standard = [i for i, c in enumerate(chars) if c in lut]
+    standard = [i for i, c in enumerate(chars) if c in _INDEX]
     k = int(round(rate * len(standard)))
     if k == 0:
         return "".join(chars)
     cum = np.cumsum(matrix, axis=1)
     for pos, u in zip(rng.choice(standard, size=k, replace=False), rng.random(k), strict=True):
-        row = cum[lut[chars[pos]]]
+        row = cum[_INDEX[chars[pos]]]
         chars[pos] = AMINO[min(int(np.searchsorted(row, u * row[-1], side="right")), 19)]
     return "".join(chars)
 

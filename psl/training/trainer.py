@@ -113,13 +113,11 @@ def table_probabilities(path: str | Path, accessions: list[str], temperature: fl
     except (OSError, ValueError) as e:
         raise ConfigError(f"[train] teacher table {path}: {e}") from None
     if "sha1" in table and sequences is not None:
-        key = "sha1"
         from psl.homology import sequence_sha1
 
-        names, accessions = accessions, [sequence_sha1(s) for s in sequences]
+        key, wanted = "sha1", [sequence_sha1(s) for s in sequences]
     else:
-        names = accessions
-        key = "accession" if "accession" in table else "id"
+        key, wanted = ("accession" if "accession" in table else "id"), accessions
     cols = [f"p_{c}" for c in LOCATION_CLASSES]
     missing_cols = [c for c in [key, *cols] if c not in table]
     if missing_cols:
@@ -129,11 +127,11 @@ def table_probabilities(path: str | Path, accessions: list[str], temperature: fl
         dup = table.loc[table[key].duplicated(), key].tolist()[:5]
         raise ConfigError(f"[train] teacher table {path} lists proteins twice, e.g. {dup}")
     table = table.set_index(key)
-    absent = [n for n, a in zip(names, accessions, strict=True) if a not in table.index]
+    absent = [name for name, w in zip(accessions, wanted, strict=True) if w not in table.index]
     if absent:
         raise ConfigError(f"[train] teacher table {path} has no row for {len(absent)} training "
                           f"proteins, e.g. {absent[:5]}")
-    p = table.loc[list(accessions), cols].to_numpy(dtype=np.float64)
+    p = table.loc[list(wanted), cols].to_numpy(dtype=np.float64)
     if not np.isfinite(p).all() or (p < 0).any() or (p.sum(1) <= 0).any():
         raise ConfigError(f"[train] teacher table {path}: probabilities must be finite, "
                           ">= 0 and not all 0 in a row")
